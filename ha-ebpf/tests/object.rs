@@ -1,0 +1,118 @@
+//! Unprivileged checks of the embedded kernel objects: that they are BPF ELF files the loader
+//! will accept (program section, BTF, licence), and that the BTF layout of every struct shared
+//! with Rust matches `ha-common` (DESIGN.md decision 2: drift fails the tests).
+
+#[path = "support/btf.rs"]
+mod btf;
+
+use std::mem::{offset_of, size_of, size_of_val};
+
+use ha_common::XdpCounters;
+use object::{Object, ObjectSection, ObjectSymbol};
+
+/// `EM_BPF` from elf.h.
+const EM_BPF: u16 = 247;
+
+fn parse(bytes: &[u8]) -> object::File<'_> {
+    object::File::parse(bytes).expect("embedded object is not an ELF file")
+}
+
+fn section_data<'a>(file: &'a object::File<'a>, name: &str) -> &'a [u8] {
+    let section = file
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("section `{name}` missing"));
+    section
+        .data()
+        .unwrap_or_else(|e| panic!("section `{name}` unreadable: {e}"))
+}
+
+/// Name of the section that defines symbol `name`, if the symbol exists.
+fn section_of_symbol(file: &object::File<'_>, name: &str) -> Option<String> {
+    let symbol = file.symbols().find(|s| s.name() == Ok(name))?;
+    let section = file.section_by_index(symbol.section_index()?).ok()?;
+    section.name().ok().map(str::to_owned)
+}
+
+#[test]
+fn vrrp_rx_is_a_bpf_elf_with_program_btf_and_licence() {
+    let file = parse(ha_ebpf::VRRP_RX);
+    assert_eq!(file.format(), object::BinaryFormat::Elf);
+    assert!(file.is_64(), "BPF objects are ELF64");
+    // object has no BPF `Architecture`; read e_machine from the ELF header directly
+    // (offset 18, object byte order — little-endian for bpfel).
+    let e_machine = u16::from_le_bytes([ha_ebpf::VRRP_RX[18], ha_ebpf::VRRP_RX[19]]);
+    assert_eq!(e_machine, EM_BPF, "e_machine is not EM_BPF");
+
+    assert!(
+        !section_data(&file, "xdp").is_empty(),
+        "`xdp` section is empty"
+    );
+    assert!(
+        !section_data(&file, ".BTF").is_empty(),
+        "`.BTF` is empty (built without -g?)"
+    );
+    assert!(
+        file.section_by_name(".BTF.ext").is_some(),
+        "`.BTF.ext` missing"
+    );
+    assert!(
+        file.section_by_name(".maps").is_some(),
+        "BTF-defined `.maps` missing"
+    );
+
+    // The kernel refuses GPL-only helpers unless the licence string is GPL-compatible.
+    assert_eq!(section_data(&file, "license"), b"Dual MIT/GPL\0");
+
+    assert_eq!(
+        section_of_symbol(&file, ha_ebpf::VRRP_RX_PROGRAM).as_deref(),
+        Some("xdp"),
+        "vrrp_rx must live in `xdp`"
+    );
+    assert_eq!(
+        section_of_symbol(&file, ha_common::XDP_COUNTERS_MAP).as_deref(),
+        Some(".maps"),
+        "xdp_counters must be a BTF-defined map"
+    );
+}
+
+#[test]
+fn btf_layout_of_ha_xdp_counters_matches_rust() {
+    let file = parse(ha_ebpf::VRRP_RX);
+    let btf = btf::Btf::parse(section_data(&file, ".BTF")).expect("parse .BTF");
+    let (size, members) = btf
+        .struct_layout("ha_xdp_counters")
+        .expect("struct ha_xdp_counters in BTF");
+
+    // (name, offset, size) of each Rust field, in declaration order like BTF's members.
+    macro_rules! rust_field {
+        ($f:ident) => {
+            (
+                stringify!($f),
+                offset_of!(XdpCounters, $f),
+                size_of_val(&XdpCounters::default().$f),
+            )
+        };
+    }
+    let rust = [
+        rust_field!(seen_vrrp_v4),
+        rust_field!(seen_vrrp_v6),
+        rust_field!(vlan_tagged),
+        rust_field!(pass_other),
+        rust_field!(truncated),
+    ];
+    let c: Vec<(&str, usize, usize)> = members
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.offset_bytes as usize,
+                m.size_bytes as usize,
+            )
+        })
+        .collect();
+    assert_eq!(
+        c, rust,
+        "C struct ha_xdp_counters and Rust XdpCounters disagree"
+    );
+    assert_eq!(size as usize, size_of::<XdpCounters>());
+}

@@ -1,0 +1,431 @@
+//! The toolkit every block parser uses: typed reading of a keyword's arguments, reporting
+//! problems the way keepalived 2.2.7 does (with the fallback it applies), and what the
+//! environment knows (interfaces, files) for the checks keepalived makes against it.
+//!
+//! Convention: a helper that cannot read a value reports a warning naming the keyword and
+//! returns `None`; the caller keeps the previous value (the default). Pass a `default` to the
+//! `_or` variants when keepalived's fallback is a specific value, so the message names it.
+
+use std::fmt::Display;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::preprocess::Word;
+use super::source::Loc;
+use super::tree::Node;
+use super::units::{Centis, Micros};
+
+/// What the checker may look at outside the file. Tests substitute their own.
+pub trait Env {
+    /// Whether a network interface of this name exists (in the current network namespace).
+    fn interface_exists(&self, name: &str) -> bool;
+    /// Whether `path` exists and is an executable regular file.
+    fn executable(&self, path: &str) -> bool;
+}
+
+/// The real environment: the running system.
+pub struct SystemEnv;
+
+impl Env for SystemEnv {
+    fn interface_exists(&self, name: &str) -> bool {
+        let Ok(c) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+        unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+    }
+    fn executable(&self, path: &str) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+}
+
+/// An environment where every interface exists and every script is executable.
+pub struct PermissiveEnv;
+
+impl Env for PermissiveEnv {
+    fn interface_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn executable(&self, _: &str) -> bool {
+        true
+    }
+}
+
+pub struct Ctx<'a> {
+    pub diags: &'a mut Diagnostics,
+    pub env: &'a dyn Env,
+    /// Where scripts were configured: keepalived's script-security check needs to know.
+    pub scripts_at: Vec<Loc>,
+}
+
+/// Integer types the numeric helpers can produce.
+pub trait Int: Copy + Display + FromStr + PartialOrd {}
+impl Int for u8 {}
+impl Int for u16 {}
+impl Int for u32 {}
+impl Int for u64 {}
+impl Int for i32 {}
+impl Int for i64 {}
+
+impl<'a> Ctx<'a> {
+    pub fn new(diags: &'a mut Diagnostics, env: &'a dyn Env) -> Self {
+        Ctx {
+            diags,
+            env,
+            scripts_at: Vec::new(),
+        }
+    }
+
+    pub fn warn(&mut self, at: Loc, what: impl Into<String>) -> &mut Diagnostic {
+        self.diags.warn(Some(at), what)
+    }
+
+    pub fn error(&mut self, at: Loc, what: impl Into<String>) -> &mut Diagnostic {
+        self.diags.error(Some(at), what)
+    }
+
+    /// An unknown keyword in `block` (e.g. "vrrp_instance VI_1"): keepalived warns and skips it.
+    pub fn unknown(&mut self, n: &Node, block: &str) {
+        self.warn(
+            n.loc(),
+            format!("unknown keyword '{}' in {block}", n.name()),
+        )
+        .fallback("ignoring it");
+    }
+
+    /// A keyword keepalived accepts that `ha` parses but does not act on (yet).
+    pub fn unsupported(&mut self, n: &Node, why: &str) {
+        self.warn(
+            n.loc(),
+            format!("'{}' is not supported by ha: {why}", n.name()),
+        )
+        .fallback("ignoring it");
+    }
+
+    /// Argument `i` (0 = first after the keyword), reporting it when missing.
+    pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n Word> {
+        let w = n.args.get(i);
+        if w.is_none() {
+            let what = if i == 0 {
+                format!("'{}' needs a value", n.name())
+            } else {
+                format!("'{}' needs at least {} values", n.name(), i + 1)
+            };
+            self.warn(n.loc(), what).fallback("ignoring it");
+        }
+        w
+    }
+
+    /// The first argument as a string.
+    pub fn string(&mut self, n: &Node) -> Option<String> {
+        self.arg(n, 0).map(|w| w.text.clone())
+    }
+
+    /// All arguments joined by spaces (keepalived's `set_value` for free text).
+    pub fn rest(&mut self, n: &Node, from: usize) -> Option<String> {
+        self.arg(n, from)?;
+        Some(
+            n.args[from..]
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// An integer argument within `[lo, hi]`.
+    pub fn num<T: Int>(&mut self, n: &Node, i: usize, lo: T, hi: T) -> Option<T> {
+        let w = self.arg(n, i)?;
+        let r = parse_int(&w.text, lo, hi);
+        self.report_num(n, w, r, "ignoring it".to_string())
+    }
+
+    /// Like [`Ctx::num`], falling back to `default` (and saying so) on a bad value.
+    pub fn num_or<T: Int>(&mut self, n: &Node, i: usize, lo: T, hi: T, default: T) -> T {
+        let Some(w) = n.args.get(i) else {
+            self.warn(n.loc(), format!("'{}' needs a value", n.name()))
+                .fallback(format!("using default {default}"));
+            return default;
+        };
+        let r = parse_int(&w.text, lo, hi);
+        self.report_num(n, w, r, format!("using default {default}"))
+            .unwrap_or(default)
+    }
+
+    fn report_num<T: Display>(
+        &mut self,
+        n: &Node,
+        w: &Word,
+        r: Result<T, NumError>,
+        fallback: String,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let what = match e {
+                    NumError::NotANumber => {
+                        format!("'{}' is not a valid number for '{}'", w.text, n.name())
+                    }
+                    NumError::Range(lo, hi) => format!(
+                        "number '{}' for '{}' outside range [{lo}, {hi}]",
+                        w.text,
+                        n.name()
+                    ),
+                };
+                self.warn(w.loc, what).fallback(fallback);
+                None
+            }
+        }
+    }
+
+    /// A decimal number of seconds with up to `digits` decimals, scaled to that many
+    /// decimal places (`1.5` with 2 digits → 150), within `[lo, hi]` in scaled units.
+    pub fn decimal(&mut self, n: &Node, i: usize, digits: u32, lo: u64, hi: u64) -> Option<u64> {
+        let w = self.arg(n, i)?;
+        match parse_decimal(&w.text, digits) {
+            Some(v) if v >= lo && v <= hi => Some(v),
+            Some(_) => {
+                let scale = 10u64.pow(digits);
+                let fmt = |x: u64| {
+                    if x % scale == 0 {
+                        (x / scale).to_string()
+                    } else {
+                        format!("{}", x as f64 / scale as f64)
+                    }
+                };
+                let (a, b) = (fmt(lo), fmt(hi));
+                self.warn(
+                    w.loc,
+                    format!("'{}' for '{}' outside range [{a}, {b}]", w.text, n.name()),
+                )
+                .fallback("ignoring it");
+                None
+            }
+            None => {
+                self.warn(
+                    w.loc,
+                    format!("'{}' is not a valid number for '{}'", w.text, n.name()),
+                )
+                .expected(format!("a decimal number with at most {digits} decimals"))
+                .fallback("ignoring it");
+                None
+            }
+        }
+    }
+
+    /// Seconds with centisecond precision (VRRP intervals).
+    pub fn centis(&mut self, n: &Node, i: usize, lo: Centis, hi: Centis) -> Option<Centis> {
+        self.decimal(n, i, 2, lo.0.into(), hi.0.into())
+            .and_then(|v| u32::try_from(v).ok())
+            .map(Centis)
+    }
+
+    /// Seconds with microsecond precision (checker and script timers).
+    pub fn micros(&mut self, n: &Node, i: usize, lo: Micros, hi: Micros) -> Option<Micros> {
+        self.decimal(n, i, 6, lo.0, hi.0).map(Micros)
+    }
+
+    /// A keyword that is a flag with an optional `true/false` (`yes/no`, `on/off`) value.
+    pub fn flag(&mut self, n: &Node) -> bool {
+        match n.args.first() {
+            None => true,
+            Some(w) => match parse_bool(&w.text) {
+                Some(b) => b,
+                None => {
+                    self.warn(
+                        w.loc,
+                        format!("invalid value '{}' for '{}'", w.text, n.name()),
+                    )
+                    .expected("true/false, yes/no or on/off")
+                    .fallback("treating it as true");
+                    true
+                }
+            },
+        }
+    }
+
+    /// One of a fixed set of words (case-insensitive).
+    pub fn choice<T: Copy>(&mut self, n: &Node, i: usize, options: &[(&str, T)]) -> Option<T> {
+        let w = self.arg(n, i)?;
+        if let Some((_, v)) = options
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&w.text))
+        {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(s, _)| *s).collect();
+        self.warn(
+            w.loc,
+            format!("invalid value '{}' for '{}'", w.text, n.name()),
+        )
+        .expected(format!("one of {}", names.join(", ")))
+        .fallback("ignoring it");
+        None
+    }
+
+    /// An IPv4 or IPv6 address.
+    pub fn ip(&mut self, n: &Node, i: usize) -> Option<IpAddr> {
+        let w = self.arg(n, i)?;
+        match w.text.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.warn(
+                    w.loc,
+                    format!("invalid IP address '{}' for '{}'", w.text, n.name()),
+                )
+                .fallback("ignoring it");
+                None
+            }
+        }
+    }
+
+    /// An interface name; warns (as keepalived does) when it does not exist here.
+    pub fn interface(&mut self, n: &Node, i: usize, owner: &str) -> Option<String> {
+        let w = self.arg(n, i)?;
+        if w.text.len() > 15 {
+            self.warn(
+                w.loc,
+                format!("interface name '{}' is longer than 15 characters", w.text),
+            )
+            .fallback("ignoring it");
+            return None;
+        }
+        self.check_interface(w, owner);
+        Some(w.text.clone())
+    }
+
+    /// keepalived: "WARNING - interface X for OWNER doesn't exist".
+    pub fn check_interface(&mut self, w: &Word, owner: &str) {
+        if !self.env.interface_exists(&w.text) {
+            self.warn(
+                w.loc,
+                format!("interface '{}' for {owner} does not exist", w.text),
+            )
+            .fallback("it is used when it appears");
+        }
+    }
+
+    /// The block of a keyword that needs one, reporting it when missing.
+    pub fn block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
+        if n.block.is_none() {
+            self.warn(n.loc(), format!("'{}' needs a {{ ... }} block", n.name()))
+                .fallback("ignoring it");
+        }
+        n.children()
+    }
+
+    /// A script command line (`script`, `notify_*`, `misc_path` ...): records it for the
+    /// script-security check and checks that the program exists and is executable.
+    pub fn script(&mut self, n: &Node, from: usize) -> Option<super::model::script::Script> {
+        let text = self.rest(n, from)?;
+        let script = super::model::script::Script::parse(&text);
+        self.scripts_at.push(n.loc());
+        match script.program() {
+            None => {
+                self.warn(n.loc(), format!("empty script for '{}'", n.name()))
+                    .fallback("ignoring it");
+                return None;
+            }
+            Some(prog) if !self.env.executable(prog) => {
+                self.warn(
+                    n.args[from].loc,
+                    format!(
+                        "script '{prog}' for '{}' cannot be found or is not executable",
+                        n.name()
+                    ),
+                )
+                .fallback("it is not run");
+            }
+            Some(_) => {}
+        }
+        Some(script)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum NumError {
+    NotANumber,
+    Range(String, String),
+}
+
+/// Decimal integer, optionally signed; keepalived rejects trailing garbage.
+pub fn parse_int<T: Int>(s: &str, lo: T, hi: T) -> Result<T, NumError> {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NumError::NotANumber);
+    }
+    let range = || NumError::Range(lo.to_string(), hi.to_string());
+    let v: T = s
+        .strip_prefix('+')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| range())?;
+    if v < lo || v > hi {
+        return Err(range());
+    }
+    Ok(v)
+}
+
+/// `12`, `1.5`, `.25` → value × 10^digits; more decimals than `digits` is invalid.
+pub fn parse_decimal(s: &str, digits: u32) -> Option<u64> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || frac.len() > digits as usize
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = 10u64.checked_pow(digits)?;
+    let i: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..digits as usize {
+        f *= 10;
+    }
+    i.checked_mul(scale)?.checked_add(f)
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" => Some(true),
+        "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int::<u32>("100", 1, 255), Ok(100));
+        assert_eq!(parse_int::<i32>("-20", -254, 254), Ok(-20));
+        assert_eq!(
+            parse_int::<u32>("300", 1, 255),
+            Err(NumError::Range("1".into(), "255".into()))
+        );
+        assert_eq!(parse_int::<u32>("1x", 1, 255), Err(NumError::NotANumber));
+        assert_eq!(parse_int::<u8>("99999999999", 0, 255).is_err(), true);
+    }
+
+    #[test]
+    fn decimals_scale_exactly() {
+        assert_eq!(parse_decimal("1", 2), Some(100));
+        assert_eq!(parse_decimal("0.01", 2), Some(1));
+        assert_eq!(parse_decimal("1.5", 2), Some(150));
+        assert_eq!(parse_decimal(".25", 2), Some(25));
+        assert_eq!(parse_decimal("0.001", 2), None);
+        assert_eq!(parse_decimal("1e3", 2), None);
+        assert_eq!(parse_decimal("2.5", 6), Some(2_500_000));
+    }
+}

@@ -1,0 +1,107 @@
+//! The keepalived.conf front end: lexer → preprocessor → block tree → typed model.
+//!
+//! [`load`] never panics and never stops at the first problem: it returns the model built
+//! from everything that could be understood plus every diagnostic, so `ha check-config`
+//! reports all problems at once and the daemon can refuse a bad reload while keeping the
+//! running configuration.
+
+pub mod ctx;
+pub mod diag;
+pub mod lexer;
+pub mod model;
+pub mod preprocess;
+pub mod source;
+pub mod tree;
+pub mod units;
+
+use std::path::Path;
+
+pub use ctx::{Env, PermissiveEnv, SystemEnv};
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use model::Config;
+pub use source::SourceMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--strict`: every warning is an error; nothing falls back to a default.
+    pub strict: bool,
+    /// `-i/--config-id`; `None` uses the host name up to its first dot, like keepalived.
+    pub config_id: Option<String>,
+    /// Seed for `${_RANDOM}`; `None` seeds from the clock.
+    pub random_seed: Option<u64>,
+    pub limits: preprocess::Limits,
+}
+
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub diags: Diagnostics,
+    pub map: SourceMap,
+}
+
+impl Loaded {
+    /// Every diagnostic as `file:line:col: severity: message`, one per line.
+    pub fn report(&self) -> String {
+        self.diags.render(&self.map)
+    }
+}
+
+/// Loads the configuration in `path` and everything it includes.
+pub fn load(path: &Path, opts: &LoadOptions, env: &dyn Env) -> Loaded {
+    let mut diags = Diagnostics::new(opts.strict);
+    let source = preprocess::preprocess(path, &pre_options(opts), &mut diags);
+    finish_load(source, diags, env)
+}
+
+/// Loads a configuration whose main file content is `bytes` (`path` names it in messages
+/// and anchors relative includes).
+pub fn load_bytes(path: &Path, bytes: &[u8], opts: &LoadOptions, env: &dyn Env) -> Loaded {
+    let mut diags = Diagnostics::new(opts.strict);
+    let source = preprocess::preprocess_bytes(path, bytes, &pre_options(opts), &mut diags);
+    finish_load(source, diags, env)
+}
+
+fn pre_options(opts: &LoadOptions) -> preprocess::Options {
+    preprocess::Options {
+        config_id: opts.config_id.clone().unwrap_or_else(default_config_id),
+        random_seed: opts.random_seed.unwrap_or_else(clock_seed),
+        limits: opts.limits.clone(),
+    }
+}
+
+fn finish_load(source: preprocess::Source, mut diags: Diagnostics, env: &dyn Env) -> Loaded {
+    let nodes = tree::build(&source.lines, &mut diags);
+    drop(source.lines);
+    let config = {
+        let mut cx = ctx::Ctx::new(&mut diags, env);
+        model::build(&nodes, &mut cx)
+    };
+    Loaded {
+        config,
+        diags,
+        map: source.map,
+    }
+}
+
+/// keepalived's default config id: the node name (uname) up to the first dot.
+pub fn default_config_id() -> String {
+    // SAFETY: utsname is plain data; uname fills it and we only read NUL-terminated fields.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return String::new();
+    }
+    let bytes: Vec<u8> = uts
+        .nodename
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    let name = String::from_utf8_lossy(&bytes);
+    name.split('.').next().unwrap_or("").to_string()
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,80 @@
+//! Helpers shared by unit tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A scratch directory removed when dropped, even if the test fails.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ha-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `rel` (creating parent directories) and returns its full path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Loads `text` as a keepalived.conf (config id "test", fixed random seed) in an environment
+/// where every interface exists and every script is executable.
+pub fn load_text(text: &str) -> crate::config::Loaded {
+    load_text_with(text, false)
+}
+
+/// [`load_text`] with `--strict` on or off.
+pub fn load_text_with(text: &str, strict: bool) -> crate::config::Loaded {
+    let dir = TempDir::new();
+    let path = dir.write("keepalived.conf", text);
+    let opts = crate::config::LoadOptions {
+        strict,
+        config_id: Some("test".into()),
+        random_seed: Some(1),
+        ..Default::default()
+    };
+    crate::config::load(&path, &opts, &crate::config::PermissiveEnv)
+}
+
+/// The diagnostics of `loaded` as "line:col: severity: message" lines (no file name).
+pub fn messages(loaded: &crate::config::Loaded) -> Vec<String> {
+    loaded
+        .diags
+        .list()
+        .iter()
+        .map(|d| {
+            let full = d.render(&loaded.map);
+            match d.loc {
+                Some(l) => format!(
+                    "{}:{}: {}",
+                    l.line,
+                    l.col,
+                    full.splitn(4, ':').nth(3).unwrap_or("").trim()
+                ),
+                None => full,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,86 @@
+//! `cargo xtask <cmd>`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! Every command first makes sure the system packages the build and the tests need are there
+//! (installing them when run as root on Debian/Ubuntu), then drives cargo as a subprocess.
+
+mod bench_config;
+mod cargo;
+mod config_gen;
+mod deps;
+mod ha_bin;
+mod measure;
+mod netns;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "ha project automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install missing system packages, then `cargo test --workspace --all-targets [ARGS]`.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`; use `-- -- ARGS` for the test binaries).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Build `ha` and run `ha check-config` on the examples (a good one and a broken one).
+    Run,
+    /// Benchmarks, side by side with keepalived.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+    /// Only check (and as root, install) the system packages.
+    Deps,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Config check time and peak RSS on a large generated keepalived.conf: `ha check-config`
+    /// against `keepalived -t`.
+    Config(bench_config::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(strip_passthrough_separator(std::env::args().collect()));
+    let result = match cli.cmd {
+        Cmd::Test { cargo_args } => deps::ensure_system_packages().and_then(|()| {
+            let mut args = vec!["test", "--workspace", "--all-targets"];
+            args.extend(cargo_args.iter().map(String::as_str));
+            cargo::run_streaming(&args)
+        }),
+        Cmd::Run => deps::ensure_system_packages().and_then(|()| run::run()),
+        Cmd::Bench {
+            what: Bench::Config(args),
+        } => deps::ensure_system_packages().and_then(|()| bench_config::run(&args)),
+        Cmd::Deps => deps::ensure_system_packages().map(|()| 0),
+    };
+    // Commands that ran to the end return the exit status to hand back (e.g. `cargo test`'s).
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask bench config -- --runs 5` reads naturally (options for the benchmark after
+/// `--`), but clap would take everything after `--` as positionals: drop that one separator.
+/// `test` keeps its `--`, where it separates xtask's arguments from cargo's.
+fn strip_passthrough_separator(mut argv: Vec<String>) -> Vec<String> {
+    if argv.get(1).map(String::as_str) == Some("bench")
+        && argv.get(3).map(String::as_str) == Some("--")
+    {
+        argv.remove(3);
+    }
+    argv
+}
