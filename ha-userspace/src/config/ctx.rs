@@ -22,6 +22,15 @@ pub trait Env {
     fn interface_exists(&self, name: &str) -> bool;
     /// Whether `path` exists and is an executable regular file.
     fn executable(&self, path: &str) -> bool;
+    /// Whether a system user of this name exists (`script_user`, `user` of scripts).
+    fn user_exists(&self, name: &str) -> bool {
+        let _ = name;
+        true
+    }
+    /// Whether `path` is an existing directory (e.g. the directory of a `track_file`).
+    fn dir_exists(&self, path: &str) -> bool {
+        std::path::Path::new(path).is_dir()
+    }
 }
 
 /// The real environment: the running system.
@@ -38,6 +47,14 @@ impl Env for SystemEnv {
     fn executable(&self, path: &str) -> bool {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    fn user_exists(&self, name: &str) -> bool {
+        let Ok(c) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: `c` is NUL-terminated; getpwnam returns a pointer into static storage that
+        // we only compare with null.
+        unsafe { !libc::getpwnam(c.as_ptr()).is_null() }
     }
 }
 
@@ -104,16 +121,29 @@ impl<'a> Ctx<'a> {
         .fallback("ignoring it");
     }
 
-    /// Argument `i` (0 = first after the keyword), reporting it when missing.
+    /// Argument `i` (0 = first after the keyword). A missing value is an error: keepalived
+    /// 2.2.7 stops reading the configuration there ("... is missing a parameter after keyword
+    /// ...", and `-t` exits 2); ha reports it and goes on to find the other problems.
     pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n Word> {
         let w = n.args.get(i);
         if w.is_none() {
             let what = if i == 0 {
-                format!("'{}' needs a value", n.name())
+                format!("'{}' is missing its value", n.name())
             } else {
-                format!("'{}' needs at least {} values", n.name(), i + 1)
+                format!("'{}' is missing value number {}", n.name(), i + 1)
             };
-            self.warn(n.loc(), what).fallback("ignoring it");
+            self.error(n.loc(), what);
+        }
+        w
+    }
+
+    /// Argument `i` for keywords whose keepalived handler checks the count itself and only
+    /// warns when it is missing (e.g. `router_id`): `fallback` says what happens instead.
+    pub fn arg_or_warn<'n>(&mut self, n: &'n Node, i: usize, fallback: &str) -> Option<&'n Word> {
+        let w = n.args.get(i);
+        if w.is_none() {
+            self.warn(n.loc(), format!("'{}' is missing its value", n.name()))
+                .fallback(fallback.to_string());
         }
         w
     }
@@ -144,9 +174,7 @@ impl<'a> Ctx<'a> {
 
     /// Like [`Ctx::num`], falling back to `default` (and saying so) on a bad value.
     pub fn num_or<T: Int>(&mut self, n: &Node, i: usize, lo: T, hi: T, default: T) -> T {
-        let Some(w) = n.args.get(i) else {
-            self.warn(n.loc(), format!("'{}' needs a value", n.name()))
-                .fallback(format!("using default {default}"));
+        let Some(w) = self.arg(n, i) else {
             return default;
         };
         let r = parse_int(&w.text, lo, hi);
@@ -184,12 +212,26 @@ impl<'a> Ctx<'a> {
     /// decimal places (`1.5` with 2 digits → 150), within `[lo, hi]` in scaled units.
     pub fn decimal(&mut self, n: &Node, i: usize, digits: u32, lo: u64, hi: u64) -> Option<u64> {
         let w = self.arg(n, i)?;
-        match parse_decimal(&w.text, digits) {
+        let parsed = parse_decimal(&w.text, digits);
+        if parsed.is_some_and(|(_, exact)| !exact) {
+            // keepalived: "has too many decimal places", then uses the rounded value.
+            self.warn(
+                w.loc,
+                format!(
+                    "number '{}' for '{}' has too many decimal places",
+                    w.text,
+                    n.name()
+                ),
+            )
+            .expected(format!("at most {digits} decimals"))
+            .fallback("rounding it");
+        }
+        match parsed.map(|(v, _)| v) {
             Some(v) if v >= lo && v <= hi => Some(v),
             Some(_) => {
                 let scale = 10u64.pow(digits);
                 let fmt = |x: u64| {
-                    if x % scale == 0 {
+                    if x.is_multiple_of(scale) {
                         (x / scale).to_string()
                     } else {
                         format!("{}", x as f64 / scale as f64)
@@ -368,14 +410,13 @@ pub fn parse_int<T: Int>(s: &str, lo: T, hi: T) -> Result<T, NumError> {
     Ok(v)
 }
 
-/// `12`, `1.5`, `.25` → value × 10^digits; more decimals than `digits` is invalid.
-pub fn parse_decimal(s: &str, digits: u32) -> Option<u64> {
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (s, ""),
-    };
+/// `12`, `1.5`, `1.`, `+2` → (value × 10^digits, exact). More decimals than `digits` are
+/// rounded half-up at the next digit and flagged as inexact, as keepalived's
+/// `read_decimal_unsigned` does.
+pub fn parse_decimal(s: &str, digits: u32) -> Option<(u64, bool)> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if (int.is_empty() && frac.is_empty())
-        || frac.len() > digits as usize
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
@@ -383,19 +424,25 @@ pub fn parse_decimal(s: &str, digits: u32) -> Option<u64> {
     }
     let scale = 10u64.checked_pow(digits)?;
     let i: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: u64 = if frac.is_empty() {
+    let kept = &frac[..frac.len().min(digits as usize)];
+    let mut f: u64 = if kept.is_empty() {
         0
     } else {
-        frac.parse().ok()?
+        kept.parse().ok()?
     };
-    for _ in frac.len()..digits as usize {
+    for _ in kept.len()..digits as usize {
         f *= 10;
     }
-    i.checked_mul(scale)?.checked_add(f)
+    let exact = frac.len() <= digits as usize;
+    if !exact && frac.as_bytes()[digits as usize] >= b'5' {
+        f += 1;
+    }
+    Some((i.checked_mul(scale)?.checked_add(f)?, exact))
 }
 
+/// keepalived's `check_true_false`: exact, lower-case words only.
 pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
+    match s {
         "true" | "yes" | "on" => Some(true),
         "false" | "no" | "off" => Some(false),
         _ => None,
@@ -415,17 +462,28 @@ mod tests {
             Err(NumError::Range("1".into(), "255".into()))
         );
         assert_eq!(parse_int::<u32>("1x", 1, 255), Err(NumError::NotANumber));
-        assert_eq!(parse_int::<u8>("99999999999", 0, 255).is_err(), true);
+        assert!(parse_int::<u8>("99999999999", 0, 255).is_err());
     }
 
     #[test]
-    fn decimals_scale_exactly() {
-        assert_eq!(parse_decimal("1", 2), Some(100));
-        assert_eq!(parse_decimal("0.01", 2), Some(1));
-        assert_eq!(parse_decimal("1.5", 2), Some(150));
-        assert_eq!(parse_decimal(".25", 2), Some(25));
-        assert_eq!(parse_decimal("0.001", 2), None);
+    fn decimals_scale_exactly_or_round_like_keepalived() {
+        assert_eq!(parse_decimal("1", 2), Some((100, true)));
+        assert_eq!(parse_decimal("0.01", 2), Some((1, true)));
+        assert_eq!(parse_decimal("1.5", 2), Some((150, true)));
+        assert_eq!(parse_decimal("1.", 2), Some((100, true)));
+        assert_eq!(parse_decimal("+2", 2), Some((200, true)));
+        assert_eq!(parse_decimal("0.005", 2), Some((1, false)));
+        assert_eq!(parse_decimal("0.004", 2), Some((0, false)));
         assert_eq!(parse_decimal("1e3", 2), None);
-        assert_eq!(parse_decimal("2.5", 6), Some(2_500_000));
+        assert_eq!(parse_decimal("-1", 2), None);
+        assert_eq!(parse_decimal("2.5", 6), Some((2_500_000, true)));
+    }
+
+    #[test]
+    fn booleans_are_exact_lower_case() {
+        assert_eq!(parse_bool("yes"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("YES"), None);
+        assert_eq!(parse_bool("1"), None);
     }
 }

@@ -1,16 +1,15 @@
-//! Splits one config line into words, the way keepalived's `alloc_strvec` does.
+//! Splits one config line into words, as keepalived 2.2.7's reader (`alloc_strvec_r`) does.
 //!
-//! - Words are separated by whitespace.
-//! - `#` and `!` outside a quoted string start a comment that runs to the end of the line.
+//! - Words are separated by whitespace (space, tab, `\f`, `\v`, `\r`, `\n`).
+//! - `#` and `!` outside a double-quoted string start a comment, anywhere in the line, even
+//!   inside a word (`foo#bar` is `foo`).
 //! - `{` and `}` outside quotes are words of their own even when glued to another word
 //!   (`vrrp_instance VI_1{`), so whole blocks can sit on one line.
-//! - A `"` or `'` starts a quoted part of a word, which may hold spaces, comment characters,
-//!   braces and the other quote character, and ends at the next unescaped quote of the same
-//!   kind; quotes can sit mid-word (`ab" c "d` is the one word `ab c d`). Inside quotes the
-//!   shell-like escapes of keepalived.conf(5) "Quoted strings" are decoded (see [`unescape`]).
-
-use std::iter::Peekable;
-use std::str::Chars;
+//! - `"` starts a quoted word that runs to the next `"`, taken literally: no escapes are
+//!   decoded (keepalived.conf(5) lists shell escapes, but 2.2.7 decodes them only in script
+//!   command lines, see [`crate::config::model::script`]). A `"` inside a word ends that word:
+//!   `a"b c"d` is the three words `a`, `b c`, `d`. Single quotes are ordinary characters here.
+//! - An undefined `${NAME}` (left in place by the preprocessor) stays one word, braces and all.
 
 /// One word of a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,18 +17,8 @@ pub struct RawWord {
     pub text: String,
     /// 1-based column (in characters) where the word starts.
     pub col: u32,
-    /// The word was (at least partly) written as a quoted string, so `{`, `}`, `#`
-    /// inside it are data.
+    /// The word was written as a quoted string, so `{` or `}` as its text are data.
     pub quoted: bool,
-}
-
-impl RawWord {
-    pub fn is_open(&self) -> bool {
-        !self.quoted && self.text == "{"
-    }
-    pub fn is_close(&self) -> bool {
-        !self.quoted && self.text == "}"
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,12 +27,12 @@ pub enum LexError {
     UnterminatedQuote { col: u32 },
 }
 
-/// Splits `line` into words. On an unterminated quote the words before the unterminated one
-/// are returned alongside the error, so the caller can report it and carry on as keepalived
-/// does (the unterminated word is dropped).
+/// Splits `line` into words. On an unterminated quote the words before it are returned with
+/// the error, so the caller can report it and carry on as keepalived does (the unterminated
+/// string is dropped).
 pub fn lex_line(line: &str) -> (Vec<RawWord>, Option<LexError>) {
     let mut words = Vec::new();
-    let mut chars = line.chars().peekable();
+    let mut chars = line.chars();
     let mut col: u32 = 0;
     let mut cur: Option<RawWord> = None;
 
@@ -60,7 +49,6 @@ pub fn lex_line(line: &str) -> (Vec<RawWord>, Option<LexError>) {
         match c {
             c if c.is_whitespace() => flush!(),
             '#' | '!' => break,
-            // An undefined `${NAME}` stays in the text as written, braces and all.
             '{' if cur.as_ref().is_some_and(|w| w.text.ends_with('$')) => {
                 let w = cur.as_mut().expect("checked above");
                 w.text.push('{');
@@ -80,34 +68,27 @@ pub fn lex_line(line: &str) -> (Vec<RawWord>, Option<LexError>) {
                     quoted: false,
                 });
             }
-            '"' | '\'' => {
+            '"' => {
+                flush!();
                 let start = col;
-                let w = cur.get_or_insert_with(|| RawWord {
-                    text: String::new(),
-                    col: start,
-                    quoted: true,
-                });
-                w.quoted = true;
+                let mut text = String::new();
                 let mut closed = false;
-                while let Some(q) = chars.next() {
+                for q in chars.by_ref() {
                     col += 1;
-                    if q == c {
+                    if q == '"' {
                         closed = true;
                         break;
                     }
-                    if q == '\\' {
-                        match unescape(&mut chars, &mut col) {
-                            Some(e) => w.text.push(e),
-                            None => w.text.push('\\'),
-                        }
-                    } else {
-                        w.text.push(q);
-                    }
+                    text.push(q);
                 }
                 if !closed {
-                    // keepalived drops the unterminated word ("Unmatched quote").
                     return (words, Some(LexError::UnterminatedQuote { col: start }));
                 }
+                words.push(RawWord {
+                    text,
+                    col: start,
+                    quoted: true,
+                });
             }
             other => {
                 let start = col;
@@ -125,56 +106,6 @@ pub fn lex_line(line: &str) -> (Vec<RawWord>, Option<LexError>) {
     (words, None)
 }
 
-/// Decodes the escape after a `\` inside quotes, as keepalived.conf(5) lists them: `\a \b
-/// \E \f \n \r \t \v`, `\nnn` (up to three octal digits), `\xXX` (hex digits), `\cC` (control
-/// character) and `\C` for any other C. `None` when the line ends after the backslash.
-fn unescape(chars: &mut Peekable<Chars<'_>>, col: &mut u32) -> Option<char> {
-    let e = chars.next()?;
-    *col += 1;
-    let simple = match e {
-        'a' => Some('\u{7}'),
-        'b' => Some('\u{8}'),
-        'E' => Some('\u{1b}'),
-        'f' => Some('\u{c}'),
-        'n' => Some('\n'),
-        'r' => Some('\r'),
-        't' => Some('\t'),
-        'v' => Some('\u{b}'),
-        _ => None,
-    };
-    if simple.is_some() {
-        return simple;
-    }
-    let mut take_digits = |first: u32, radix: u32, max: usize| {
-        let mut v = first;
-        let mut n = 0;
-        while n < max {
-            match chars.peek().and_then(|d| d.to_digit(radix)) {
-                Some(d) => {
-                    v = v.wrapping_mul(radix).wrapping_add(d);
-                    chars.next();
-                    *col += 1;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        char::from((v & 0xff) as u8)
-    };
-    Some(match e {
-        '0'..='7' => take_digits(e.to_digit(8).unwrap_or(0), 8, 2),
-        'x' => take_digits(0, 16, usize::MAX),
-        'c' => match chars.next() {
-            Some(c) => {
-                *col += 1;
-                char::from((c as u32 & 0x1f) as u8)
-            }
-            None => 'c',
-        },
-        other => other,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,44 +118,34 @@ mod tests {
     fn splits_words_and_braces() {
         assert_eq!(texts("vrrp_instance VI_1{"), ["vrrp_instance", "VI_1", "{"]);
         assert_eq!(texts("  a { b c }  d"), ["a", "{", "b", "c", "}", "d"]);
+        assert_eq!(texts("a\u{b}b\u{c}c"), ["a", "b", "c"]);
     }
 
     #[test]
-    fn comments_start_anywhere_outside_quotes() {
+    fn comments_start_anywhere_outside_double_quotes() {
         assert_eq!(texts("priority 100 # main"), ["priority", "100"]);
         assert_eq!(texts("priority 100! main"), ["priority", "100"]);
+        assert_eq!(texts("router_id foo#bar"), ["router_id", "foo"]);
         assert_eq!(texts("! whole line"), Vec::<String>::new());
         assert_eq!(texts(r#"script "/bin/x # y""#), ["script", "/bin/x # y"]);
+        assert_eq!(texts("x '1#2'"), ["x", "'1"]);
     }
 
     #[test]
-    fn quoted_strings_and_escapes() {
-        let (w, e) = lex_line(r#"script "a \"b\" \\ \n c\q""#);
+    fn quoted_words_are_literal_and_split_words() {
+        let (w, e) = lex_line(r#"script "a\tb\n\x41 {}""#);
         assert!(e.is_none());
-        assert_eq!(w[1].text, "a \"b\" \\ \n cq");
+        assert_eq!(w[1].text, r"a\tb\n\x41 {}");
         assert!(w[1].quoted);
         assert_eq!(w[1].col, 8);
-        let (w, _) = lex_line(r#"x "{" "#);
-        assert!(!w[1].is_open());
-    }
-
-    #[test]
-    fn quotes_join_mid_word_and_keep_the_other_quote() {
-        assert_eq!(texts(r#"abcd" efg h jkl "mnop"#), ["abcd efg h jkl mnop"]);
-        assert_eq!(
-            texts(r#"abcd "efg h jkl" mnop"#),
-            ["abcd", "efg h jkl", "mnop"]
-        );
+        assert_eq!(texts(r#"a"b c"d"#), ["a", "b c", "d"]);
         assert_eq!(
             texts(r#"script "/bin/chk 'a b' c""#),
             ["script", "/bin/chk 'a b' c"]
         );
-        assert_eq!(texts(r#"x 'say "hi"'"#), ["x", "say \"hi\""]);
-    }
-
-    #[test]
-    fn numeric_and_control_escapes() {
-        assert_eq!(texts(r#""\101\x42\cA\E""#), ["AB\u{1}\u{1b}"]);
+        assert_eq!(texts("'kw 2' x"), ["'kw", "2'", "x"]);
+        let (w, _) = lex_line(r#"x "{" "#);
+        assert!(w[1].quoted && w[1].text == "{");
     }
 
     #[test]
@@ -233,10 +154,10 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_reported_with_its_column() {
-        let (w, e) = lex_line(r#"script "abc"#);
+    fn unterminated_quote_drops_the_string_and_is_reported() {
+        let (w, e) = lex_line(r#"bogus "abc"#);
         assert_eq!(w.len(), 1);
-        assert_eq!(e, Some(LexError::UnterminatedQuote { col: 8 }));
+        assert_eq!(e, Some(LexError::UnterminatedQuote { col: 7 }));
     }
 
     #[test]

@@ -470,11 +470,17 @@ impl Pre<'_> {
             line,
             col: u32::try_from(indent + 1).unwrap_or(u32::MAX),
         };
-        let (kind, after) = if let Some(r) = text.strip_prefix("~SEQx(") {
+        // Blanks may separate the name from its '(' (`~SEQ (i, 1)`).
+        let open = |name: &str| {
+            text.strip_prefix(name)
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('('))
+        };
+        let (kind, after) = if let Some(r) = open("~SEQx") {
             ("~SEQx", r)
-        } else if let Some(r) = text.strip_prefix("~SEQ(") {
+        } else if let Some(r) = open("~SEQ") {
             ("~SEQ", r)
-        } else if let Some(r) = text.strip_prefix("~LST(") {
+        } else if let Some(r) = open("~LST") {
             ("~LST", r)
         } else {
             self.diags
@@ -496,7 +502,8 @@ impl Pre<'_> {
         let body = &after[close + 1..];
         let seq = match kind {
             "~LST" => parse_lst(spec),
-            _ => parse_seq(spec, kind == "~SEQx"),
+            // Definitions in the bounds are replaced first (`~SEQ(i, $COUNT)`).
+            _ => parse_seq(&self.replace(spec), kind == "~SEQx"),
         };
         let seq = match seq {
             Ok(r) => r,
@@ -541,7 +548,11 @@ impl Pre<'_> {
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                     .unwrap_or(after.len());
                 let name = &after[..len];
-                let ends_word = after[len..].chars().next().is_none_or(char::is_whitespace);
+                // keepalived replaces `$NAME` only before a blank, `,`, `)` or the line end.
+                let ends_word = after[len..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == ' ' || c == '\t' || c == ',' || c == ')');
                 if len > 0 && ends_word {
                     if let Some(v) = self.lookup(name) {
                         out.push_str(&v);
@@ -725,22 +736,24 @@ fn parse_lst(spec: &str) -> Result<Rows, String> {
     let rows = parts[1..]
         .iter()
         .map(|p| {
-            let values = braced_list(p);
-            if values.len() != vars.len() {
-                Err(format!(
+            let mut values = braced_list(p);
+            if values.len() > vars.len() {
+                return Err(format!(
                     "'{p}' has {} values for {} variables",
                     values.len(),
                     vars.len()
-                ))
-            } else {
-                Ok((vars.clone(), values))
+                ));
             }
+            // Missing values are empty, as in keepalived (`{5}` for two variables).
+            values.resize(vars.len(), String::new());
+            Ok((vars.clone(), values))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Box::new(rows.into_iter()))
 }
 
-/// `~SEQ(var, end)`, `~SEQ(var, start, end)`, `~SEQ(var, start, step, end)`.
+/// `~SEQ(var, end)`, `~SEQ(var, start, end)`, `~SEQ(var, start, step, end)` (the step is
+/// the middle argument, as keepalived 2.2.7 reads it).
 fn parse_seq(spec: &str, hex: bool) -> Result<Rows, String> {
     const MAX_ITERATIONS: i64 = 1_000_000;
     let parts = split_top(spec);
@@ -753,17 +766,22 @@ fn parse_seq(spec: &str, hex: bool) -> Result<Rows, String> {
         .map(|p| parse_i64(p).ok_or_else(|| format!("'{p}' is not a number")))
         .collect::<Result<_, _>>()?;
     let (start, step, end) = match nums[..] {
-        [end] => (
-            if end < 0 { -1 } else { 1 },
-            if end < 0 { -1 } else { 1 },
-            end,
-        ),
+        [end] => {
+            let start = if end < 0 { -1 } else { 1 };
+            (start, if end < start { -1 } else { 1 }, end)
+        }
         [start, end] => (start, if end < start { -1 } else { 1 }, end),
         [start, step, end] => (start, step, end),
         _ => return Err("expected 1 to 3 numbers after the variable".into()),
     };
     if step == 0 {
         return Err("step is 0".into());
+    }
+    if (end - start).signum() * step.signum() < 0 {
+        return Err(format!("step {step} never reaches {end} from {start}"));
+    }
+    if hex && (start < 0 || end < 0) {
+        return Err("~SEQx is only valid for positive numbers".into());
     }
     let count = (end - start) / step + 1;
     if count > MAX_ITERATIONS {
@@ -778,17 +796,21 @@ fn parse_seq(spec: &str, hex: bool) -> Result<Rows, String> {
     Ok(Box::new(values))
 }
 
+/// A number as C's `strtol(s, .., 0)` reads it: decimal, `0x` hex or `0` octal, signed.
 fn parse_i64(s: &str) -> Option<i64> {
     let (neg, digits) = match s.strip_prefix('-') {
         Some(d) => (true, d),
-        None => (false, s),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let v = match digits
+    let v = if let Some(h) = digits
         .strip_prefix("0x")
         .or_else(|| digits.strip_prefix("0X"))
     {
-        Some(h) => i64::from_str_radix(h, 16).ok()?,
-        None => digits.parse().ok()?,
+        i64::from_str_radix(h, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse().ok()?
     };
     Some(if neg { -v } else { v })
 }

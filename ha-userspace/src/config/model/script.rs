@@ -1,13 +1,18 @@
 //! Scripts (`vrrp_script`, `notify_*`, `MISC_CHECK`...) and keepalived's script security.
 
+use std::iter::Peekable;
+use std::str::Chars;
+
 use serde::Serialize;
 
 use super::Config;
 use crate::config::ctx::Ctx;
 use crate::config::diag::Class;
 
-/// A command line as keepalived splits it: unquoted spaces separate arguments; single
-/// quotes keep spaces inside one argument (keepalived.conf(5), "Quoted strings").
+/// A command line as keepalived splits it (`alloc_strvec_quoted_escaped`): unquoted
+/// whitespace separates arguments; `'...'` and `"..."` keep spaces inside one argument; the
+/// escapes of keepalived.conf(5) "Quoted strings" are decoded (`\n`, `\t`, `\xHH`, `\ooo`,
+/// `\cX`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Script {
     pub args: Vec<String>,
@@ -17,21 +22,30 @@ impl Script {
     pub fn parse(text: &str) -> Self {
         let mut args = Vec::new();
         let mut cur = String::new();
-        let mut in_quote = false;
+        let mut quote: Option<char> = None;
         let mut have = false;
-        for c in text.chars() {
-            match c {
-                '\'' => {
-                    in_quote = !in_quote;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (_, '\\') => {
+                    have = true;
+                    match unescape(&mut chars) {
+                        Some(e) => cur.push(e),
+                        None => cur.push('\\'),
+                    }
+                }
+                (None, '\'' | '"') => {
+                    quote = Some(c);
                     have = true;
                 }
-                c if c.is_whitespace() && !in_quote => {
+                (Some(q), c) if c == q => quote = None,
+                (None, c) if c.is_whitespace() => {
                     if have {
                         args.push(std::mem::take(&mut cur));
                         have = false;
                     }
                 }
-                c => {
+                (_, c) => {
                     cur.push(c);
                     have = true;
                 }
@@ -46,6 +60,42 @@ impl Script {
     pub fn program(&self) -> Option<&str> {
         self.args.first().map(String::as_str)
     }
+}
+
+/// Decodes the escape after a `\\`: `\\a \\b \\E \\f \\n \\r \\t \\v`, `\\ooo` (up to three octal
+/// digits), `\\xHH...` (hex digits), `\\cX` (control character), `\\C` for any other C.
+/// `None` when the text ends after the backslash.
+fn unescape(chars: &mut Peekable<Chars<'_>>) -> Option<char> {
+    let e = chars.next()?;
+    let mut digits = |first: u32, radix: u32, max: usize| {
+        let mut v = first;
+        for _ in 0..max {
+            match chars.peek().and_then(|d| d.to_digit(radix)) {
+                Some(d) => {
+                    v = v.wrapping_mul(radix).wrapping_add(d);
+                    chars.next();
+                }
+                None => break,
+            }
+        }
+        char::from((v & 0xff) as u8)
+    };
+    Some(match e {
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        'E' => '\u{1b}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\u{b}',
+        '0'..='7' => digits(e.to_digit(8).unwrap_or(0), 8, 2),
+        'x' => digits(0, 16, usize::MAX),
+        'c' => chars
+            .next()
+            .map_or('c', |c| char::from((c as u32 & 0x1f) as u8)),
+        other => other,
+    })
 }
 
 /// keepalived refuses to be quiet about scripts run as root without
@@ -83,5 +133,13 @@ mod tests {
         assert_eq!(s.args, ["/bin/chk", "a b", "c", ""]);
         assert_eq!(s.program(), Some("/bin/chk"));
         assert_eq!(Script::parse("   ").program(), None);
+        assert_eq!(
+            Script::parse(r#"x "a b"'c d' e\ f"#).args,
+            ["x", "a bc d", "e f"]
+        );
+        assert_eq!(
+            Script::parse(r"p \x41\101\cA\t\q").args,
+            ["p", "AA\u{1}\tq"]
+        );
     }
 }

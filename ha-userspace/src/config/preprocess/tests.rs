@@ -120,6 +120,24 @@ fn seq_and_lst_as_in_the_man_page() {
     let (l, d) = run(&dir, "~SEQ(X, 1, 0, 5) y\n", "");
     assert!(l.is_empty());
     assert!(d.list()[0].what.contains("step is 0"));
+    // keepalived's checked cases: step in the middle, strtol numbers, $DEF in the bounds.
+    let text = "$N=010\n~SEQ (i, 1, 3, 7) a${i}\n~SEQ(i, 5, -2, 1) b$i\n~SEQ( i , $N ) c${i}\n~SEQ(i, 0) d${i}\n";
+    let (l, _) = run(&dir, text, "");
+    assert_eq!(l.len(), 3 + 3 + 8 + 2);
+    assert_eq!(&l[..6], ["a1", "a4", "a7", "b5", "b3", "b1"]);
+    assert_eq!(&l[14..], ["d1", "d0"]);
+    let (l, d) = run(&dir, "~SEQ(i, 3, 1, 1) x\n~SEQx(i, -1, 2) y\n", "");
+    assert!(l.is_empty());
+    assert_eq!(d.list().len(), 2);
+    let (l, _) = run(&dir, "~LST({a, b}, {1,2}, {5}) x${a}y${b}z\n", "");
+    assert_eq!(l, ["x1y2z", "x5yz"]);
+}
+
+#[test]
+fn dollar_names_end_at_blank_comma_paren_or_end() {
+    let dir = TempDir::new();
+    let (l, _) = run(&dir, "$A=v\nk $A,$A) $A/x \"$A\" $A\n", "");
+    assert_eq!(l, ["k v,v) $A/x $A v"]);
 }
 
 #[test]
