@@ -463,13 +463,9 @@ pub fn parse_process(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
     vrrp.track_processes.push(p);
 }
 
+/// `vrrp_track_file` is the old spelling; keepalived 2.2.7 accepts it without a word (its
+/// deprecation message is never printed), so ha does too.
 pub fn parse_file(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
-    if n.name() == "vrrp_track_file" {
-        cx.warn(
-            n.loc(),
-            "\"vrrp_track_file\" is deprecated, please use \"track_file\"",
-        );
-    }
     let Some(name) = cx.string(n) else {
         return;
     };
