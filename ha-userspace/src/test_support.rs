@@ -39,8 +39,27 @@ impl Drop for TempDir {
     }
 }
 
-/// Loads `text` as a keepalived.conf (config id "test", fixed random seed) in an environment
-/// where every interface exists and every script is executable.
+/// The unit-test environment: every interface exists and every script is executable, but
+/// only the users and groups `root`, `nobody` and `daemon` exist (in particular not
+/// keepalived's `keepalived_script`), whatever the machine has.
+pub struct TestEnv;
+
+impl crate::config::Env for TestEnv {
+    fn interface_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn executable(&self, _: &str) -> bool {
+        true
+    }
+    fn user_exists(&self, name: &str) -> bool {
+        matches!(name, "root" | "nobody" | "daemon")
+    }
+    fn group_exists(&self, name: &str) -> bool {
+        matches!(name, "root" | "nogroup" | "daemon")
+    }
+}
+
+/// Loads `text` as a keepalived.conf (config id "test", fixed random seed) in [`TestEnv`].
 pub fn load_text(text: &str) -> crate::config::Loaded {
     load_text_with(text, false)
 }
@@ -55,7 +74,7 @@ pub fn load_text_with(text: &str, strict: bool) -> crate::config::Loaded {
         random_seed: Some(1),
         ..Default::default()
     };
-    crate::config::load(&path, &opts, &crate::config::PermissiveEnv)
+    crate::config::load(&path, &opts, &TestEnv)
 }
 
 /// The diagnostics of `loaded` as "line:col: severity: message" lines (no file name).

@@ -17,7 +17,7 @@ use support::netns::Netns;
 
 const INTERFACES: [&str; 4] = ["eth0", "eth1", "eth2", "eth3"];
 
-/// The interfaces of the test namespace; scripts are checked on the real filesystem.
+/// The interfaces of the test namespace; scripts, users and groups are the real system's.
 struct CorpusEnv;
 
 impl Env for CorpusEnv {
@@ -26,6 +26,12 @@ impl Env for CorpusEnv {
     }
     fn executable(&self, path: &str) -> bool {
         config::SystemEnv.executable(path)
+    }
+    fn user_exists(&self, name: &str) -> bool {
+        config::SystemEnv.user_exists(name)
+    }
+    fn group_exists(&self, name: &str) -> bool {
+        config::SystemEnv.group_exists(name)
     }
 }
 

@@ -23,14 +23,9 @@ pub trait Env {
     /// Whether `path` exists and is an executable regular file.
     fn executable(&self, path: &str) -> bool;
     /// Whether a system user of this name exists (`script_user`, `user` of scripts).
-    fn user_exists(&self, name: &str) -> bool {
-        let _ = name;
-        true
-    }
-    /// Whether `path` is an existing directory (e.g. the directory of a `track_file`).
-    fn dir_exists(&self, path: &str) -> bool {
-        std::path::Path::new(path).is_dir()
-    }
+    fn user_exists(&self, name: &str) -> bool;
+    /// Whether a system group of this name exists.
+    fn group_exists(&self, name: &str) -> bool;
 }
 
 /// The real environment: the running system.
@@ -52,13 +47,32 @@ impl Env for SystemEnv {
         let Ok(c) = std::ffi::CString::new(name) else {
             return false;
         };
-        // SAFETY: `c` is NUL-terminated; getpwnam returns a pointer into static storage that
-        // we only compare with null.
-        unsafe { !libc::getpwnam(c.as_ptr()).is_null() }
+        // SAFETY: plain-data out parameters; every pointer is valid for the call and `buf`
+        // outlives it (getpwnam_r is the thread-safe form).
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16384];
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out)
+        };
+        rc == 0 && !out.is_null()
+    }
+    fn group_exists(&self, name: &str) -> bool {
+        let Ok(c) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: as in `user_exists`, with getgrnam_r.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16384];
+        let mut out: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out)
+        };
+        rc == 0 && !out.is_null()
     }
 }
 
-/// An environment where every interface exists and every script is executable.
+/// An environment where every interface, script, user and group exists (the fuzzer's).
 pub struct PermissiveEnv;
 
 impl Env for PermissiveEnv {
@@ -68,6 +82,12 @@ impl Env for PermissiveEnv {
     fn executable(&self, _: &str) -> bool {
         true
     }
+    fn user_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn group_exists(&self, _: &str) -> bool {
+        true
+    }
 }
 
 pub struct Ctx<'a> {
@@ -75,6 +95,17 @@ pub struct Ctx<'a> {
     pub env: &'a dyn Env,
     /// Where scripts were configured: keepalived's script-security check needs to know.
     pub scripts_at: Vec<Loc>,
+    /// Names defined so far, for references across block families.
+    pub defined: Defined,
+}
+
+/// Objects defined so far in reading order. keepalived resolves `track_bfd`, `BFD_CHECK`
+/// and `FILE_CHECK` references while it parses, so an object must be defined before
+/// (above) its first use, and so it must here.
+#[derive(Debug, Default)]
+pub struct Defined {
+    pub bfd_instances: std::collections::HashSet<String>,
+    pub track_files: std::collections::HashSet<String>,
 }
 
 /// Integer types the numeric helpers can produce.
@@ -92,6 +123,7 @@ impl<'a> Ctx<'a> {
             diags,
             env,
             scripts_at: Vec::new(),
+            defined: Defined::default(),
         }
     }
 

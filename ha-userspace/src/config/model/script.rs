@@ -108,11 +108,14 @@ pub fn check_security(config: &Config, cx: &mut Ctx) {
     if config.global.enable_script_security {
         return;
     }
-    let runs_as_root = config
-        .global
-        .script_user
-        .as_ref()
-        .is_none_or(|u| u.user == "root");
+    // Without `script_user`, keepalived runs scripts as `keepalived_script` if that user
+    // exists, else as root.
+    let runs_as_root = match &config.global.script_user {
+        Some(u) => u.user == "root",
+        None => !cx
+            .env
+            .user_exists(super::global::security::DEFAULT_SCRIPT_USER),
+    };
     if runs_as_root {
         cx.warn(
             first,

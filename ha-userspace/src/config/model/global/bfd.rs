@@ -87,6 +87,7 @@ pub fn instance(n: &Node, cx: &mut Ctx, g: &mut Global) {
         }
     }
     if let Some(inst) = b.finish(n, cx, &g.bfd) {
+        cx.defined.bfd_instances.insert(inst.name.clone());
         g.bfd.push(inst);
     }
 }

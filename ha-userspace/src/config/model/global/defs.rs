@@ -192,7 +192,7 @@ fn script_user(n: &Node, cx: &mut Ctx, g: &mut Global) {
     if g.seen.script_user.is_none() {
         g.seen.script_user = Some((g.seen.now(cx), n.loc()));
     }
-    match user_group(n, 0) {
+    match user_group(cx.env, n, 0) {
         None => {
             cx.warn(n.loc(), "'script_user' needs a user name")
                 .fallback("ignoring it");

@@ -212,7 +212,7 @@ fn fifo_name(n: &Node, cx: &mut Ctx, g: &mut Global) {
             .fallback(format!("ignoring {}", w.text));
         return;
     }
-    let user = match user_group(n, 1) {
+    let user = match user_group(cx.env, n, 1) {
         // keepalived only logs this (no configuration error) and drops the FIFO.
         Some(Err(_)) => return,
         Some(Ok(u)) => Some(u),
@@ -256,7 +256,7 @@ fn fifo_script(n: &Node, cx: &mut Ctx, g: &mut Global) {
 /// work, which is known in [`super::finish`].
 fn script_with_user(n: &Node, cx: &mut Ctx, g: &mut Global, lenient: bool) -> Option<GlobalScript> {
     let first = want(cx, n, 0, &format!("'{}' needs a script", n.name()))?;
-    let user = match user_group(n, 1) {
+    let user = match user_group(cx.env, n, 1) {
         Some(Err(why)) if !lenient => {
             cx.warn(n.args[1].loc, format!("invalid '{}': {why}", n.name()))
                 .fallback("the script is not run");

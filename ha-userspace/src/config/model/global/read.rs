@@ -5,7 +5,7 @@
 //! leading `+` (`strtoul`), and a missing value keepalived reads unconditionally
 //! (`strvec_slot`) stops `keepalived -t` at once.
 
-use crate::config::ctx::{parse_int, Ctx, Int, NumError};
+use crate::config::ctx::{parse_int, Ctx, Env, Int, NumError};
 use crate::config::preprocess::Word;
 use crate::config::tree::Node;
 
@@ -138,43 +138,15 @@ pub fn no_block(cx: &mut Ctx, n: &Node) -> bool {
     }
 }
 
-/// Whether a user of that name exists (keepalived resolves script users with getpwnam).
-pub fn user_exists(name: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(name) else {
-        return false;
-    };
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16384];
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; `buf` outlives it.
-    let rc =
-        unsafe { libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out) };
-    rc == 0 && !out.is_null()
-}
-
-/// Whether a group of that name exists (getgrnam).
-pub fn group_exists(name: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(name) else {
-        return false;
-    };
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16384];
-    let mut out: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; `buf` outlives it.
-    let rc =
-        unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out) };
-    rc == 0 && !out.is_null()
-}
-
 /// `user [group]` from arguments `i` and `i + 1`, when both exist on this system.
-pub fn user_group(n: &Node, i: usize) -> Option<Result<super::ScriptUser, String>> {
+pub fn user_group(env: &dyn Env, n: &Node, i: usize) -> Option<Result<super::ScriptUser, String>> {
     let user = n.args.get(i)?;
     let group = n.args.get(i + 1);
-    if !user_exists(&user.text) {
+    if !env.user_exists(&user.text) {
         return Some(Err(format!("user '{}' does not exist", user.text)));
     }
     if let Some(g) = group {
-        if !group_exists(&g.text) {
+        if !env.group_exists(&g.text) {
             return Some(Err(format!("group '{}' does not exist", g.text)));
         }
     }
@@ -198,9 +170,10 @@ mod tests {
 
     #[test]
     fn root_exists_and_nonsense_does_not() {
-        assert!(user_exists("root"));
-        assert!(group_exists("root"));
-        assert!(!user_exists("no-such-user-hopefully"));
-        assert!(!user_exists("a\0b"));
+        use crate::config::SystemEnv;
+        assert!(SystemEnv.user_exists("root"));
+        assert!(SystemEnv.group_exists("root"));
+        assert!(!SystemEnv.user_exists("no-such-user-hopefully"));
+        assert!(!SystemEnv.user_exists("a\0b"));
     }
 }

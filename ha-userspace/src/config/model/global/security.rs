@@ -11,7 +11,6 @@
 //!
 //! Order matters: see [`Pos`].
 
-use super::read::user_exists;
 use super::{Global, Pos};
 use crate::config::ctx::Ctx;
 use crate::config::source::Loc;
@@ -24,7 +23,7 @@ pub fn default_script_user(g: &Global, cx: &mut Ctx) {
         return;
     };
     let user_at = g.seen.script_user.map(|(i, _)| i);
-    if user_exists(DEFAULT_SCRIPT_USER) {
+    if cx.env.user_exists(DEFAULT_SCRIPT_USER) {
         return;
     }
     let Some(first) = first_default_use(g, &cx.scripts_at, security, user_at) else {

@@ -132,17 +132,6 @@ pub fn record_script(cx: &mut Ctx, kw: &str, kw_at: Loc, at: Loc, script: &Scrip
     }
 }
 
-/// Whether a user exists on this system (`MISC_CHECK user`): keepalived drops the checker
-/// when it does not.
-pub fn user_exists(name: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(name) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated string; getpwnam returns NULL or a pointer into
-    // static storage that we only test for NULL.
-    unsafe { !libc::getpwnam(c.as_ptr()).is_null() }
-}
-
 /// A hex string as keepalived's `read_hex_str` reads it: words of hex digits taken in pairs
 /// (an odd last digit is a byte of its own), `x`/`X` wildcard nibbles when `wildcards`.
 /// `Ab12f 3 456` → `AB 12 0F 03 45 06`. Returns the bytes and, if wildcards were used, the

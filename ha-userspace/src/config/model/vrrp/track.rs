@@ -139,8 +139,7 @@ pub fn parse_tracked_block(
             TrackKind::Script => vrrp.scripts.iter().any(|s| s.name == name),
             TrackKind::Process => vrrp.track_processes.iter().any(|s| s.name == name),
             TrackKind::File => vrrp.track_files.iter().any(|s| s.name == name),
-            // TODO: check against config.global bfd instances once that helper lands.
-            TrackKind::Bfd => true,
+            TrackKind::Bfd => cx.defined.bfd_instances.contains(name),
         };
         if !exists {
             let what = match kind {
@@ -526,5 +525,6 @@ pub fn parse_file(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
             .fallback("ignoring it");
         return;
     }
+    cx.defined.track_files.insert(f.name.clone());
     vrrp.track_files.push(f);
 }

@@ -1,6 +1,5 @@
-//! `BFD_CHECK { name NAME }`: the real server follows a `bfd_instance`. No standard checker
-//! options. Whether the instance exists is checked where bfd_instance blocks are parsed
-//! (keepalived: "BFD_CHECK - BFD NAME not configured").
+//! `BFD_CHECK { name NAME }`: the real server follows a `bfd_instance` defined above it.
+//! No standard checker options.
 
 use serde::Serialize;
 
@@ -59,6 +58,16 @@ pub fn end(b: &mut BfdCheck, cx: &mut Ctx, at: Loc, owner: &str) -> bool {
             at,
             format!("({owner}) no name has been specified for BFD_CHECK"),
         )
+        .fallback("skipping the checker");
+        return false;
+    }
+    if !cx.defined.bfd_instances.contains(&b.name) {
+        // Resolved while parsing, so the bfd_instance block must come first.
+        cx.warn(
+            at,
+            format!("({owner}) BFD_CHECK - BFD {} not configured", b.name),
+        )
+        .expected("a bfd_instance block defined above this checker")
         .fallback("skipping the checker");
         return false;
     }

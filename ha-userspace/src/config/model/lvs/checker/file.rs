@@ -10,8 +10,7 @@ use crate::config::tree::Node;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FileCheck {
-    /// Name of a `track_file` block. Whether it exists is checked where track_file blocks
-    /// are parsed (keepalived: "track_file NAME not found").
+    /// Name of a `track_file` block defined above the checker.
     pub track_file: String,
     /// Multiplier of the file's value; `None`: the track_file block's own weight.
     pub weight: Option<i32>,
@@ -23,7 +22,14 @@ pub fn keyword(f: &mut FileCheck, c: &Node, cx: &mut Ctx) -> bool {
     match c.name() {
         "track_file" => {
             if let Some(w) = read::need(cx, c, 0) {
-                f.track_file = w.text.clone();
+                if cx.defined.track_files.contains(&w.text) {
+                    f.track_file = w.text.clone();
+                } else {
+                    // Resolved while parsing, so the track_file block must come first.
+                    cx.warn(w.loc, format!("track_file {} not found", w.text))
+                        .expected("a track_file block defined above this checker")
+                        .fallback("ignoring it");
+                }
             }
         }
         "weight" => {

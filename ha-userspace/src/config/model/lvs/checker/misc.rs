@@ -60,7 +60,7 @@ pub fn keyword(m: &mut MiscCheck, c: &Node, cx: &mut Ctx) -> bool {
             if c.args.is_empty() {
                 cx.warn(c.loc(), "no user specified for misc checker script")
                     .fallback("ignoring it");
-            } else if !read::user_exists(&c.args[0].text) {
+            } else if !cx.env.user_exists(&c.args[0].text) {
                 // keepalived: "Failed to set uid/gid for misc checker script - removing".
                 cx.warn(
                     c.args[0].loc,
