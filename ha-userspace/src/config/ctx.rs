@@ -159,23 +159,28 @@ impl<'a> Ctx<'a> {
     pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n Word> {
         let w = n.args.get(i);
         if w.is_none() {
-            let what = if i == 0 {
-                format!("'{}' is missing its value", n.name())
-            } else {
-                format!("'{}' is missing value number {}", n.name(), i + 1)
+            let after = match i.checked_sub(1).and_then(|p| n.args.get(p)) {
+                Some(prev) => prev.text.as_str(),
+                None => n.name(),
             };
-            self.error(n.loc(), what);
+            self.error(
+                n.loc(),
+                format!("'{}' is missing a parameter after '{after}'", n.name()),
+            )
+            .expected(format!(
+                "a value after '{after}' (keepalived stops reading the configuration here)"
+            ));
         }
         w
     }
 
     /// Argument `i` for keywords whose keepalived handler checks the count itself and only
-    /// warns when it is missing (e.g. `router_id`): `fallback` says what happens instead.
-    pub fn arg_or_warn<'n>(&mut self, n: &'n Node, i: usize, fallback: &str) -> Option<&'n Word> {
+    /// warns when it is missing (e.g. `router_id`: "routerid name missing - ignoring"):
+    /// `what` is that message; the keyword is ignored.
+    pub fn arg_or_warn<'n>(&mut self, n: &'n Node, i: usize, what: &str) -> Option<&'n Word> {
         let w = n.args.get(i);
         if w.is_none() {
-            self.warn(n.loc(), format!("'{}' is missing its value", n.name()))
-                .fallback(fallback.to_string());
+            self.warn(n.loc(), what.to_string()).fallback("ignoring it");
         }
         w
     }
@@ -200,6 +205,11 @@ impl<'a> Ctx<'a> {
     /// An integer argument within `[lo, hi]`.
     pub fn num<T: Int>(&mut self, n: &Node, i: usize, lo: T, hi: T) -> Option<T> {
         let w = self.arg(n, i)?;
+        self.int_word(n, w, lo, hi)
+    }
+
+    /// The integer in word `w` of keyword `n`, within `[lo, hi]`.
+    pub fn int_word<T: Int>(&mut self, n: &Node, w: &Word, lo: T, hi: T) -> Option<T> {
         let r = parse_int(&w.text, lo, hi);
         self.report_num(n, w, r, "ignoring it".to_string())
     }
@@ -301,23 +311,23 @@ impl<'a> Ctx<'a> {
         self.decimal(n, i, 6, lo.0, hi.0).map(Micros)
     }
 
-    /// A keyword that is a flag with an optional `true/false` (`yes/no`, `on/off`) value.
-    pub fn flag(&mut self, n: &Node) -> bool {
-        match n.args.first() {
-            None => true,
-            Some(w) => match parse_bool(&w.text) {
-                Some(b) => b,
-                None => {
-                    self.warn(
-                        w.loc,
-                        format!("invalid value '{}' for '{}'", w.text, n.name()),
-                    )
-                    .expected("true/false, yes/no or on/off")
-                    .fallback("treating it as true");
-                    true
-                }
-            },
+    /// A keyword that is a flag with an optional value (keepalived's `check_true_false`):
+    /// `true` when absent; `true/on/yes` or `false/off/no` (exactly, lower case); anything
+    /// else is reported and gives `None`, and keepalived then leaves the setting unchanged.
+    pub fn flag(&mut self, n: &Node) -> Option<bool> {
+        let Some(w) = n.args.first() else {
+            return Some(true);
+        };
+        let b = parse_bool(&w.text);
+        if b.is_none() {
+            self.warn(
+                w.loc,
+                format!("invalid value '{}' for '{}'", w.text, n.name()),
+            )
+            .expected("true/false, yes/no or on/off (lower case)")
+            .fallback("ignoring it");
         }
+        b
     }
 
     /// One of a fixed set of words (case-insensitive).
@@ -395,25 +405,13 @@ impl<'a> Ctx<'a> {
     pub fn script(&mut self, n: &Node, from: usize) -> Option<super::model::script::Script> {
         let text = self.rest(n, from)?;
         let script = super::model::script::Script::parse(&text);
-        self.scripts_at.push(n.loc());
-        match script.program() {
-            None => {
-                self.warn(n.loc(), format!("empty script for '{}'", n.name()))
-                    .fallback("ignoring it");
-                return None;
-            }
-            Some(prog) if !self.env.executable(prog) => {
-                self.warn(
-                    n.args[from].loc,
-                    format!(
-                        "script '{prog}' for '{}' cannot be found or is not executable",
-                        n.name()
-                    ),
-                )
-                .fallback("it is not run");
-            }
-            Some(_) => {}
+        if script.program().is_none() {
+            self.scripts_at.push(n.loc());
+            self.warn(n.loc(), format!("empty script for '{}'", n.name()))
+                .fallback("ignoring it");
+            return None;
         }
+        super::model::script::record(self, n.name(), n.loc(), n.args[from].loc, &script);
         Some(script)
     }
 }
@@ -424,8 +422,10 @@ pub enum NumError {
     Range(String, String),
 }
 
-/// Decimal integer, optionally signed; keepalived rejects trailing garbage.
+/// Decimal integer as keepalived's `read_int`/`read_unsigned` (strtol base 10) reads it:
+/// leading blanks and a sign are accepted, trailing garbage is not.
 pub fn parse_int<T: Int>(s: &str, lo: T, hi: T) -> Result<T, NumError> {
+    let s = s.trim_start();
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(NumError::NotANumber);

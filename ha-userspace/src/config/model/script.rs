@@ -8,6 +8,8 @@ use serde::Serialize;
 use super::Config;
 use crate::config::ctx::Ctx;
 use crate::config::diag::Class;
+use crate::config::source::Loc;
+use crate::config::tree::Node;
 
 /// A command line as keepalived splits it (`alloc_strvec_quoted_escaped`): unquoted
 /// whitespace separates arguments; `'...'` and `"..."` keep spaces inside one argument; the
@@ -59,6 +61,44 @@ impl Script {
 
     pub fn program(&self) -> Option<&str> {
         self.args.first().map(String::as_str)
+    }
+}
+
+/// A notify script (`notify_master`, `notify_up`, `quorum_up`, ...): `SCRIPT [USER [GROUP]]`,
+/// where SCRIPT is one (usually quoted) word holding the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyScript {
+    pub script: Script,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Reads a notify script. keepalived logs (without failing `-t`) and ignores an empty
+/// command, so only a missing value is reported.
+pub fn notify_script(cx: &mut Ctx, n: &Node) -> Option<NotifyScript> {
+    let w = cx.arg(n, 0)?;
+    let script = Script::parse(&w.text);
+    script.program()?;
+    record(cx, n.name(), n.loc(), w.loc, &script);
+    Some(NotifyScript {
+        script,
+        user: n.args.get(1).map(|w| w.text.clone()),
+        group: n.args.get(2).map(|w| w.text.clone()),
+    })
+}
+
+/// Notes a configured script for the script-security check (at `kw_at`) and warns, as
+/// keepalived does, when its program cannot be run (at `at`).
+pub fn record(cx: &mut Ctx, kw: &str, kw_at: Loc, at: Loc, script: &Script) {
+    cx.scripts_at.push(kw_at);
+    if let Some(prog) = script.program() {
+        if !cx.env.executable(prog) {
+            cx.warn(
+                at,
+                format!("script '{prog}' for '{kw}' cannot be found or is not executable"),
+            )
+            .fallback("it is not run");
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::read::{decimal_need, int_need, need, no_block};
+use super::read::no_block;
 use super::Global;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
@@ -141,7 +141,7 @@ impl Builder {
                 if c.name() == "neighbour_ip" {
                     self.neighbor_word = "neighbour";
                 }
-                let Some(w) = need(cx, c, 0) else { return true };
+                let Some(w) = cx.arg(c, 0) else { return true };
                 match w.text.parse::<IpAddr>() {
                     Ok(ip) => self.neighbor = Some(ip),
                     Err(_) => {
@@ -158,7 +158,7 @@ impl Builder {
                 }
             }
             "source_ip" => {
-                let Some(w) = need(cx, c, 0) else { return true };
+                let Some(w) = cx.arg(c, 0) else { return true };
                 match w.text.parse::<IpAddr>() {
                     Ok(ip) => self.source = Some(ip),
                     Err(_) => {
@@ -177,24 +177,24 @@ impl Builder {
             "min_tx" => set_interval(cx, c, INTERVAL_MIN, &mut self.min_tx),
             "idle_tx" => set_interval(cx, c, IDLE_TX_MIN, &mut self.idle_tx),
             "multiplier" => {
-                if let Some(v) = int_need(cx, c, 0, 1u8, 255) {
+                if let Some(v) = cx.num(c, 0, 1u8, 255) {
                     self.multiplier = v;
                 }
             }
             "passive" => self.passive = true,
             "ttl" | "hoplimit" => {
-                if let Some(v) = int_need(cx, c, 0, 1u8, 255) {
+                if let Some(v) = cx.num(c, 0, 1u8, 255) {
                     self.ttl = Some(v);
                 }
             }
             "max_hops" => {
-                if let Some(v) = int_need(cx, c, 0, -1i32, 255) {
+                if let Some(v) = cx.num(c, 0, -1i32, 255) {
                     // keepalived keeps it in a uint8_t.
                     self.max_hops = u8::try_from(v).unwrap_or(u8::MAX);
                 }
             }
             "weight" => {
-                if let Some(v) = int_need(cx, c, 0, -253i32, 253) {
+                if let Some(v) = cx.num(c, 0, -253i32, 253) {
                     self.weight = v;
                 }
                 if let Some(w) = c.args.get(1) {
@@ -290,7 +290,7 @@ impl Builder {
 
 /// Milliseconds with up to 3 decimals, stored in µs.
 fn set_interval(cx: &mut Ctx, c: &Node, lo: u64, field: &mut Micros) {
-    if let Some(v) = decimal_need(cx, c, 0, 3, lo, INTERVAL_MAX) {
+    if let Some(v) = cx.decimal(c, 0, 3, lo, INTERVAL_MAX) {
         *field = Micros(v);
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::read::{int_need, no_block};
+use super::read::no_block;
 use super::Global;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
@@ -64,7 +64,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
         "use_pid_dir" => d.use_pid_dir = true,
         "linkbeat_use_polling" => d.linkbeat_use_polling = true,
         "child_wait_time" => {
-            if let Some(v) = int_need(cx, n, 0, 0u32, u32::MAX) {
+            if let Some(v) = cx.num(n, 0, 0u32, u32::MAX) {
                 d.child_wait_time = Some(v);
             }
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::read::{decimal_need, int_need, int_want, need, no_block, opt_bool, user_group, want};
+use super::read::{int_want, no_block, user_group};
 use super::{lvs, notify, tuning, Global};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
@@ -79,12 +79,15 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) {
         }
         "script_user" => script_user(n, cx, g),
         "router_id" => {
-            if want(cx, n, 0, "'router_id' needs a name").is_some() {
+            if cx.arg_or_warn(n, 0, "'router_id' needs a name").is_some() {
                 g.router_id = cx.rest(n, 0);
             }
         }
         "default_interface" => {
-            if want(cx, n, 0, "'default_interface' needs an interface name").is_some() {
+            if cx
+                .arg_or_warn(n, 0, "'default_interface' needs an interface name")
+                .is_some()
+            {
                 g.default_interface = cx.rest(n, 0);
             }
         }
@@ -108,7 +111,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) {
         }
         "vrrp_mcast_group4" | "vrrp_mcast_group6" => mcast_group(n, cx, g),
         "vrrp_version" => {
-            if let Some(v) = int_need(cx, n, 0, 2u8, 3) {
+            if let Some(v) = cx.num(n, 0, 2u8, 3) {
                 g.vrrp_version = Some(v);
             }
         }
@@ -120,12 +123,12 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) {
         "vrrp_higher_prio_send_advert" => set_bool(n, cx, &mut g.vrrp_higher_prio_send_advert),
         "vrrp_startup_delay" => {
             // keepalived: read_decimal_unsigned, 0.001 s .. UINT_MAX µs.
-            if let Some(v) = decimal_need(cx, n, 0, 6, 1000, u64::from(u32::MAX)) {
+            if let Some(v) = cx.decimal(n, 0, 6, 1000, u64::from(u32::MAX)) {
                 g.vrrp_startup_delay = Some(Micros(v));
             }
         }
         "vrrp_down_timer_adverts" => {
-            if let Some(v) = int_need(cx, n, 0, 1u32, 100) {
+            if let Some(v) = cx.num(n, 0, 1u32, 100) {
                 g.vrrp_down_timer_adverts = Some(v);
             }
         }
@@ -140,7 +143,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) {
             // Without a value: the maximum, sched_get_priority_max(SCHED_RR).
             let v = match n.args.first() {
                 None => Some(99),
-                Some(w) => super::read::int_word(cx, n, w, -1i32, 99),
+                Some(w) => cx.int_word(n, w, -1i32, 99),
             };
             if v.is_some() {
                 g.max_auto_priority = v;
@@ -154,7 +157,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) {
         }
         "umask" => umask(n, cx, g),
         "random_seed" => {
-            if let Some(v) = int_need(cx, n, 0, 0u32, u32::MAX) {
+            if let Some(v) = cx.num(n, 0, 0u32, u32::MAX) {
                 g.random_seed = Some(v);
             }
         }
@@ -181,7 +184,7 @@ fn process<'g>(g: &'g mut Global, name: &str) -> &'g mut ProcessTuning {
 }
 
 fn set_bool(n: &Node, cx: &mut Ctx, field: &mut Option<bool>) {
-    if let Some(b) = opt_bool(cx, n) {
+    if let Some(b) = cx.flag(n) {
         *field = Some(b);
     }
 }
@@ -207,7 +210,7 @@ fn script_user(n: &Node, cx: &mut Ctx, g: &mut Global) {
 }
 
 fn mcast_group(n: &Node, cx: &mut Ctx, g: &mut Global) {
-    let Some(w) = need(cx, n, 0) else { return };
+    let Some(w) = cx.arg(n, 0) else { return };
     let v4 = n.name() == "vrrp_mcast_group4";
     let problem = match w.text.parse::<IpAddr>() {
         Err(_) => "is not an IP address",
@@ -236,11 +239,9 @@ fn garp(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
     // The delays are whole seconds stored in µs by keepalived: at most UINT_MAX / 10^6.
     const MAX_SECS: u32 = u32::MAX / 1_000_000;
     match n.name() {
-        "vrrp_garp_master_delay" => {
-            d.master_delay = int_need(cx, n, 0, 0, MAX_SECS).or(d.master_delay)
-        }
+        "vrrp_garp_master_delay" => d.master_delay = cx.num(n, 0, 0, MAX_SECS).or(d.master_delay),
         "vrrp_garp_lower_prio_delay" => {
-            d.lower_prio_delay = int_need(cx, n, 0, 0, MAX_SECS).or(d.lower_prio_delay)
+            d.lower_prio_delay = cx.num(n, 0, 0, MAX_SECS).or(d.lower_prio_delay)
         }
         "vrrp_garp_master_repeat" => d.master_repeat = at_least_one(n, cx).or(d.master_repeat),
         "vrrp_garp_master_refresh_repeat" => {
@@ -248,13 +249,13 @@ fn garp(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
         }
         "vrrp_garp_master_refresh" => {
             // keepalived resets the refresh to 0 when the value is invalid.
-            d.master_refresh = Some(int_need(cx, n, 0, 0, u32::MAX).unwrap_or(0));
+            d.master_refresh = Some(cx.num(n, 0, 0, u32::MAX).unwrap_or(0));
         }
         "vrrp_garp_lower_prio_repeat" => {
-            d.lower_prio_repeat = int_need(cx, n, 0, 0, i32::MAX as u32).or(d.lower_prio_repeat)
+            d.lower_prio_repeat = cx.num(n, 0, 0, i32::MAX as u32).or(d.lower_prio_repeat)
         }
         "vrrp_garp_interval" | "vrrp_gna_interval" => {
-            let Some(v) = decimal_need(cx, n, 0, 6, 1, u64::from(u32::MAX)) else {
+            let Some(v) = cx.decimal(n, 0, 6, 1, u64::from(u32::MAX)) else {
                 return;
             };
             if n.name() == "vrrp_garp_interval" {
@@ -264,7 +265,7 @@ fn garp(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
             }
         }
         "vrrp_min_garp" => {
-            if let Some(true) = opt_bool(cx, n) {
+            if let Some(true) = cx.flag(n) {
                 d.min_garp = true;
             }
         }
@@ -275,7 +276,7 @@ fn garp(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
 
 /// A repeat count where keepalived turns 0 into 1 (with a warning).
 fn at_least_one(n: &Node, cx: &mut Ctx) -> Option<u32> {
-    let v = int_need(cx, n, 0, 0, u32::MAX)?;
+    let v = cx.num(n, 0, 0, u32::MAX)?;
     if v == 0 {
         cx.warn(
             n.args[0].loc,
@@ -298,7 +299,7 @@ fn garp_extra_if(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
         if w.text == "all" {
             all = true;
         } else {
-            match super::read::int_word(cx, n, w, 1u32, 86_400) {
+            match cx.int_word(n, w, 1u32, 86_400) {
                 Some(v) => interval = Some(v),
                 None => return,
             }
@@ -319,7 +320,7 @@ fn garp_extra_if(n: &Node, cx: &mut Ctx, d: &mut GarpDefaults) {
 /// `umask NUMBER` (decimal, 0octal or 0xhex) or `umask BITS` (`IWGRP|IWOTH`, the `|` may be
 /// spaced). Only permission bits are allowed.
 fn umask(n: &Node, cx: &mut Ctx, g: &mut Global) {
-    let Some(first) = need(cx, n, 0) else { return };
+    let Some(first) = cx.arg(n, 0) else { return };
     let result = if first.text.starts_with(|c: char| c.is_ascii_digit()) {
         if n.args.len() != 1 {
             Err("extra parameters after the umask number".to_string())

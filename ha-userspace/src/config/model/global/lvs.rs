@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::read::{int_word, need};
 use super::Global;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
@@ -101,7 +100,7 @@ fn timeouts(n: &Node, cx: &mut Ctx, g: &mut Global) {
                     .fallback("ignoring it");
             }
             Some(v) => {
-                if let Some(secs) = int_word(cx, n, v, 0, LVS_MAX_TIMEOUT) {
+                if let Some(secs) = cx.int_word(n, v, 0, LVS_MAX_TIMEOUT) {
                     *slot = Some(secs);
                 }
             }
@@ -161,7 +160,7 @@ fn sync_daemon(n: &Node, cx: &mut Ctx, g: &mut Global) {
                     continue;
                 }
                 // keepalived reads the instance name unchecked.
-                let Some(v) = need(cx, n, i - 2) else { return };
+                let Some(v) = cx.arg(n, i - 2) else { return };
                 d.instance = Some(v.text.clone());
                 continue;
             }
@@ -175,10 +174,10 @@ fn sync_daemon(n: &Node, cx: &mut Ctx, g: &mut Global) {
                 continue;
             };
             match option {
-                "id" => d.id = int_word(cx, n, v, 0u8, 255).or(d.id),
-                "maxlen" => d.maxlen = int_word(cx, n, v, 1u16, 65_535 - 20 - 8).or(d.maxlen),
-                "port" => d.port = int_word(cx, n, v, 1u16, u16::MAX).or(d.port),
-                "ttl" => d.ttl = int_word(cx, n, v, 1u8, 255).or(d.ttl),
+                "id" => d.id = cx.int_word(n, v, 0u8, 255).or(d.id),
+                "maxlen" => d.maxlen = cx.int_word(n, v, 1u16, 65_535 - 20 - 8).or(d.maxlen),
+                "port" => d.port = cx.int_word(n, v, 1u16, u16::MAX).or(d.port),
+                "ttl" => d.ttl = cx.int_word(n, v, 1u8, 255).or(d.ttl),
                 _ => match v.text.parse::<IpAddr>() {
                     Ok(ip) if ip.is_multicast() => d.group = Some(ip),
                     Ok(_) => {
@@ -200,7 +199,7 @@ fn sync_daemon(n: &Node, cx: &mut Ctx, g: &mut Global) {
         if i == 2 {
             d.instance = Some(w.text.clone());
         } else if i == 3 {
-            if let Some(id) = int_word(cx, n, w, 0u8, 255) {
+            if let Some(id) = cx.int_word(n, w, 0u8, 255) {
                 cx.warn(w.loc, "bare lvs_sync_daemon sync id is deprecated")
                     .expected(format!("'id {}'", w.text));
                 d.id = Some(id);

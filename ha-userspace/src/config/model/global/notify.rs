@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use super::read::{int_need, int_want, need, opt_bool, user_group, want};
+use super::read::{int_want, user_group};
 use super::{FifoScript, Global, ScriptUser};
 use crate::config::ctx::Ctx;
 use crate::config::model::script::Script;
@@ -68,7 +68,10 @@ pub fn emails(n: &Node, cx: &mut Ctx, g: &mut Global) {
 pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
     match n.name() {
         "notification_email_from" => {
-            if want(cx, n, 0, "'notification_email_from' needs an address").is_some() {
+            if cx
+                .arg_or_warn(n, 0, "'notification_email_from' needs an address")
+                .is_some()
+            {
                 g.notification_email_from = cx.rest(n, 0);
             }
         }
@@ -81,7 +84,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
         }
         "smtp_connect_timeout" => {
             // 0 is accepted for compatibility with keepalived < 2.0.7 and becomes 1.
-            if let Some(v) = int_need(cx, n, 0, 0u32, u32::MAX / 1_000_000) {
+            if let Some(v) = cx.num(n, 0, 0u32, u32::MAX / 1_000_000) {
                 if v == 0 {
                     cx.warn(
                         n.args[0].loc,
@@ -92,11 +95,11 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
                 g.smtp_connect_timeout = Some(v.max(1));
             }
         }
-        "smtp_alert" => set(opt_bool(cx, n), &mut g.smtp_alert),
-        "smtp_alert_vrrp" => set(opt_bool(cx, n), &mut g.smtp_alert_vrrp),
-        "smtp_alert_checker" => set(opt_bool(cx, n), &mut g.smtp_alert_checker),
-        "checker_log_all_failures" => set(opt_bool(cx, n), &mut g.checker_log_all_failures),
-        "vrrp_notify_priority_changes" => set(opt_bool(cx, n), &mut g.vrrp_notify_priority_changes),
+        "smtp_alert" => set(cx.flag(n), &mut g.smtp_alert),
+        "smtp_alert_vrrp" => set(cx.flag(n), &mut g.smtp_alert_vrrp),
+        "smtp_alert_checker" => set(cx.flag(n), &mut g.smtp_alert_checker),
+        "checker_log_all_failures" => set(cx.flag(n), &mut g.checker_log_all_failures),
+        "vrrp_notify_priority_changes" => set(cx.flag(n), &mut g.vrrp_notify_priority_changes),
         "no_email_faults" => g.no_email_faults = true,
         "startup_script" | "shutdown_script" => start_stop_script(n, cx, g),
         "startup_script_timeout" | "shutdown_script_timeout" => {
@@ -128,10 +131,10 @@ fn set(v: Option<bool>, field: &mut Option<bool>) {
 /// '/', then as a host name; an unresolvable name is reported (we do not resolve names
 /// here, so only obviously invalid ones are).
 fn smtp_server(n: &Node, cx: &mut Ctx, g: &mut Global) {
-    let Some(host) = need(cx, n, 0) else { return };
+    let Some(host) = cx.arg(n, 0) else { return };
     let port = match n.args.get(1) {
         None => Some(SMTP_PORT),
-        Some(w) => super::read::int_word(cx, n, w, 1u16, u16::MAX),
+        Some(w) => cx.int_word(n, w, 1u16, u16::MAX),
     };
     let addr = if host.text.contains(['-', '/']) {
         None
@@ -204,7 +207,7 @@ fn fifo_mut<'g>(g: &'g mut Global, name: &str) -> &'g mut Fifo {
 
 /// `[vrrp_|lvs_]notify_fifo NAME [USER [GROUP]]`.
 fn fifo_name(n: &Node, cx: &mut Ctx, g: &mut Global) {
-    let Some(w) = want(cx, n, 0, &format!("'{}' needs a FIFO name", n.name())) else {
+    let Some(w) = cx.arg_or_warn(n, 0, &format!("'{}' needs a FIFO name", n.name())) else {
         return;
     };
     if fifo_mut(g, n.name()).name.is_some() {
@@ -227,7 +230,7 @@ fn fifo_name(n: &Node, cx: &mut Ctx, g: &mut Global) {
 }
 
 fn fifo_script(n: &Node, cx: &mut Ctx, g: &mut Global) {
-    let Some(_) = want(cx, n, 0, &format!("'{}' needs a script", n.name())) else {
+    let Some(_) = cx.arg_or_warn(n, 0, &format!("'{}' needs a script", n.name())) else {
         return;
     };
     let name = n.name().trim_end_matches("_script");
@@ -255,7 +258,7 @@ fn fifo_script(n: &Node, cx: &mut Ctx, g: &mut Global) {
 /// global script that cannot be run, and checks FIFO scripts only when their process has
 /// work, which is known in [`super::finish`].
 fn script_with_user(n: &Node, cx: &mut Ctx, g: &mut Global, lenient: bool) -> Option<GlobalScript> {
-    let first = want(cx, n, 0, &format!("'{}' needs a script", n.name()))?;
+    let first = cx.arg_or_warn(n, 0, &format!("'{}' needs a script", n.name()))?;
     let user = match user_group(cx.env, n, 1) {
         Some(Err(why)) if !lenient => {
             cx.warn(n.args[1].loc, format!("invalid '{}': {why}", n.name()))

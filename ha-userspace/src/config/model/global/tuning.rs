@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use super::read::{int_need, int_want, int_word, keepalived_bool, need, want};
+use super::read::int_want;
 use super::Global;
+use crate::config::ctx::parse_bool;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
 
@@ -181,7 +182,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
         Kind::Flag => Some(Setting::Flag(true)),
         Kind::Bool => match n.args.first() {
             None => Some(Setting::Flag(true)),
-            Some(w) => match keepalived_bool(&w.text) {
+            Some(w) => match parse_bool(&w.text) {
                 Some(b) => Some(Setting::Flag(b)),
                 None => {
                     cx.warn(w.loc, format!("invalid value '{}' for '{name}'", w.text))
@@ -192,7 +193,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
             },
         },
         Kind::Word { max, dup } => {
-            let Some(w) = need(cx, n, 0) else { return true };
+            let Some(w) = cx.arg(n, 0) else { return true };
             if dup && already(cx, n, g) {
                 return true;
             }
@@ -207,11 +208,12 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
                 Some(w) => text_within(cx, n, &w.text, max),
             }
         }
-        Kind::Text => want(cx, n, 0, &format!("'{name}' needs a value"))
+        Kind::Text => cx
+            .arg_or_warn(n, 0, &format!("'{name}' needs a value"))
             .and_then(|_| cx.rest(n, 0))
             .map(Setting::Text),
-        Kind::Uint { lo, hi } => int_need(cx, n, 0, lo, hi).map(|v| Setting::Int(v.into())),
-        Kind::Int { lo, hi } => int_need(cx, n, 0, lo, hi).map(|v| Setting::Int(v.into())),
+        Kind::Uint { lo, hi } => cx.num(n, 0, lo, hi).map(|v| Setting::Int(v.into())),
+        Kind::Int { lo, hi } => cx.num(n, 0, lo, hi).map(|v| Setting::Int(v.into())),
         Kind::BufSize => {
             let msg = format!("'{name}' needs a size");
             match int_want(cx, n, 0, 0u32, u32::MAX, &msg) {
@@ -220,7 +222,9 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
             }
         }
         Kind::ProcessName => process_name(n, cx),
-        Kind::Rlimit => int_need(cx, n, 0, 1u32, u32::MAX).map(|v| Setting::Int(v.max(2).into())),
+        Kind::Rlimit => cx
+            .num(n, 0, 1u32, u32::MAX)
+            .map(|v| Setting::Int(v.max(2).into())),
         Kind::RtPriority => rt_priority(n, cx),
         Kind::CpuAffinity => cpu_affinity(n, cx),
         Kind::Special => special(n, cx, g),
@@ -255,7 +259,7 @@ fn text_within(cx: &mut Ctx, n: &Node, text: &str, max: usize) -> Option<Setting
 }
 
 fn process_name(n: &Node, cx: &mut Ctx) -> Option<Setting> {
-    let w = need(cx, n, 0)?;
+    let w = cx.arg(n, 0)?;
     let mut name = w.text.clone();
     if name.len() > PROCESS_NAME_MAX {
         cx.warn(
@@ -287,14 +291,14 @@ fn rt_priority(n: &Node, cx: &mut Ctx) -> Option<Setting> {
 
 fn cpu_affinity(n: &Node, cx: &mut Ctx) -> Option<Setting> {
     let msg = format!("'{}' needs CPU numbers", n.name());
-    want(cx, n, 0, &msg)?;
+    cx.arg_or_warn(n, 0, &msg)?;
     // SAFETY: sysconf has no memory-safety preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1);
     let last = i32::try_from(cpus - 1).unwrap_or(i32::MAX);
     let mut set = Vec::new();
     for w in &n.args {
         // keepalived drops the whole set at the first bad CPU.
-        set.push(int_word(cx, n, w, 0, last)?.to_string());
+        set.push(cx.int_word(n, w, 0, last)?.to_string());
     }
     Some(Setting::Words(set))
 }
@@ -308,7 +312,7 @@ fn special(n: &Node, cx: &mut Ctx, g: &mut Global) -> Option<Setting> {
                     .fallback("ignoring it");
                 return None;
             }
-            let w = want(cx, n, 0, "'snmp_socket' needs a socket name")?;
+            let w = cx.arg_or_warn(n, 0, "'snmp_socket' needs a socket name")?;
             if already(cx, n, g) {
                 return None;
             }
@@ -342,7 +346,8 @@ fn special(n: &Node, cx: &mut Ctx, g: &mut Global) -> Option<Setting> {
                 .fallback("ignoring it");
                 return None;
             }
-            int_word(cx, n, &n.args[0], 1u32, u32::MAX).map(|v| Setting::Int(v.into()))
+            cx.int_word(n, &n.args[0], 1u32, u32::MAX)
+                .map(|v| Setting::Int(v.into()))
         }
         // No file: /dev/null.
         "reload_check_config" => Some(Setting::Text(cx_rest_or(n, "/dev/null"))),
@@ -364,7 +369,7 @@ fn special(n: &Node, cx: &mut Ctx, g: &mut Global) -> Option<Setting> {
                 already(cx, n, g);
                 return None;
             }
-            let w = want(cx, n, 0, "'tmp_config_directory' needs a directory")?;
+            let w = cx.arg_or_warn(n, 0, "'tmp_config_directory' needs a directory")?;
             Some(Setting::Text(w.text.clone()))
         }
         _ => {
@@ -389,7 +394,7 @@ fn cx_rest_or(n: &Node, default: &str) -> String {
 /// `vrrp_rx_bufs_policy MTU|ADVERT|SIZE ...`. Policies accumulate over repeated keywords.
 /// keepalived 2.2.7 validates every size word by reading the *first* word, which we copy.
 fn rx_bufs_policy(n: &Node, cx: &mut Ctx, g: &mut Global) -> Option<Setting> {
-    let first = want(cx, n, 0, "'vrrp_rx_bufs_policy' needs a policy")?;
+    let first = cx.arg_or_warn(n, 0, "'vrrp_rx_bufs_policy' needs a policy")?;
     let mut words = match g.tuning.get("vrrp_rx_bufs_policy") {
         Some(Setting::Words(w)) => w.clone(),
         _ => Vec::new(),
@@ -397,7 +402,7 @@ fn rx_bufs_policy(n: &Node, cx: &mut Ctx, g: &mut Global) -> Option<Setting> {
     for w in &n.args {
         if w.text.eq_ignore_ascii_case("MTU") || w.text.eq_ignore_ascii_case("ADVERT") {
             words.push(w.text.to_ascii_uppercase());
-        } else if let Some(size) = int_word(cx, n, first, 0u32, u32::MAX) {
+        } else if let Some(size) = cx.int_word(n, first, 0u32, u32::MAX) {
             words.push(size.to_string());
         }
     }

@@ -51,7 +51,7 @@ pub enum Csum {
 /// current setting: when a tunnel option is wrong keepalived still switches the method but
 /// keeps the previous tunnel parameters.
 pub fn parse(n: &Node, cx: &mut Ctx, who: &str, prev: Forwarding) -> Option<Forwarding> {
-    let w = super::read::need(cx, n, 0)?;
+    let w = cx.arg(n, 0)?;
     let base = match w.text.as_str() {
         "NAT" => Forwarding::Nat,
         "DR" => Forwarding::Dr,

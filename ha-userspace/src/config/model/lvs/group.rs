@@ -71,7 +71,7 @@ impl VirtualServerGroup {
 }
 
 pub fn parse(n: &Node, cx: &mut Ctx, groups: &mut Vec<VirtualServerGroup>) {
-    let Some(name) = read::need(cx, n, 0).map(|w| w.text.clone()) else {
+    let Some(name) = cx.arg(n, 0).map(|w| w.text.clone()) else {
         return;
     };
     let mut g = VirtualServerGroup {

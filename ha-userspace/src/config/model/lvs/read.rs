@@ -9,12 +9,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Serialize;
-
 use crate::config::ctx::Ctx;
-use crate::config::model::script::Script;
-use crate::config::preprocess::Word;
-use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::config::units::Micros;
 
@@ -25,50 +20,15 @@ pub const CONNECT_TIMEOUT_MAX: Micros = Micros(u32::MAX as u64);
 /// `IPVS_WEIGHT_LIMIT` in 2.2.7 (`INT_MAX`): checked empirically, `weight 2147483648` is refused.
 pub const WEIGHT_LIMIT: u32 = i32::MAX as u32;
 
-/// Argument `i`, or an error when it is missing: keepalived exits on a missing parameter
-/// ("missing a parameter after keyword"), so the configuration is refused.
-pub fn need<'n>(cx: &mut Ctx, n: &'n Node, i: usize) -> Option<&'n Word> {
-    let w = n.args.get(i);
-    if w.is_none() {
-        cx.error(n.loc(), format!("'{}' is missing a parameter", n.name()))
-            .expected(if i == 0 {
-                "a value after the keyword".to_string()
-            } else {
-                format!("at least {} values", i + 1)
-            });
-    }
-    w
-}
-
-/// An optional boolean argument (`alpha`, `smtp_alert`, ...): none means true.
-pub fn opt_bool(cx: &mut Ctx, n: &Node) -> Option<bool> {
-    let Some(w) = n.args.first() else {
-        return Some(true);
-    };
-    match w.text.as_str() {
-        "true" | "on" | "yes" => Some(true),
-        "false" | "off" | "no" => Some(false),
-        _ => {
-            cx.warn(
-                w.loc,
-                format!("invalid value '{}' for '{}'", w.text, n.name()),
-            )
-            .expected("true/on/yes or false/off/no (lower case)")
-            .fallback("ignoring it");
-            None
-        }
-    }
-}
-
 /// A timer in seconds (up to 6 decimals) within `[lo, hi]`.
 pub fn timer(cx: &mut Ctx, n: &Node, lo: Micros, hi: Micros) -> Option<Micros> {
-    need(cx, n, 0)?;
+    cx.arg(n, 0)?;
     cx.micros(n, 0, lo, hi)
 }
 
 /// An unsigned integer argument within `[lo, hi]`.
 pub fn unsigned(cx: &mut Ctx, n: &Node, i: usize, lo: u32, hi: u32) -> Option<u32> {
-    need(cx, n, i)?;
+    cx.arg(n, i)?;
     cx.num(n, i, lo, hi)
 }
 
@@ -93,43 +53,6 @@ pub fn server_addr(ip: &str, port_word: Option<&str>) -> Result<SocketAddr, Stri
         None => 0,
     };
     Ok(SocketAddr::new(ip, p))
-}
-
-/// A notify script (`notify_up`, `quorum_up`, ...): `SCRIPT [USER [GROUP]]`, where SCRIPT is
-/// one (usually quoted) word holding the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NotifyScript {
-    pub script: Script,
-    pub user: Option<String>,
-    pub group: Option<String>,
-}
-
-/// Reads a notify script. keepalived logs (without failing `-t`) and ignores an unparsable
-/// script or an unknown user, so only a missing script is reported.
-pub fn notify_script(cx: &mut Ctx, n: &Node) -> Option<NotifyScript> {
-    let w = need(cx, n, 0)?;
-    let script = Script::parse(&w.text);
-    script.program()?;
-    record_script(cx, n.name(), n.loc(), w.loc, &script);
-    Some(NotifyScript {
-        script,
-        user: n.args.get(1).map(|w| w.text.clone()),
-        group: n.args.get(2).map(|w| w.text.clone()),
-    })
-}
-
-/// Records a script for the script-security check and checks that it can be run.
-pub fn record_script(cx: &mut Ctx, kw: &str, kw_at: Loc, at: Loc, script: &Script) {
-    cx.scripts_at.push(kw_at);
-    if let Some(prog) = script.program() {
-        if !cx.env.executable(prog) {
-            cx.warn(
-                at,
-                format!("script '{prog}' for '{kw}' cannot be found or is not executable"),
-            )
-            .fallback("it is not run");
-        }
-    }
 }
 
 /// A hex string as keepalived's `read_hex_str` reads it: words of hex digits taken in pairs

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::checker::{self, Checker, CommonSet};
 use super::forwarding::{self, Forwarding};
-use super::read::{self, NotifyScript, CONNECT_TIMEOUT_MAX, TIMER_MAX, WEIGHT_LIMIT};
+use super::read::{self, CONNECT_TIMEOUT_MAX, TIMER_MAX, WEIGHT_LIMIT};
 use crate::config::ctx::Ctx;
+use crate::config::model::script::NotifyScript;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::config::units::Micros;
@@ -67,7 +68,7 @@ pub struct SorryServer {
 /// Parses a `real_server` block. `vs_forwarding` is the virtual server's method so far
 /// (keepalived copies it when the real server starts).
 pub fn parse(n: &Node, cx: &mut Ctx, vs_forwarding: Option<Forwarding>) -> Option<RealServer> {
-    let ip = read::need(cx, n, 0)?;
+    let ip = cx.arg(n, 0)?;
     let addr = match read::server_addr(&ip.text, n.args.get(1).map(|w| w.text.as_str())) {
         Ok(a) => a,
         Err(e) => {
@@ -129,7 +130,7 @@ fn keyword(rs: &mut RealServer, c: &Node, cx: &mut Ctx, block: &str) {
         }
         "uthreshold" => rs.uthreshold = read::unsigned(cx, c, 0, 0, u32::MAX).or(rs.uthreshold),
         "lthreshold" => rs.lthreshold = read::unsigned(cx, c, 0, 0, u32::MAX).or(rs.lthreshold),
-        "inhibit_on_failure" => rs.set_inhibit = read::opt_bool(cx, c).or(rs.set_inhibit),
+        "inhibit_on_failure" => rs.set_inhibit = cx.flag(c).or(rs.set_inhibit),
         "notify_up" | "notify_down" => {
             let slot = if c.name() == "notify_up" {
                 &mut rs.notify_up
@@ -140,10 +141,10 @@ fn keyword(rs: &mut RealServer, c: &Node, cx: &mut Ctx, block: &str) {
                 cx.warn(c.loc(), format!("{} script already specified", c.name()))
                     .fallback("ignoring this one");
             } else {
-                *slot = read::notify_script(cx, c);
+                *slot = crate::config::model::script::notify_script(cx, c);
             }
         }
-        "alpha" => rs.set.alpha = read::opt_bool(cx, c).or(rs.set.alpha),
+        "alpha" => rs.set.alpha = cx.flag(c).or(rs.set.alpha),
         "retry" => rs.set.retry = read::unsigned(cx, c, 0, 1, u32::MAX).or(rs.set.retry),
         "delay_before_retry" => {
             rs.set.delay_before_retry =
@@ -157,7 +158,7 @@ fn keyword(rs: &mut RealServer, c: &Node, cx: &mut Ctx, block: &str) {
         "delay_loop" => {
             rs.set.delay_loop = read::timer(cx, c, Micros(1), TIMER_MAX).or(rs.set.delay_loop)
         }
-        "smtp_alert" => rs.smtp_alert = read::opt_bool(cx, c).or(rs.smtp_alert),
+        "smtp_alert" => rs.smtp_alert = cx.flag(c).or(rs.smtp_alert),
         "virtualhost" => {
             if c.args.is_empty() {
                 cx.warn(c.loc(), "real server virtualhost missing")
@@ -191,7 +192,7 @@ pub fn parse_sorry(
     cx: &mut Ctx,
     vs_forwarding: Option<Forwarding>,
 ) -> Option<SorryServer> {
-    let ip = read::need(cx, n, 0)?;
+    let ip = cx.arg(n, 0)?;
     match read::server_addr(&ip.text, n.args.get(1).map(|w| w.text.as_str())) {
         Ok(addr) => Some(SorryServer {
             addr,

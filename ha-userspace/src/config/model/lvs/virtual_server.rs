@@ -9,9 +9,10 @@ use serde::Serialize;
 use super::checker::CommonSet;
 use super::forwarding::{self, Forwarding};
 use super::group::Family;
-use super::read::{self, NotifyScript, CONNECT_TIMEOUT_MAX, TIMER_MAX, WEIGHT_LIMIT};
+use super::read::{self, CONNECT_TIMEOUT_MAX, TIMER_MAX, WEIGHT_LIMIT};
 use super::real_server::{self, addr_text, RealServer, SorryServer};
 use crate::config::ctx::Ctx;
+use crate::config::model::script::NotifyScript;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::config::units::Micros;
@@ -171,9 +172,9 @@ impl VirtualServer {
 }
 
 pub fn parse(n: &Node, cx: &mut Ctx) -> Option<VirtualServer> {
-    let first = read::need(cx, n, 0)?;
+    let first = cx.arg(n, 0)?;
     let key = match first.text.as_str() {
-        "group" => VsKey::Group(read::need(cx, n, 1)?.text.clone()),
+        "group" => VsKey::Group(cx.arg(n, 1)?.text.clone()),
         "fwmark" => VsKey::Fwmark(read::unsigned(cx, n, 1, 0, u32::MAX)?),
         ip => match read::server_addr(ip, n.args.get(1).map(|w| w.text.as_str())) {
             Ok(a) => VsKey::Addr(a),
@@ -261,7 +262,7 @@ fn keyword(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx, block: &str) {
         "omega" => vs.omega = true,
         // `lb_algo` is the old name, still accepted silently.
         "lvs_sched" | "lb_algo" => {
-            if let Some(w) = read::need(cx, c, 0) {
+            if let Some(w) = cx.arg(c, 0) {
                 match SCHEDULERS.iter().find(|(name, _)| *name == w.text) {
                     Some((_, s)) => {
                         vs.scheduler = *s;
@@ -285,7 +286,7 @@ fn keyword(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx, block: &str) {
             }
         }
         "persistence_engine" => {
-            if let Some(w) = read::need(cx, c, 0) {
+            if let Some(w) = cx.arg(c, 0) {
                 let mut name = w.text.clone();
                 if name.len() > 15 {
                     cx.warn(w.loc, format!("persistence_engine name too long - {name}"))
@@ -305,7 +306,7 @@ fn keyword(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx, block: &str) {
         }
         "persistence_granularity" => granularity(vs, c, cx),
         "protocol" => {
-            if let Some(w) = read::need(cx, c, 0) {
+            if let Some(w) = cx.arg(c, 0) {
                 match w.text.to_ascii_uppercase().as_str() {
                     "TCP" => vs.protocol = Some(Protocol::Tcp),
                     "UDP" => vs.protocol = Some(Protocol::Udp),
@@ -318,7 +319,7 @@ fn keyword(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx, block: &str) {
                 }
             }
         }
-        "smtp_alert" => vs.smtp_alert = read::opt_bool(cx, c).or(vs.smtp_alert),
+        "smtp_alert" => vs.smtp_alert = cx.flag(c).or(vs.smtp_alert),
         "virtualhost" => {
             if c.args.is_empty() {
                 cx.warn(c.loc(), "virtual server virtualhost missing")
@@ -340,11 +341,11 @@ fn keyword(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx, block: &str) {
                 cx.warn(c.loc(), format!("{} script already specified", c.name()))
                     .fallback("ignoring this one");
             } else {
-                *slot = read::notify_script(cx, c);
+                *slot = crate::config::model::script::notify_script(cx, c);
             }
         }
         "quorum" => {
-            if read::need(cx, c, 0).is_some() {
+            if cx.arg(c, 0).is_some() {
                 vs.quorum = cx.num_or(c, 0, 1, u32::MAX, 1);
             }
         }
@@ -412,7 +413,7 @@ fn sched_flag(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
 }
 
 fn ip_family(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
-    let Some(w) = read::need(cx, c, 0) else {
+    let Some(w) = cx.arg(c, 0) else {
         return;
     };
     let af = match w.text.as_str() {
@@ -442,7 +443,7 @@ fn ip_family(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
 /// IPv6: a prefix length 1..128; IPv4: an address (any `inet_aton` form) used as a mask.
 /// The family, if still unknown, is guessed from a '.' in the value.
 fn granularity(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
-    let Some(w) = read::need(cx, c, 0) else {
+    let Some(w) = cx.arg(c, 0) else {
         return;
     };
     let af = vs.family.unwrap_or(if w.text.contains('.') {

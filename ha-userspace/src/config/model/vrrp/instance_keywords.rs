@@ -8,7 +8,7 @@ use super::instance::*;
 use super::route;
 use super::rule;
 use super::track::{parse_tracked_block, TrackKind};
-use super::{notify, optional_bool, Vrrp};
+use super::{notify, Vrrp};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
 use crate::config::units::Micros;
@@ -252,10 +252,8 @@ pub(super) fn keyword(c: &Node, v: &mut VrrpInstance, cx: &mut Ctx, vrrp: &Vrrp)
         }
         "accept" => v.accept = Some(true),
         "no_accept" => v.accept = Some(false),
-        "skip_check_adv_addr" => {
-            v.skip_check_adv_addr = optional_bool(c, cx).or(v.skip_check_adv_addr)
-        }
-        "strict_mode" => v.strict_mode = optional_bool(c, cx).or(v.strict_mode),
+        "skip_check_adv_addr" => v.skip_check_adv_addr = cx.flag(c).or(v.skip_check_adv_addr),
+        "strict_mode" => v.strict_mode = cx.flag(c).or(v.strict_mode),
         "preempt" => v.nopreempt = false,
         "nopreempt" => v.nopreempt = true,
         "preempt_delay" => {
@@ -290,11 +288,11 @@ pub(super) fn keyword(c: &Node, v: &mut VrrpInstance, cx: &mut Ctx, vrrp: &Vrrp)
                 .fallback("ignoring it");
                 return;
             }
-            v.notify_master_rx_lower_pri = super::notify_script(c, cx);
+            v.notify_master_rx_lower_pri = crate::config::model::script::notify_script(cx, c);
         }
-        "smtp_alert" => v.smtp_alert = optional_bool(c, cx).or(v.smtp_alert),
+        "smtp_alert" => v.smtp_alert = cx.flag(c).or(v.smtp_alert),
         "notify_priority_changes" => {
-            v.notify_priority_changes = optional_bool(c, cx).or(v.notify_priority_changes)
+            v.notify_priority_changes = cx.flag(c).or(v.notify_priority_changes)
         }
         "lvs_sync_daemon_interface" => {
             cx.warn(
@@ -377,11 +375,9 @@ pub(super) fn keyword(c: &Node, v: &mut VrrpInstance, cx: &mut Ctx, vrrp: &Vrrp)
         "down_timer_adverts" => {
             v.down_timer_adverts = cx.num(c, 0, 1u8, 100).or(v.down_timer_adverts)
         }
-        "lower_prio_no_advert" => {
-            v.lower_prio_no_advert = optional_bool(c, cx).or(v.lower_prio_no_advert)
-        }
+        "lower_prio_no_advert" => v.lower_prio_no_advert = cx.flag(c).or(v.lower_prio_no_advert),
         "higher_prio_send_advert" => {
-            v.higher_prio_send_advert = optional_bool(c, cx).or(v.higher_prio_send_advert)
+            v.higher_prio_send_advert = cx.flag(c).or(v.higher_prio_send_advert)
         }
         "kernel_rx_buf_size" => {
             if c.args.len() != 1 {

@@ -22,11 +22,11 @@ mod tests;
 
 use serde::Serialize;
 
-use super::script::Script;
 use super::Config;
-use crate::config::ctx::{parse_bool, Ctx};
+use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
 
+pub use super::script::NotifyScript;
 pub use address::IpAddress;
 pub use instance::{InitialState, VrrpInstance};
 pub use route::Route;
@@ -49,14 +49,6 @@ pub struct Vrrp {
     pub garp_groups: Vec<GarpGroup>,
     pub linkbeat_interfaces: Vec<LinkbeatInterface>,
     pub up_down_delays: Vec<UpDownDelay>,
-}
-
-/// A notify script and the user/group to run it as (`notify_* SCRIPT [USER [GROUP]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NotifyScript {
-    pub script: Script,
-    pub user: Option<String>,
-    pub group: Option<String>,
 }
 
 /// The `notify*` scripts of an instance or sync group.
@@ -97,48 +89,6 @@ pub fn finish(config: &mut Config, cx: &mut Ctx) {
     complete::finish(&mut config.vrrp, cx);
 }
 
-/// A keyword with an optional true/false value (keepalived `check_true_false`): no value is
-/// true, an invalid value is reported and the setting left unchanged.
-pub(crate) fn optional_bool(n: &Node, cx: &mut Ctx) -> Option<bool> {
-    let Some(w) = n.args.first() else {
-        return Some(true);
-    };
-    let b = parse_bool(&w.text);
-    if b.is_none() {
-        cx.warn(
-            w.loc,
-            format!("invalid value '{}' for '{}'", w.text, n.name()),
-        )
-        .expected("true/false, yes/no or on/off")
-        .fallback("ignoring it");
-    }
-    b
-}
-
-/// `notify_* SCRIPT [USER [GROUP]]`: a quoted first word holds the command and its
-/// arguments; the following words are the user and group.
-pub(crate) fn notify_script(n: &Node, cx: &mut Ctx) -> Option<NotifyScript> {
-    let w = cx.arg(n, 0)?;
-    let script = Script::parse(&w.text);
-    cx.scripts_at.push(n.loc());
-    let prog = script.program()?.to_string();
-    if !cx.env.executable(&prog) {
-        cx.warn(
-            w.loc,
-            format!(
-                "script '{prog}' for '{}' cannot be found or is not executable",
-                n.name()
-            ),
-        )
-        .fallback("it is not run");
-    }
-    Some(NotifyScript {
-        script,
-        user: n.args.get(1).map(|w| w.text.clone()),
-        group: n.args.get(2).map(|w| w.text.clone()),
-    })
-}
-
 /// Stores a `notify_master/backup/fault/stop/deleted` or `notify` script; keepalived keeps
 /// the first one of each kind.
 pub(crate) fn notify(n: &Node, owner: &str, cx: &mut Ctx, into: &mut Notify) {
@@ -158,5 +108,5 @@ pub(crate) fn notify(n: &Node, owner: &str, cx: &mut Ctx, into: &mut Notify) {
         .fallback("ignoring it");
         return;
     }
-    *slot = notify_script(n, cx);
+    *slot = crate::config::model::script::notify_script(cx, n);
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::track::{parse_tracked_block, TrackKind, Tracked};
-use super::{notify, optional_bool, Notify, Vrrp};
+use super::{notify, Notify, Vrrp};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
 
@@ -104,7 +104,7 @@ pub fn parse(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                 notify(c, &format!("vrrp group {name}"), cx, &mut g.notify)
             }
-            "smtp_alert" => g.smtp_alert = optional_bool(c, cx).or(g.smtp_alert),
+            "smtp_alert" => g.smtp_alert = cx.flag(c).or(g.smtp_alert),
             "global_tracking" => {
                 cx.warn(c.loc(), format!("({name}) global_tracking is deprecated"))
                     .expected("track_interface/script/file on the sync group");
@@ -112,7 +112,7 @@ pub fn parse(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
             }
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
             "notify_priority_changes" => {
-                g.notify_priority_changes = optional_bool(c, cx).or(g.notify_priority_changes)
+                g.notify_priority_changes = cx.flag(c).or(g.notify_priority_changes)
             }
             _ => cx.unknown(c, &format!("vrrp_sync_group {name}")),
         }

@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use crate::config::ctx::Ctx;
-use crate::config::model::lvs::read;
 use crate::config::tree::Node;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -73,7 +72,7 @@ impl Default for DnsCheck {
 pub fn keyword(d: &mut DnsCheck, c: &Node, cx: &mut Ctx) -> bool {
     match c.name() {
         "type" => {
-            let Some(w) = read::need(cx, c, 0) else {
+            let Some(w) = cx.arg(c, 0) else {
                 return true;
             };
             // Case-insensitive (strcasecmp in check_dns.c).
@@ -87,7 +86,7 @@ pub fn keyword(d: &mut DnsCheck, c: &Node, cx: &mut Ctx) -> bool {
             }
         }
         "name" => {
-            let Some(w) = read::need(cx, c, 0) else {
+            let Some(w) = cx.arg(c, 0) else {
                 return true;
             };
             if d.name_set {

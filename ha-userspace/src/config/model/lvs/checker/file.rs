@@ -21,7 +21,7 @@ pub struct FileCheck {
 pub fn keyword(f: &mut FileCheck, c: &Node, cx: &mut Ctx) -> bool {
     match c.name() {
         "track_file" => {
-            if let Some(w) = read::need(cx, c, 0) {
+            if let Some(w) = cx.arg(c, 0) {
                 if cx.defined.track_files.contains(&w.text) {
                     f.track_file = w.text.clone();
                 } else {

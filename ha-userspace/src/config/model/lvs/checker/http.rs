@@ -121,8 +121,8 @@ pub fn keyword(h: &mut HttpCheck, c: &Node, cx: &mut Ctx, set: &mut CommonSet) -
                     .fallback("ignoring it");
             }
         },
-        "enable_sni" => h.enable_sni = read::opt_bool(cx, c).unwrap_or(h.enable_sni),
-        "fast_recovery" => h.fast_recovery = read::opt_bool(cx, c).unwrap_or(h.fast_recovery),
+        "enable_sni" => h.enable_sni = cx.flag(c).unwrap_or(h.enable_sni),
+        "fast_recovery" => h.fast_recovery = cx.flag(c).unwrap_or(h.fast_recovery),
         "url" => {
             if let Some(u) = url(c, cx) {
                 h.urls.push(u);
@@ -160,7 +160,7 @@ fn url(n: &Node, cx: &mut Ctx) -> Option<Url> {
     let (mut has_pattern, mut re_params) = (false, false);
     for c in cx.block(n) {
         match c.name() {
-            "path" => path = read::need(cx, c, 0).and_then(|_| cx.rest(c, 0)).or(path),
+            "path" => path = cx.arg(c, 0).and_then(|_| cx.rest(c, 0)).or(path),
             "digest" => digest(c, cx, &mut u),
             "status_code" => status_codes(c, cx, &mut u),
             "virtualhost" => {
@@ -241,7 +241,7 @@ fn offset(c: &Node) -> Option<u64> {
 }
 
 fn digest(c: &Node, cx: &mut Ctx, u: &mut Url) {
-    let Some(w) = read::need(cx, c, 0) else {
+    let Some(w) = cx.arg(c, 0) else {
         return;
     };
     if u.digest.is_some() {

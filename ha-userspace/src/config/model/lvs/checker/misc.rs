@@ -90,7 +90,7 @@ pub fn end(m: &mut MiscCheck, cx: &mut Ctx, at: Loc) -> bool {
     }
     // Only scripts of checkers keepalived keeps count for script security.
     if let (Some(script), Some((kw_at, at))) = (&m.misc_path, m.path_at) {
-        read::record_script(cx, "misc_path", kw_at, at, script);
+        crate::config::model::script::record(cx, "misc_path", kw_at, at, script);
     }
     true
 }

@@ -371,7 +371,7 @@ impl ConnBuilder {
             }
             "bind_if" => {
                 // keepalived only checks the length here, not that the interface exists.
-                if let Some(w) = read::need(cx, c, 0) {
+                if let Some(w) = cx.arg(c, 0) {
                     if w.text.len() > 15 {
                         cx.warn(w.loc, format!("interface name {} is too long", w.text))
                             .expected("at most 15 characters")
@@ -425,7 +425,7 @@ impl ConnBuilder {
 }
 
 fn ip_arg(c: &Node, cx: &mut Ctx) -> Option<IpAddr> {
-    read::need(cx, c, 0)?;
+    cx.arg(c, 0)?;
     cx.ip(c, 0)
 }
 
@@ -441,9 +441,9 @@ fn common_keyword(c: &Node, cx: &mut Ctx, set: &mut CommonSet, log_all: &mut boo
         "delay_loop" => {
             set.delay_loop = read::timer(cx, c, Micros(1), TIMER_MAX).or(set.delay_loop)
         }
-        "alpha" => set.alpha = read::opt_bool(cx, c).or(set.alpha),
+        "alpha" => set.alpha = cx.flag(c).or(set.alpha),
         "log_all_failures" => {
-            if let Some(v) = read::opt_bool(cx, c) {
+            if let Some(v) = cx.flag(c) {
                 *log_all = v;
             }
         }
