@@ -400,10 +400,14 @@ impl Pre<'_> {
             })
             .collect();
 
-        if words[0].text == "include" && !words[0].quoted {
+        // `includer`, `includem`, `includew`, `includeb` and `includea` are keepalived's
+        // checking variants; ha always reports what they check (missing files, non-regular
+        // files) as warnings, so they include like `include`.
+        let kw = words[0].text.as_str();
+        if !words[0].quoted && (kw == "include" || is_checking_include(kw)) {
             // The pattern is the raw rest of the line: `{a,b}` in it is brace expansion,
             // not a block.
-            let pattern = text.trim_start()["include".len()..].trim();
+            let pattern = text.trim_start()[kw.len()..].trim();
             let pattern = pattern.trim_matches(|c| c == '"' || c == '\'');
             self.include(words[0].loc, words.get(1).map(|w| w.loc), pattern);
             return;
@@ -627,6 +631,13 @@ fn is_definition(s: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_checking_include(kw: &str) -> bool {
+    matches!(
+        kw,
+        "includer" | "includem" | "includew" | "includeb" | "includea"
+    )
 }
 
 fn first_word(s: &str) -> &str {
