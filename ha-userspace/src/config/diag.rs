@@ -52,17 +52,22 @@ pub mod exit {
     pub const SCRIPT_SECURITY: i32 = 6;
 }
 
-/// Diagnostics kept in full; the rest are only counted. Garbage input can produce one per
-/// line, and nobody reads the millionth.
+/// Warnings kept in full; the rest are only counted. Garbage input can produce one per
+/// line, and nobody reads the millionth. Errors have a cap of their own, so an error found
+/// late (a limit hit at the end) is never pushed out by warnings.
 pub const MAX_KEPT: usize = 1000;
 
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     strict: bool,
     list: Vec<Diagnostic>,
-    /// Problems past [`MAX_KEPT`], by severity (warnings, errors), still counted in the exit code.
+    /// Problems not kept, by severity (warnings, errors); still counted in the exit code.
     dropped: (usize, usize),
     dropped_security: bool,
+    /// Problems kept, by severity (warnings, errors).
+    kept: (usize, usize),
+    /// Where a problem that is not kept is written, so callers can still chain on it.
+    scratch: Option<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -82,17 +87,20 @@ impl Diagnostics {
             d.severity = Severity::Error;
             d.fallback = None;
         }
-        if self.list.len() >= MAX_KEPT {
-            // Keep the last slot as a scratch entry so `add` can still hand out a reference.
-            let last = self.list.len() - 1;
-            let old = std::mem::replace(&mut self.list[last], d);
-            match old.severity {
+        let kept = match d.severity {
+            Severity::Warning => &mut self.kept.0,
+            Severity::Error => &mut self.kept.1,
+        };
+        if *kept >= MAX_KEPT {
+            match d.severity {
                 Severity::Warning => self.dropped.0 += 1,
                 Severity::Error => self.dropped.1 += 1,
             }
-            self.dropped_security |= old.class == Class::ScriptSecurity;
+            self.dropped_security |= d.class == Class::ScriptSecurity;
+            self.scratch = Some(d);
             return;
         }
+        *kept += 1;
         self.list.push(d);
     }
 
@@ -112,6 +120,7 @@ impl Diagnostics {
         severity: Severity,
         what: impl Into<String>,
     ) -> &mut Diagnostic {
+        let before = self.list.len();
         self.push(Diagnostic {
             loc,
             severity,
@@ -120,8 +129,19 @@ impl Diagnostics {
             expected: None,
             fallback: None,
         });
-        let last = self.list.len() - 1;
-        &mut self.list[last]
+        if self.list.len() > before {
+            let last = self.list.len() - 1;
+            &mut self.list[last]
+        } else {
+            self.scratch.get_or_insert_with(|| Diagnostic {
+                loc: None,
+                severity,
+                class: Class::Plain,
+                what: String::new(),
+                expected: None,
+                fallback: None,
+            })
+        }
     }
 
     pub fn list(&self) -> &[Diagnostic] {
@@ -230,16 +250,17 @@ mod tests {
     fn only_the_first_problems_are_kept_but_all_are_counted() {
         let mut d = Diagnostics::new(false);
         for _ in 0..MAX_KEPT + 10 {
-            d.warn(None, "w");
+            d.warn(None, "w").fallback("f");
         }
         d.error(None, "late error");
-        assert_eq!(d.list().len(), MAX_KEPT);
+        assert_eq!(d.list().len(), MAX_KEPT + 1);
+        assert!(d.list().iter().any(|x| x.what == "late error"));
         assert_eq!(d.count(Severity::Warning), MAX_KEPT + 10);
         assert_eq!(d.exit_code(), exit::ERRORS);
         let map = SourceMap::default();
         assert!(d
             .render(&map)
-            .ends_with("... and 11 more problems not shown\n"));
+            .ends_with("... and 10 more problems not shown\n"));
     }
 
     #[test]

@@ -48,39 +48,35 @@ impl Loaded {
 
 /// Loads the configuration in `path` and everything it includes.
 pub fn load(path: &Path, opts: &LoadOptions, env: &dyn Env) -> Loaded {
-    let mut diags = Diagnostics::new(opts.strict);
-    let source = preprocess::preprocess(path, &pre_options(opts), &mut diags);
-    finish_load(source, diags, env)
+    load_inner(path, None, opts, env)
 }
 
 /// Loads a configuration whose main file content is `bytes` (`path` names it in messages
 /// and anchors relative includes).
 pub fn load_bytes(path: &Path, bytes: &[u8], opts: &LoadOptions, env: &dyn Env) -> Loaded {
-    let mut diags = Diagnostics::new(opts.strict);
-    let source = preprocess::preprocess_bytes(path, bytes, &pre_options(opts), &mut diags);
-    finish_load(source, diags, env)
+    load_inner(path, Some(bytes), opts, env)
 }
 
-fn pre_options(opts: &LoadOptions) -> preprocess::Options {
-    preprocess::Options {
+/// The stages stream into each other: each line goes to the tree builder as it is read, and
+/// each top-level block to the model as soon as it closes, so memory follows the size of
+/// the model, not of the file.
+fn load_inner(path: &Path, given: Option<&[u8]>, opts: &LoadOptions, env: &dyn Env) -> Loaded {
+    let mut diags = Diagnostics::new(opts.strict);
+    let pre_opts = preprocess::Options {
         config_id: opts.config_id.clone().unwrap_or_else(default_config_id),
         random_seed: opts.random_seed.unwrap_or_else(clock_seed),
         limits: opts.limits.clone(),
-    }
-}
-
-fn finish_load(source: preprocess::Source, mut diags: Diagnostics, env: &dyn Env) -> Loaded {
-    let nodes = tree::build(&source.lines, &mut diags);
-    drop(source.lines);
-    let config = {
-        let mut cx = ctx::Ctx::new(&mut diags, env);
-        model::build(&nodes, &mut cx)
     };
-    Loaded {
-        config,
-        diags,
-        map: source.map,
-    }
+    let mut tree = tree::Builder::default();
+    let mut model = model::Builder::default();
+    let map = {
+        let mut to_model = |node: tree::Node, d: &mut Diagnostics| model.node(&node, d, env);
+        let mut sink = |line, d: &mut Diagnostics| tree.line(line, d, &mut to_model);
+        preprocess::preprocess_into(path, given, &pre_opts, &mut diags, &mut sink)
+    };
+    tree.finish(&mut diags, &mut |node, d| model.node(&node, d, env));
+    let config = model.finish(&mut diags, env);
+    Loaded { config, diags, map }
 }
 
 /// keepalived's default config id: the node name (uname) up to the first dot.

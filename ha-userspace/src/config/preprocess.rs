@@ -83,45 +83,50 @@ pub struct Source {
 const HASH_MARK: char = '\u{f8f0}';
 const BANG_MARK: char = '\u{f8f1}';
 
-pub fn preprocess(path: &Path, opts: &Options, diags: &mut Diagnostics) -> Source {
-    let mut pre = Pre::new(opts, diags);
-    pre.file(path, None, None);
-    pre.out
-}
+/// Where preprocessed lines go, one non-empty line of words at a time.
+pub type Sink<'s> = dyn FnMut(Vec<Word>, &mut Diagnostics) + 's;
 
-/// Like [`preprocess`] with the main file's content given (`path` names it in messages and
-/// anchors relative includes). Used by the fuzzer and by tools that already hold the text.
-pub fn preprocess_bytes(
+/// Reads the configuration in `path` (or, when `given`, that content under `path`'s name,
+/// which also anchors relative includes) and everything it includes, handing each line to
+/// `sink` as it is produced. Returns the files read.
+pub fn preprocess_into(
     path: &Path,
-    bytes: &[u8],
+    given: Option<&[u8]>,
     opts: &Options,
     diags: &mut Diagnostics,
-) -> Source {
-    let mut pre = Pre::new(opts, diags);
-    pre.file(path, None, Some(bytes));
-    pre.out
+    sink: &mut Sink<'_>,
+) -> SourceMap {
+    let mut pre = Pre {
+        opts,
+        diags,
+        sink,
+        map: SourceMap::default(),
+        lines_out: 0,
+        defs: HashMap::new(),
+        stack: Vec::new(),
+        pwd: String::new(),
+        total_bytes: 0,
+        rng: opts.random_seed | 1,
+        stopped: false,
+    };
+    pre.file(path, None, given);
+    pre.map
 }
 
-impl<'a> Pre<'a> {
-    fn new(opts: &'a Options, diags: &'a mut Diagnostics) -> Self {
-        Pre {
-            opts,
-            diags,
-            out: Source::default(),
-            defs: HashMap::new(),
-            stack: Vec::new(),
-            pwd: String::new(),
-            total_bytes: 0,
-            rng: opts.random_seed | 1,
-            stopped: false,
-        }
-    }
+/// All the lines of `path` at once (for tests and small inputs).
+pub fn preprocess(path: &Path, opts: &Options, diags: &mut Diagnostics) -> Source {
+    let mut lines = Vec::new();
+    let map = preprocess_into(path, None, opts, diags, &mut |l, _| lines.push(l));
+    Source { lines, map }
 }
 
-struct Pre<'a> {
+struct Pre<'a, 's> {
     opts: &'a Options,
     diags: &'a mut Diagnostics,
-    out: Source,
+    sink: &'a mut Sink<'s>,
+    map: SourceMap,
+    /// Lines handed to the sink so far, against [`Limits::max_lines`].
+    lines_out: usize,
     defs: HashMap<String, String>,
     /// Canonical paths of the files being read, outermost first: include loop detection.
     stack: Vec<PathBuf>,
@@ -133,7 +138,7 @@ struct Pre<'a> {
     stopped: bool,
 }
 
-impl Pre<'_> {
+impl Pre<'_, '_> {
     /// Reads `path` (or takes `given` as its content) and everything it includes.
     fn file(&mut self, path: &Path, from: Option<Loc>, given: Option<&[u8]>) {
         if self.stopped {
@@ -151,7 +156,7 @@ impl Pre<'_> {
                 ));
             return;
         }
-        let file = self.out.map.add(path);
+        let file = self.map.add(path);
         let text = match given {
             Some(bytes) => self.decode(path, bytes.to_vec(), from, file),
             None => self.read(path, from, file),
@@ -306,7 +311,7 @@ impl Pre<'_> {
             self.include(words[0].loc, words.get(1).map(|w| w.loc), pattern);
             return;
         }
-        if self.out.lines.len() >= self.opts.limits.max_lines {
+        if self.lines_out >= self.opts.limits.max_lines {
             self.diags
                 .error(
                     Some(words[0].loc),
@@ -316,7 +321,8 @@ impl Pre<'_> {
             self.stopped = true;
             return;
         }
-        self.out.lines.push(words);
+        self.lines_out += 1;
+        (self.sink)(words, self.diags);
     }
 
     /// One pass of definition replacement over a line (the caller repeats it).

@@ -6,7 +6,8 @@
 //! `{` is ignored, a stray `}` is ignored, and blocks still open at the end are closed.
 //!
 //! The builder is iterative and nesting is bounded, so 10,000 nested `{` cannot overflow the
-//! stack here or when the tree is dropped.
+//! stack here or when the tree is dropped. It streams: each top-level block is handed on as
+//! soon as its `}` is read.
 
 use super::diag::Diagnostics;
 use super::preprocess::Word;
@@ -50,41 +51,66 @@ struct Open {
     children: Vec<Node>,
 }
 
-pub fn build(lines: &[Vec<Word>], diags: &mut Diagnostics) -> Vec<Node> {
-    let mut top: Vec<Node> = Vec::new();
-    let mut stack: Vec<Open> = Vec::new();
-    // The last statement ended its line without a block: a `{` starting the next line is its.
-    let mut may_reopen = false;
+/// Builds the tree one line at a time and hands over each top-level node as soon as it is
+/// complete, so a configuration is never held whole as lines or as a tree.
+#[derive(Default)]
+pub struct Builder {
+    stack: Vec<Open>,
+    /// A finished top-level statement without a block: held back until the next line shows
+    /// whether it starts with the statement's `{`.
+    pending: Option<Node>,
+    /// The last statement ended its line without a block: a `{` starting the next line is its.
+    may_reopen: bool,
+    /// Nesting went past [`MAX_DEPTH`]: everything after is ignored.
+    stopped: bool,
+}
 
-    for line in lines {
+impl Builder {
+    /// Adds one line; `emit` receives each completed top-level node.
+    pub fn line(
+        &mut self,
+        line: Vec<Word>,
+        diags: &mut Diagnostics,
+        emit: &mut dyn FnMut(Node, &mut Diagnostics),
+    ) {
+        if self.stopped {
+            return;
+        }
+        let reopen_pending = self.may_reopen && line.first().is_some_and(Word::is_open);
+        if !reopen_pending {
+            if let Some(p) = self.pending.take() {
+                emit(p, diags);
+            }
+        }
         let mut cur: Vec<Word> = Vec::new();
         let mut first = true;
         for w in line {
             if w.is_open() {
                 let node = if !cur.is_empty() {
                     Some(statement(std::mem::take(&mut cur)))
-                } else if first && may_reopen {
-                    let level = match stack.last_mut() {
-                        Some(o) => &mut o.children,
-                        None => &mut top,
-                    };
-                    level.pop()
+                } else if first && self.may_reopen {
+                    match self.stack.last_mut() {
+                        Some(o) => o.children.pop(),
+                        None => self.pending.take(),
+                    }
                 } else {
                     None
                 };
                 match node {
-                    Some(_) if stack.len() >= MAX_DEPTH => {
+                    Some(_) if self.stack.len() >= MAX_DEPTH => {
                         diags
                             .error(Some(w.loc), "blocks nested too deeply")
                             .expected(format!("at most {MAX_DEPTH} levels of '{{'"));
-                        return close_all(top, stack);
+                        self.stopped = true;
+                        self.close_all(diags, emit);
+                        return;
                     }
                     Some(mut node) => {
                         node.block = Some(Block {
                             open: w.loc,
                             children: Vec::new(),
                         });
-                        stack.push(Open {
+                        self.stack.push(Open {
                             node,
                             children: Vec::new(),
                         });
@@ -97,10 +123,10 @@ pub fn build(lines: &[Vec<Word>], diags: &mut Diagnostics) -> Vec<Node> {
                 }
             } else if w.is_close() {
                 if !cur.is_empty() {
-                    push(&mut top, &mut stack, statement(std::mem::take(&mut cur)));
+                    self.push(statement(std::mem::take(&mut cur)), diags, emit);
                 }
-                match stack.pop() {
-                    Some(open) => push(&mut top, &mut stack, finish(open)),
+                match self.stack.pop() {
+                    Some(open) => self.push(finish(open), diags, emit),
                     None => {
                         diags
                             .warn(Some(w.loc), "unexpected '}' with no block open")
@@ -108,25 +134,68 @@ pub fn build(lines: &[Vec<Word>], diags: &mut Diagnostics) -> Vec<Node> {
                     }
                 }
             } else {
-                cur.push(w.clone());
+                cur.push(w);
             }
             first = false;
         }
-        may_reopen = !cur.is_empty();
+        self.may_reopen = !cur.is_empty();
         if !cur.is_empty() {
-            push(&mut top, &mut stack, statement(cur));
+            let node = statement(cur);
+            if self.stack.is_empty() {
+                // Might still get its `{` from the next line.
+                self.pending = Some(node);
+            } else {
+                self.push(node, diags, emit);
+            }
         }
     }
-    for open in stack.iter().rev() {
-        diags
-            .warn(
-                Some(open.node.kw.loc),
-                format!("block '{}' is not closed", open.node.kw.text),
-            )
-            .expected("a matching '}'")
-            .fallback("closing it at the end of the file");
+
+    /// Ends the input: reports and closes blocks still open.
+    pub fn finish(mut self, diags: &mut Diagnostics, emit: &mut dyn FnMut(Node, &mut Diagnostics)) {
+        if let Some(p) = self.pending.take() {
+            emit(p, diags);
+        }
+        for open in self.stack.iter().rev() {
+            diags
+                .warn(
+                    Some(open.node.kw.loc),
+                    format!("block '{}' is not closed", open.node.kw.text),
+                )
+                .expected("a matching '}'")
+                .fallback("closing it at the end of the file");
+        }
+        self.close_all(diags, emit);
     }
-    close_all(top, stack)
+
+    fn push(
+        &mut self,
+        node: Node,
+        diags: &mut Diagnostics,
+        emit: &mut dyn FnMut(Node, &mut Diagnostics),
+    ) {
+        match self.stack.last_mut() {
+            Some(open) => open.children.push(node),
+            None => emit(node, diags),
+        }
+    }
+
+    fn close_all(&mut self, diags: &mut Diagnostics, emit: &mut dyn FnMut(Node, &mut Diagnostics)) {
+        while let Some(open) = self.stack.pop() {
+            let node = finish(open);
+            self.push(node, diags, emit);
+        }
+    }
+}
+
+/// The whole tree of `lines` at once (for tests and small inputs).
+pub fn build(lines: Vec<Vec<Word>>, diags: &mut Diagnostics) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut b = Builder::default();
+    for line in lines {
+        b.line(line, diags, &mut |n, _| out.push(n));
+    }
+    b.finish(diags, &mut |n, _| out.push(n));
+    out
 }
 
 fn statement(mut words: Vec<Word>) -> Node {
@@ -138,27 +207,12 @@ fn statement(mut words: Vec<Word>) -> Node {
     }
 }
 
-fn push(top: &mut Vec<Node>, stack: &mut [Open], node: Node) {
-    match stack.last_mut() {
-        Some(open) => open.children.push(node),
-        None => top.push(node),
-    }
-}
-
 fn finish(open: Open) -> Node {
     let mut node = open.node;
     if let Some(b) = node.block.as_mut() {
         b.children = open.children;
     }
     node
-}
-
-fn close_all(mut top: Vec<Node>, mut stack: Vec<Open>) -> Vec<Node> {
-    while let Some(open) = stack.pop() {
-        let node = finish(open);
-        push(&mut top, &mut stack, node);
-    }
-    top
 }
 
 #[cfg(test)]
@@ -205,7 +259,7 @@ mod tests {
 
     fn parse(text: &str) -> (String, Diagnostics) {
         let mut d = Diagnostics::new(false);
-        let tree = build(&lines(text), &mut d);
+        let tree = build(lines(text), &mut d);
         (shape(&tree), d)
     }
 

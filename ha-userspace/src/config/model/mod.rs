@@ -16,7 +16,9 @@ pub mod vrrp;
 
 use serde::Serialize;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Defined, Env};
+use super::diag::Diagnostics;
+use super::source::Loc;
 use super::tree::Node;
 
 #[derive(Debug, Default, Serialize)]
@@ -26,19 +28,57 @@ pub struct Config {
     pub lvs: lvs::Lvs,
 }
 
-pub fn build(nodes: &[Node], cx: &mut Ctx) -> Config {
-    let mut config = Config::default();
-    for n in nodes {
-        let taken = global::top(n, cx, &mut config)
-            || vrrp::top(n, cx, &mut config)
-            || lvs::top(n, cx, &mut config);
-        if !taken {
-            cx.unknown(n, "the top level");
-        }
+/// Builds the model one top-level block at a time, in reading order (keepalived resolves
+/// some references while it reads, so order matters), then runs the checks across blocks.
+#[derive(Default)]
+pub struct Builder {
+    config: Config,
+    /// The parts of [`Ctx`] that live across blocks.
+    scripts_at: Vec<Loc>,
+    defined: Defined,
+}
+
+impl Builder {
+    pub fn node(&mut self, n: &Node, diags: &mut Diagnostics, env: &dyn Env) {
+        self.with_ctx(diags, env, |cx, config| {
+            let taken =
+                global::top(n, cx, config) || vrrp::top(n, cx, config) || lvs::top(n, cx, config);
+            if !taken {
+                cx.unknown(n, "the top level");
+            }
+        });
     }
-    global::finish(&mut config, cx);
-    vrrp::finish(&mut config, cx);
-    lvs::finish(&mut config, cx);
-    script::check_security(&config, cx);
-    config
+
+    pub fn finish(mut self, diags: &mut Diagnostics, env: &dyn Env) -> Config {
+        self.with_ctx(diags, env, |cx, config| {
+            global::finish(config, cx);
+            vrrp::finish(config, cx);
+            lvs::finish(config, cx);
+            script::check_security(config, cx);
+        });
+        self.config
+    }
+
+    fn with_ctx(
+        &mut self,
+        diags: &mut Diagnostics,
+        env: &dyn Env,
+        f: impl FnOnce(&mut Ctx, &mut Config),
+    ) {
+        let mut cx = Ctx::new(diags, env);
+        cx.scripts_at = std::mem::take(&mut self.scripts_at);
+        cx.defined = std::mem::take(&mut self.defined);
+        f(&mut cx, &mut self.config);
+        self.scripts_at = cx.scripts_at;
+        self.defined = cx.defined;
+    }
+}
+
+/// The model of a whole tree at once (for tests and small inputs).
+pub fn build(nodes: &[Node], diags: &mut Diagnostics, env: &dyn Env) -> Config {
+    let mut b = Builder::default();
+    for n in nodes {
+        b.node(n, diags, env);
+    }
+    b.finish(diags, env)
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Loc, Pre};
 
-impl Pre<'_> {
+impl Pre<'_, '_> {
     /// Reads a whole config file, refusing what cannot be a config file.
     pub(super) fn read(&mut self, path: &Path, from: Option<Loc>, file: u32) -> Option<String> {
         let shown = path.display();
@@ -111,7 +111,10 @@ impl Pre<'_> {
             return None;
         }
         // keepalived reads bytes; a stray Latin-1 comment must not stop the config.
-        Some(String::from_utf8_lossy(&bytes).into_owned())
+        Some(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
     }
 
     pub(super) fn include(&mut self, at: Loc, pattern_at: Option<Loc>, pattern: &str) {

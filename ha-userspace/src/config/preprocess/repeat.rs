@@ -3,7 +3,7 @@
 
 use super::{first_word, Loc, Pre};
 
-impl Pre<'_> {
+impl Pre<'_, '_> {
     /// `~SEQ(...)`, `~SEQx(...)` and `~LST(...)`: the rest of the line once per value.
     pub(super) fn repeat(&mut self, text: &str, indent: usize, file: u32, line: u32, depth: usize) {
         let loc = Loc {

@@ -112,6 +112,9 @@ pub fn parse(n: &Node, cx: &mut Ctx, vs_forwarding: Option<Forwarding>) -> Optio
         }
         keyword(&mut rs, c, cx, &block);
     }
+    // Tens of thousands of real servers each hold a vector or two: without this, growth
+    // slack is most of the model's memory (see BENCHMARKS.md).
+    rs.checkers.shrink_to_fit();
     Some(rs)
 }
 

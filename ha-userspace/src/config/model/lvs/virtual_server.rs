@@ -226,6 +226,7 @@ pub fn parse(n: &Node, cx: &mut Ctx) -> Option<VirtualServer> {
         keyword(&mut vs, c, cx, &block);
     }
     end(&mut vs, cx);
+    vs.real_servers.shrink_to_fit();
     Some(vs)
 }
 

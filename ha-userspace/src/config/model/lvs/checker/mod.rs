@@ -39,14 +39,16 @@ pub struct Checker {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
+// The larger kinds are boxed so that a TCP check (the common case, tens of thousands in
+// a big config) does not pay for the largest one.
 pub enum CheckerKind {
     TcpCheck,
-    HttpGet(http::HttpCheck),
-    SslGet(http::HttpCheck),
-    SmtpCheck(smtp::SmtpCheck),
-    DnsCheck(dns::DnsCheck),
-    MiscCheck(misc::MiscCheck),
-    UdpCheck(udp::UdpCheck),
+    HttpGet(Box<http::HttpCheck>),
+    SslGet(Box<http::HttpCheck>),
+    SmtpCheck(Box<smtp::SmtpCheck>),
+    DnsCheck(Box<dns::DnsCheck>),
+    MiscCheck(Box<misc::MiscCheck>),
+    UdpCheck(Box<udp::UdpCheck>),
     PingCheck,
     FileCheck(file::FileCheck),
     BfdCheck(bfd::BfdCheck),
@@ -159,12 +161,12 @@ pub fn is_checker(name: &str) -> bool {
 pub fn parse(n: &Node, cx: &mut Ctx, rs_addr: SocketAddr, owner: &str) -> Vec<Checker> {
     let kind = match n.name() {
         "TCP_CHECK" => CheckerKind::TcpCheck,
-        "HTTP_GET" => CheckerKind::HttpGet(http::HttpCheck::default()),
-        "SSL_GET" => CheckerKind::SslGet(http::HttpCheck::default()),
-        "SMTP_CHECK" => CheckerKind::SmtpCheck(smtp::SmtpCheck::default()),
-        "DNS_CHECK" => CheckerKind::DnsCheck(dns::DnsCheck::default()),
-        "MISC_CHECK" => CheckerKind::MiscCheck(misc::MiscCheck::default()),
-        "UDP_CHECK" => CheckerKind::UdpCheck(udp::UdpCheck::default()),
+        "HTTP_GET" => CheckerKind::HttpGet(Box::default()),
+        "SSL_GET" => CheckerKind::SslGet(Box::default()),
+        "SMTP_CHECK" => CheckerKind::SmtpCheck(Box::default()),
+        "DNS_CHECK" => CheckerKind::DnsCheck(Box::default()),
+        "MISC_CHECK" => CheckerKind::MiscCheck(Box::default()),
+        "UDP_CHECK" => CheckerKind::UdpCheck(Box::default()),
         "PING_CHECK" => CheckerKind::PingCheck,
         "FILE_CHECK" => CheckerKind::FileCheck(file::FileCheck::default()),
         _ => CheckerKind::BfdCheck(bfd::BfdCheck::default()),
