@@ -14,7 +14,7 @@ use super::diag::{Diagnostic, Diagnostics};
 use super::preprocess::Word;
 use super::source::Loc;
 use super::tree::Node;
-use super::units::{Centis, Micros};
+use super::units::Micros;
 
 /// What the checker may look at outside the file. Tests substitute their own.
 pub trait Env {
@@ -140,15 +140,6 @@ impl<'a> Ctx<'a> {
         self.warn(
             n.loc(),
             format!("unknown keyword '{}' in {block}", n.name()),
-        )
-        .fallback("ignoring it");
-    }
-
-    /// A keyword keepalived accepts that `ha` parses but does not act on (yet).
-    pub fn unsupported(&mut self, n: &Node, why: &str) {
-        self.warn(
-            n.loc(),
-            format!("'{}' is not supported by ha: {why}", n.name()),
         )
         .fallback("ignoring it");
     }
@@ -299,13 +290,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Seconds with centisecond precision (VRRP intervals).
-    pub fn centis(&mut self, n: &Node, i: usize, lo: Centis, hi: Centis) -> Option<Centis> {
-        self.decimal(n, i, 2, lo.0.into(), hi.0.into())
-            .and_then(|v| u32::try_from(v).ok())
-            .map(Centis)
-    }
-
     /// Seconds with microsecond precision (checker and script timers).
     pub fn micros(&mut self, n: &Node, i: usize, lo: Micros, hi: Micros) -> Option<Micros> {
         self.decimal(n, i, 6, lo.0, hi.0).map(Micros)
@@ -330,25 +314,6 @@ impl<'a> Ctx<'a> {
         b
     }
 
-    /// One of a fixed set of words (case-insensitive).
-    pub fn choice<T: Copy>(&mut self, n: &Node, i: usize, options: &[(&str, T)]) -> Option<T> {
-        let w = self.arg(n, i)?;
-        if let Some((_, v)) = options
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(&w.text))
-        {
-            return Some(*v);
-        }
-        let names: Vec<&str> = options.iter().map(|(s, _)| *s).collect();
-        self.warn(
-            w.loc,
-            format!("invalid value '{}' for '{}'", w.text, n.name()),
-        )
-        .expected(format!("one of {}", names.join(", ")))
-        .fallback("ignoring it");
-        None
-    }
-
     /// An IPv4 or IPv6 address.
     pub fn ip(&mut self, n: &Node, i: usize) -> Option<IpAddr> {
         let w = self.arg(n, i)?;
@@ -363,21 +328,6 @@ impl<'a> Ctx<'a> {
                 None
             }
         }
-    }
-
-    /// An interface name; warns (as keepalived does) when it does not exist here.
-    pub fn interface(&mut self, n: &Node, i: usize, owner: &str) -> Option<String> {
-        let w = self.arg(n, i)?;
-        if w.text.len() > 15 {
-            self.warn(
-                w.loc,
-                format!("interface name '{}' is longer than 15 characters", w.text),
-            )
-            .fallback("ignoring it");
-            return None;
-        }
-        self.check_interface(w, owner);
-        Some(w.text.clone())
     }
 
     /// keepalived: "WARNING - interface X for OWNER doesn't exist".
