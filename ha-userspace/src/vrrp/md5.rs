@@ -23,7 +23,7 @@ pub fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     let ipad = k.map(|b| b ^ 0x36);
     let opad = k.map(|b| b ^ 0x5c);
     let mut inner = Md5::new();
-    inner.update(&ipad);
+    inner.update(ipad);
     for p in parts {
         inner.update(p);
     }
