@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod checksum;
 pub mod fsm;
+pub mod instance_config;
 pub mod ipv4;
 mod md5;
 pub mod packet;
