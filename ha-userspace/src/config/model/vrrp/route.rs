@@ -512,9 +512,19 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
     Some(r)
 }
 
-/// A destination word: an address/prefix or default/any/all, without reporting.
+/// A destination word: an address/prefix or default/any/all, without reporting. Routes also
+/// take the deprecated `default6`.
 fn prefix_quiet(w: &Word) -> Option<Prefix> {
-    if matches!(w.text.as_str(), "default" | "any" | "all" | "default6") {
+    if w.text == "default6" {
+        return Some(Prefix { addr: None, len: 0 });
+    }
+    prefix_word(w)
+}
+
+/// `ADDR[/LEN]` (LEN defaults to the full length) or `default`/`any`/`all` (the zero prefix),
+/// as routes and rules write prefixes.
+pub(super) fn prefix_word(w: &Word) -> Option<Prefix> {
+    if matches!(w.text.as_str(), "default" | "any" | "all") {
         return Some(Prefix { addr: None, len: 0 });
     }
     let (a, l) = match w.text.split_once('/') {

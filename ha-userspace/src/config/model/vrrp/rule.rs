@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::names::{self, RTPROT_KEEPALIVED};
-use super::route::{Family, Prefix};
+use super::route::{prefix_word, Family, Prefix};
 use crate::config::ctx::Ctx;
 use crate::config::preprocess::Word;
 use crate::config::tree::Node;
@@ -57,26 +57,6 @@ pub struct Rule {
     pub dport: Option<PortRange>,
     pub no_track: bool,
     pub track_group: Option<String>,
-}
-
-fn prefix(w: &Word) -> Option<Prefix> {
-    if matches!(w.text.as_str(), "default" | "any" | "all") {
-        return Some(Prefix { addr: None, len: 0 });
-    }
-    let (a, l) = match w.text.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (w.text.as_str(), None),
-    };
-    let addr: std::net::IpAddr = a.parse().ok()?;
-    let max = if addr.is_ipv6() { 128 } else { 32 };
-    let len = match l {
-        Some(l) => l.parse::<u8>().ok().filter(|v| *v <= max)?,
-        None => max,
-    };
-    Some(Prefix {
-        addr: Some(addr),
-        len,
-    })
 }
 
 /// `START-END`; keepalived 2.2.7 rejects a single port.
@@ -191,7 +171,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
                 i += 1;
             }
             "from" | "to" => {
-                let Some(p) = prefix(v) else {
+                let Some(p) = prefix_word(v) else {
                     drop(cx, v, format!("Invalid rule {kw} address {}", v.text));
                     return None;
                 };
