@@ -1,6 +1,7 @@
 //! `ha`: a keepalived-compatible high-availability daemon for Linux.
 
 pub mod config;
+pub mod daemon;
 pub mod vrrp;
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use ha::config::{self, diag::exit, LoadOptions, Severity, SystemEnv};
+use ha::daemon::control;
+use ha::daemon::run::{RunError, RunOptions};
 
 /// A config is hundreds of thousands of small strings built and dropped at once; mimalloc
 /// does that several times faster than glibc's allocator (see BENCHMARKS.md).
@@ -37,6 +39,69 @@ enum Cmd {
     /// Check a keepalived.conf and report every problem; exits like `keepalived -t`:
     /// 0 clean, 4 errors, 5 warnings only, 6 scripts without enable_script_security.
     CheckConfig(CheckArgs),
+    /// Run the VRRP daemon in the foreground (like `keepalived -n`).
+    Run(RunArgs),
+    /// Show every VRRP instance: state, priorities, master, counters.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sock: SocketArg,
+    },
+    /// Manual switchover: a MASTER hands over (priority 0), a BACKUP takes over.
+    Failover {
+        /// The vrrp_instance name.
+        instance: String,
+        #[command(flatten)]
+        sock: SocketArg,
+    },
+    /// Reload the config file of the running daemon (like SIGHUP, but reports the result).
+    Reload {
+        #[command(flatten)]
+        sock: SocketArg,
+    },
+}
+
+#[derive(Args, Clone)]
+struct SocketArg {
+    /// The daemon's control socket.
+    #[arg(short = 'S', long = "control-socket", default_value = control::DEFAULT_SOCKET)]
+    control_socket: PathBuf,
+}
+
+/// keepalived's flags are accepted where they mean something here: `-n` (foreground: always),
+/// `-l`/`-D` (log to the console, detailed: always), `-P` (VRRP only: always), `-p`/`-r`
+/// (pid files), `-f`, `-i`.
+#[derive(Args, Clone)]
+struct RunArgs {
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    file: PathBuf,
+    #[arg(short = 'i', long = "config-id")]
+    config_id: Option<String>,
+    #[command(flatten)]
+    sock: SocketArg,
+    /// Directory for the SIGUSR1 / SIGUSR2 dumps (keepalived.data, keepalived.stats).
+    #[arg(long, default_value = "/tmp")]
+    dump_dir: PathBuf,
+    /// keepalived's main pid file.
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<PathBuf>,
+    /// keepalived's VRRP child pid file (the same process here).
+    #[arg(short = 'r', long = "vrrp_pid")]
+    vrrp_pid: Option<PathBuf>,
+    #[arg(short = 'n', long = "dont-fork", hide = true)]
+    dont_fork: bool,
+    #[arg(short = 'l', long = "log-console", hide = true)]
+    log_console: bool,
+    #[arg(short = 'D', long = "log-detail", hide = true)]
+    log_detail: bool,
+    #[arg(short = 'P', long = "vrrp", hide = true)]
+    vrrp_only: bool,
 }
 
 #[derive(Args, Clone)]
@@ -63,6 +128,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Some(Cmd::CheckConfig(args)) => check_config(&args),
+        Some(Cmd::Run(args)) => run(args),
+        Some(Cmd::Status { json, sock }) => status(&sock.control_socket, json),
+        Some(Cmd::Failover { instance, sock }) => simple(
+            &sock.control_socket,
+            &control::Request::Failover { instance },
+        ),
+        Some(Cmd::Reload { sock }) => simple(&sock.control_socket, &control::Request::Reload),
         None if cli.config_test => check_config(&cli.check),
         None => {
             eprintln!("ha: nothing to do; try `ha check-config -f FILE` or `ha --help`");
@@ -101,4 +173,77 @@ fn check_config(args: &CheckArgs) -> i32 {
         );
     }
     code
+}
+
+fn run(args: RunArgs) -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let opts = RunOptions {
+        config: args.file,
+        config_id: args.config_id,
+        control_socket: args.sock.control_socket,
+        dump_dir: args.dump_dir,
+        pid_file: args.pid.or(args.vrrp_pid),
+    };
+    match ha::daemon::run::run(opts) {
+        Ok(()) => 0,
+        Err(RunError::Config(e)) => {
+            eprintln!("{e}\nha: configuration errors, not starting");
+            exit::ERRORS
+        }
+        Err(e) => {
+            eprintln!("ha: {e}");
+            1
+        }
+    }
+}
+
+fn status(sock: &std::path::Path, json: bool) -> i32 {
+    match control::request(sock, &control::Request::Status) {
+        Ok(control::Reply {
+            ok: true,
+            status: Some(s),
+            ..
+        }) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            } else {
+                print!("{}", s.render());
+            }
+            0
+        }
+        Ok(r) => {
+            eprintln!("ha: {}", r.message.unwrap_or_else(|| "no status".into()));
+            1
+        }
+        Err(e) => {
+            eprintln!("ha: {e}");
+            1
+        }
+    }
+}
+
+fn simple(sock: &std::path::Path, req: &control::Request) -> i32 {
+    match control::request(sock, req) {
+        Ok(r) => {
+            let m = r.message.unwrap_or_default();
+            if r.ok {
+                println!("{m}");
+                0
+            } else {
+                eprintln!("ha: {m}");
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("ha: {e}");
+            1
+        }
+    }
 }

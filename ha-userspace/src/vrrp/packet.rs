@@ -52,7 +52,7 @@ impl Version {
 }
 
 /// The address family of an advert: every address in it and both IP endpoints share it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     V4,
     V6,

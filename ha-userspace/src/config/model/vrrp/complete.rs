@@ -10,9 +10,18 @@ use crate::config::units::Centis;
 /// RFC 5798 §5.2.7: Max Adver Int is a 12-bit count of centiseconds.
 const V3_MAX_ADVERT: Centis = Centis(4095);
 
-pub fn finish(vrrp: &mut Vrrp, cx: &mut Ctx) {
+/// The `global_defs` settings that are instance defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Defaults {
+    /// `vrrp_version` (keepalived's default is 2).
+    pub version: Option<u8>,
+    /// `vrrp_strict`.
+    pub strict: bool,
+}
+
+pub fn finish(vrrp: &mut Vrrp, defaults: Defaults, cx: &mut Ctx) {
     let mut instances = std::mem::take(&mut vrrp.instances);
-    instances.retain_mut(|v| complete_instance(v, cx));
+    instances.retain_mut(|v| complete_instance(v, defaults, cx));
     vrrp.instances = instances;
     sync_group::resolve(vrrp, cx);
     sync_group_weights(vrrp, cx);
@@ -21,7 +30,7 @@ pub fn finish(vrrp: &mut Vrrp, cx: &mut Ctx) {
 }
 
 /// false when keepalived drops the instance.
-fn complete_instance(v: &mut VrrpInstance, cx: &mut Ctx) -> bool {
+fn complete_instance(v: &mut VrrpInstance, defaults: Defaults, cx: &mut Ctx) -> bool {
     let name = v.name.clone();
     let at = v.line;
     if !v.vrid_set {
@@ -61,16 +70,18 @@ fn complete_instance(v: &mut VrrpInstance, cx: &mut Ctx) -> bool {
         || v.src_ip.is_some_and(|a| a.is_ipv6())
         || v.virtual_ipaddress.first().is_some_and(|a| a.is_ipv6())
         || v.unicast_peer.first().is_some_and(|p| p.addr.is_ipv6());
+    if v.version.is_none() {
+        v.version = defaults.version;
+    }
     if v.ipv6 && v.version == Some(2) {
         cx.warn(at, format!("({name}) cannot use IPv6 with VRRP version 2"))
             .fallback("using version 3");
         v.version = Some(3);
     }
-    // TODO: the default is global_defs vrrp_version once the global helper has it.
     let version = v.version.unwrap_or(if v.ipv6 { 3 } else { 2 });
     v.version = Some(version);
-    // TODO: the default is global_defs vrrp_strict once the global helper has it.
-    let strict = v.strict_mode.unwrap_or(false);
+    let strict = v.strict_mode.unwrap_or(defaults.strict);
+    v.strict_mode = Some(strict);
 
     if v.virtual_ipaddress.is_empty() {
         let what = if v.ipv6 || strict {

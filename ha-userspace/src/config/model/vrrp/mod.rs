@@ -86,7 +86,11 @@ pub fn top(n: &Node, cx: &mut Ctx, config: &mut Config) -> bool {
 }
 
 pub fn finish(config: &mut Config, cx: &mut Ctx) {
-    complete::finish(&mut config.vrrp, cx);
+    let defaults = complete::Defaults {
+        version: config.global.vrrp_version,
+        strict: config.global.vrrp_strict,
+    };
+    complete::finish(&mut config.vrrp, defaults, cx);
 }
 
 /// Stores a `notify_master/backup/fault/stop/deleted` or `notify` script; keepalived keeps

@@ -10,14 +10,14 @@ use crate::config::model::script::Script;
 use crate::config::tree::Node;
 use crate::config::units::Micros;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScriptUser {
     pub user: String,
     pub group: Option<String>,
 }
 
 /// `vrrp_script NAME { ... }`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VrrpScript {
     pub name: String,
     pub script: Script,
@@ -46,7 +46,7 @@ pub enum ParamMatch {
 }
 
 /// `vrrp_track_process NAME { ... }`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackProcess {
     pub name: String,
     /// The process name or path.
@@ -66,14 +66,14 @@ pub struct TrackProcess {
     pub full_command: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InitFile {
     pub value: i64,
     pub overwrite: bool,
 }
 
 /// `track_file NAME { ... }` (`vrrp_track_file` is the deprecated synonym).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackFile {
     pub name: String,
     pub file: String,

@@ -1,0 +1,618 @@
+//! The VRRP engine: every instance's state machine on one dedicated thread (DESIGN.md §6),
+//! woken only by a packet, a link event, a command or the next protocol deadline. The loop is
+//! `ppoll` on raw sockets, a netlink link-event socket and an eventfd for commands, with the
+//! thread's timer slack at 1 µs: nothing slow runs here, so nothing delays an advert.
+//! Scripts, notifications, the control socket and signals live on the main thread's tokio
+//! runtime and talk to the engine through [`EngineHandle`] and the [`Event`] channel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tracing::{error, info, warn};
+
+use super::clock::{mono_now, rx_time, unix_secs};
+use super::garp::Announcer;
+use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
+use super::plan::{AuthPlan, Plan};
+use super::runner::{Ctx, Event, Runner, RunnerError};
+use super::socket::RxSocket;
+use super::status::Status;
+use crate::vrrp::auth::parse_ah;
+use crate::vrrp::fsm::{Input, State};
+use crate::vrrp::ipv4::parse_ipv4_packet;
+use crate::vrrp::packet::{peek_vrid, Family, IPPROTO_AH, IPPROTO_VRRP};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> EngineError {
+    let what = what.into();
+    move |source| EngineError::Io { what, source }
+}
+
+/// What the rest of the daemon asks of the engine.
+pub enum Command {
+    /// Graceful stop: every master sends priority 0 and removes its VIPs (RFC 5798 §6.4.3).
+    Stop,
+    Status(oneshot::Sender<Status>),
+    /// `ha failover INSTANCE`.
+    Failover {
+        instance: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// SIGHUP with a new valid config: apply the difference.
+    Reload {
+        plan: Box<Plan>,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// A `vrrp_script` changed state (after its rise/fall counts).
+    Script {
+        name: String,
+        ok: bool,
+    },
+}
+
+/// The main thread's end of the engine.
+pub struct EngineHandle {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Queues a command; false if the engine has stopped.
+    pub fn send(&self, c: Command) -> bool {
+        if self.tx.send(c).is_err() {
+            return false;
+        }
+        wake(self.wake.as_raw_fd());
+        true
+    }
+
+    /// Waits for the engine thread to finish (after [`Command::Stop`]).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn wake(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writing 8 bytes from a valid u64 to an eventfd.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+type RxKey = (u32, Family, u8);
+
+struct Engine {
+    plan: Plan,
+    runners: Vec<Runner>,
+    rx: BTreeMap<RxKey, RxSocket>,
+    nl: Netlink,
+    linkmon: LinkMonitor,
+    announcer: Announcer,
+    links: Vec<Link>,
+    scripts: BTreeMap<String, bool>,
+    cmds: mpsc::Receiver<Command>,
+    wake: Arc<OwnedFd>,
+    events: UnboundedSender<Event>,
+    unknown_vrid: u64,
+    config: String,
+    loaded_at: u64,
+    reloads: u64,
+    buf: Vec<u8>,
+}
+
+/// Opens everything the plan needs and starts the engine thread. Errors (a missing
+/// interface, no source address, no permission for raw sockets) are returned before any
+/// instance starts, naming the instance.
+pub fn spawn(
+    plan: Plan,
+    config: String,
+    events: UnboundedSender<Event>,
+) -> Result<EngineHandle, EngineError> {
+    let mut nl = Netlink::new()?;
+    let linkmon = LinkMonitor::new()?;
+    let links = nl.links()?;
+    let announcer = Announcer::new().map_err(io_err("announcement sockets"))?;
+    let scripts = BTreeMap::new();
+    let mut runners = Vec::with_capacity(plan.instances.len());
+    for p in &plan.instances {
+        runners.push(Runner::new(p.clone(), &mut nl, &links, &scripts)?);
+    }
+    let mut rx = BTreeMap::new();
+    open_rx(&runners.iter().collect::<Vec<_>>(), &links, &mut rx)?;
+    // SAFETY: plain eventfd(2); the fd is owned right away.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if efd < 0 {
+        return Err(io_err("eventfd")(io::Error::last_os_error()));
+    }
+    // SAFETY: efd is a fresh descriptor nobody else owns.
+    let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+    let (tx, cmds) = mpsc::channel();
+    let mut engine = Engine {
+        plan,
+        runners,
+        rx,
+        nl,
+        linkmon,
+        announcer,
+        links,
+        scripts,
+        cmds,
+        wake: wake_fd.clone(),
+        events,
+        unknown_vrid: 0,
+        config,
+        loaded_at: unix_secs(),
+        reloads: 0,
+        buf: vec![0; 65536],
+    };
+    let thread = std::thread::Builder::new()
+        .name("vrrp-engine".into())
+        .spawn(move || engine.run())
+        .map_err(io_err("starting the engine thread"))?;
+    Ok(EngineHandle {
+        tx,
+        wake: wake_fd,
+        thread: Some(thread),
+    })
+}
+
+impl Engine {
+    fn run(&mut self) {
+        // SAFETY: prctl with an integer argument.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64) };
+        let now = mono_now();
+        let mut events = Vec::new();
+        for r in &mut self.runners {
+            let mut ctx = Ctx {
+                nl: &mut self.nl,
+                announcer: &self.announcer,
+                links: &self.links,
+                events: &mut events,
+            };
+            r.start(now, &mut ctx);
+        }
+        self.flush(events);
+        loop {
+            if !self.poll_once() {
+                break;
+            }
+        }
+        info!("VRRP engine stopped");
+    }
+
+    /// One wait and everything that woke it. False once stopped.
+    fn poll_once(&mut self) -> bool {
+        let deadline = self.runners.iter().filter_map(Runner::deadline).min();
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.rx.len() + 2);
+        fds.push(pollfd(self.wake.as_raw_fd()));
+        fds.push(pollfd(self.linkmon.as_raw_fd()));
+        let keys: Vec<RxKey> = self.rx.keys().copied().collect();
+        for k in &keys {
+            fds.push(pollfd(self.rx[k].as_raw_fd()));
+        }
+        let ts;
+        let tsp = match deadline {
+            Some(d) => {
+                let wait = d.0.saturating_sub(mono_now().0);
+                ts = libc::timespec {
+                    tv_sec: (wait / 1_000_000) as libc::time_t,
+                    tv_nsec: ((wait % 1_000_000) * 1_000) as libc::c_long,
+                };
+                &ts as *const libc::timespec
+            }
+            None => std::ptr::null(),
+        };
+        // SAFETY: fds is a valid array of its length; tsp is null or points to `ts`.
+        let rc = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                tsp,
+                std::ptr::null(),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                error!("ppoll: {e}");
+            }
+        }
+        let mut events = Vec::new();
+        if rc > 0 {
+            for (i, k) in keys.iter().enumerate() {
+                if fds[i + 2].revents != 0 {
+                    self.drain_rx(*k, &mut events);
+                }
+            }
+            if fds[1].revents != 0 {
+                self.on_links(&mut events);
+            }
+        }
+        let now = mono_now();
+        for r in &mut self.runners {
+            if r.deadline().is_some_and(|d| d <= now) {
+                let mut ctx = Ctx {
+                    nl: &mut self.nl,
+                    announcer: &self.announcer,
+                    links: &self.links,
+                    events: &mut events,
+                };
+                r.on_timer(now, &mut ctx);
+            }
+        }
+        let mut running = true;
+        if rc > 0 && fds[0].revents != 0 {
+            let mut buf = [0u8; 8];
+            // SAFETY: reading 8 bytes into a valid buffer resets the eventfd counter.
+            unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            while let Ok(c) = self.cmds.try_recv() {
+                if !self.command(c, &mut events) {
+                    running = false;
+                }
+            }
+        }
+        self.flush(events);
+        running
+    }
+
+    fn ctx<'a>(
+        nl: &'a mut Netlink,
+        announcer: &'a Announcer,
+        links: &'a [Link],
+        events: &'a mut Vec<Event>,
+    ) -> Ctx<'a> {
+        Ctx {
+            nl,
+            announcer,
+            links,
+            events,
+        }
+    }
+
+    fn drain_rx(&mut self, key: RxKey, events: &mut Vec<Event>) {
+        let (ifindex, family, _) = key;
+        loop {
+            let got = match self.rx.get(&key).map(|s| s.recv(&mut self.buf)) {
+                Some(Ok(Some(g))) => g,
+                Some(Ok(None)) | None => return,
+                Some(Err(e)) => {
+                    warn!("receive on ifindex {ifindex}: {e}");
+                    return;
+                }
+            };
+            let now = rx_time(got.stamp_realtime_ns);
+            let pkt = &self.buf[..got.len];
+            let (vrid, v6) = match family {
+                Family::V4 => (vrid_v4(pkt), None),
+                Family::V6 => {
+                    let (IpAddr::V6(src), Some(IpAddr::V6(dst))) = (got.src, got.dst) else {
+                        continue;
+                    };
+                    (
+                        peek_vrid(pkt).map(|(_, v)| v),
+                        Some((src, dst, got.hop_limit)),
+                    )
+                }
+            };
+            let Some(vrid) = vrid else {
+                self.unknown_vrid += 1;
+                continue;
+            };
+            let found = self.runners.iter().position(|r| {
+                r.ifindex == ifindex
+                    && r.plan.family == family
+                    && r.plan.vrid == vrid
+                    && (r.plan.unicast_peers.is_empty()
+                        || r.plan.unicast_peers.iter().any(|p| p.addr == got.src))
+            });
+            let found = found.or_else(|| {
+                self.runners.iter().position(|r| {
+                    r.ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid
+                })
+            });
+            let Some(i) = found else {
+                self.unknown_vrid += 1;
+                continue;
+            };
+            let r = &mut self.runners[i];
+            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            r.on_packet(now, &self.buf[..got.len], v6, &mut ctx);
+        }
+    }
+
+    fn on_links(&mut self, events: &mut Vec<Event>) {
+        let changed = match self.linkmon.drain() {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("link events lost ({e}): re-reading every link");
+                match self.nl.links() {
+                    Ok(all) => all,
+                    Err(e) => {
+                        error!("{e}");
+                        return;
+                    }
+                }
+            }
+        };
+        let now = mono_now();
+        for l in changed {
+            match self.links.iter_mut().find(|x| x.index == l.index) {
+                Some(x) => *x = l.clone(),
+                None => self.links.push(l.clone()),
+            }
+            for r in &mut self.runners {
+                let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                r.on_link(now, &l, &mut ctx);
+            }
+        }
+    }
+
+    /// False when the engine must stop.
+    fn command(&mut self, c: Command, events: &mut Vec<Event>) -> bool {
+        let now = mono_now();
+        match c {
+            Command::Stop => {
+                for r in &mut self.runners {
+                    let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                    r.input(now, Input::Shutdown, &mut ctx);
+                }
+                return false;
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Failover { instance, reply } => {
+                let result = match self.runners.iter_mut().find(|r| r.plan.name == instance) {
+                    None => Err(format!("no vrrp_instance named {instance}")),
+                    Some(r) => {
+                        let before = r.fsm.state();
+                        let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                        r.input(now, Input::ForceFailover, &mut ctx);
+                        let after = r.fsm.state();
+                        if before == after {
+                            Err(format!("{instance} is {before}: nothing to switch over"))
+                        } else {
+                            Ok(format!("{instance}: {before} -> {after}"))
+                        }
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Command::Reload { plan, reply } => {
+                let r = self.reload(*plan, events);
+                if let Err(e) = &r {
+                    error!("reload refused, the running config is kept: {e}");
+                }
+                let _ = reply.send(r);
+            }
+            Command::Script { name, ok } => {
+                self.scripts.insert(name.clone(), ok);
+                for r in &mut self.runners {
+                    let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                    r.on_script(now, &name, ok, &mut ctx);
+                }
+            }
+        }
+        true
+    }
+
+    /// Applies a new plan as a difference (DESIGN.md §10): unchanged instances keep running
+    /// untouched; changed and removed ones stop (priority 0, VIPs removed); new and changed
+    /// ones start. Everything that can fail is opened before anything is stopped.
+    fn reload(&mut self, plan: Plan, events: &mut Vec<Event>) -> Result<String, String> {
+        let links = self.nl.links().map_err(|e| e.to_string())?;
+        let mut fresh = Vec::new();
+        for p in &plan.instances {
+            let same = self.runners.iter().any(|r| r.plan == *p);
+            if !same {
+                let r = Runner::new(p.clone(), &mut self.nl, &links, &self.scripts)
+                    .map_err(|e| e.to_string())?;
+                fresh.push(r);
+            }
+        }
+        let (keep, stop): (Vec<Runner>, Vec<Runner>) = std::mem::take(&mut self.runners)
+            .into_iter()
+            .partition(|r| plan.instances.contains(&r.plan));
+        let mut all: Vec<&Runner> = keep.iter().collect();
+        all.extend(fresh.iter());
+        let mut rx = std::mem::take(&mut self.rx);
+        if let Err(e) = open_rx(&all, &links, &mut rx) {
+            self.rx = rx;
+            // Nothing was stopped: put the running instances back.
+            self.runners = keep.into_iter().chain(stop).collect();
+            return Err(e.to_string());
+        }
+        self.rx = rx;
+        self.links = links;
+        let now = mono_now();
+        let (n_keep, n_stop, n_new) = (keep.len(), stop.len(), fresh.len());
+        for mut r in stop {
+            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            r.input(now, Input::Shutdown, &mut ctx);
+        }
+        for r in &mut fresh {
+            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            r.start(now, &mut ctx);
+        }
+        // Keep the config's order.
+        let mut pool: Vec<Runner> = keep.into_iter().chain(fresh).collect();
+        let mut ordered = Vec::with_capacity(pool.len());
+        for p in &plan.instances {
+            if let Some(i) = pool.iter().position(|r| r.plan == *p) {
+                ordered.push(pool.swap_remove(i));
+            }
+        }
+        self.runners = ordered;
+        self.plan = plan;
+        self.reloads += 1;
+        self.loaded_at = unix_secs();
+        let summary = format!("reloaded: {n_keep} unchanged, {n_stop} stopped, {n_new} started");
+        info!("{summary}");
+        Ok(summary)
+    }
+
+    /// Sync groups (keepalived's `vrrp_sync_group`): when a member becomes MASTER the
+    /// others take over too; when one leaves MASTER for BACKUP the others hand over; while
+    /// one member has a fault of its own the others are held in FAULT. Followed until
+    /// nothing more changes.
+    fn sync_groups(&mut self, events: &mut Vec<Event>) {
+        let mut i = 0;
+        loop {
+            while i < events.len() {
+                let Event::Transition {
+                    instance, from, to, ..
+                } = events[i].clone()
+                else {
+                    i += 1;
+                    continue;
+                };
+                i += 1;
+                let Some(members) = self.group_of(&instance) else {
+                    continue;
+                };
+                let now = mono_now();
+                for r in &mut self.runners {
+                    if r.plan.name == instance || !members.contains(&r.plan.name) {
+                        continue;
+                    }
+                    let follow = matches!(
+                        (from, to, r.fsm.state()),
+                        (_, State::Master, State::Backup)
+                            | (State::Master, State::Backup, State::Master)
+                    );
+                    if follow {
+                        let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                        r.input(now, Input::ForceFailover, &mut ctx);
+                    }
+                }
+            }
+            if !self.group_faults(events) {
+                break;
+            }
+        }
+    }
+
+    fn group_of(&self, instance: &str) -> Option<Vec<String>> {
+        self.plan
+            .groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+            .map(|g| g.members.clone())
+    }
+
+    /// Sets each member's group fault from the other members' own faults. True if any
+    /// changed.
+    fn group_faults(&mut self, events: &mut Vec<Event>) -> bool {
+        let now = mono_now();
+        let mut changed = false;
+        for g in self.plan.groups.clone() {
+            let faulty: Vec<String> = self
+                .runners
+                .iter()
+                .filter(|r| g.members.contains(&r.plan.name) && r.own_fault())
+                .map(|r| r.plan.name.clone())
+                .collect();
+            for r in &mut self.runners {
+                if !g.members.contains(&r.plan.name) {
+                    continue;
+                }
+                let want = faulty.iter().any(|f| *f != r.plan.name);
+                let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                changed |= r.set_group_fault(want, now, &mut ctx);
+            }
+        }
+        changed
+    }
+
+    fn flush(&mut self, mut events: Vec<Event>) {
+        if !self.plan.groups.is_empty() {
+            self.sync_groups(&mut events);
+        }
+        for e in events {
+            let _ = self.events.send(e);
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            pid: std::process::id(),
+            config: self.config.clone(),
+            loaded_at: self.loaded_at,
+            reloads: self.reloads,
+            instances: self.runners.iter().map(Runner::status).collect(),
+        }
+    }
+}
+
+/// Opens the receive sockets the runners need that `rx` lacks; closes the others.
+fn open_rx(
+    runners: &[&Runner],
+    links: &[Link],
+    rx: &mut BTreeMap<RxKey, RxSocket>,
+) -> Result<(), EngineError> {
+    let mut want: BTreeMap<RxKey, BTreeSet<IpAddr>> = BTreeMap::new();
+    for r in runners {
+        let proto = if matches!(r.plan.auth, AuthPlan::Ah(_)) {
+            IPPROTO_AH
+        } else {
+            IPPROTO_VRRP
+        };
+        want.entry((r.ifindex, r.plan.family, proto))
+            .or_default()
+            .extend(r.plan.mcast_dst);
+    }
+    let mut opened = BTreeMap::new();
+    for (key, groups) in &want {
+        if rx.contains_key(key) {
+            continue;
+        }
+        let ifname = links
+            .iter()
+            .find(|l| l.index == key.0)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        let groups: Vec<IpAddr> = groups.iter().copied().collect();
+        let s = RxSocket::open(key.1, &ifname, key.0, key.2, &groups)
+            .map_err(io_err("VRRP receive socket"))?;
+        opened.insert(*key, s);
+    }
+    rx.retain(|k, _| want.contains_key(k));
+    rx.extend(opened);
+    Ok(())
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// The VRID of an IPv4 VRRP packet (behind AH if present), if it has one.
+fn vrid_v4(pkt: &[u8]) -> Option<u8> {
+    let (ip, payload) = parse_ipv4_packet(pkt).ok()?;
+    let msg = if ip.protocol == IPPROTO_AH {
+        parse_ah(payload).ok()?.1
+    } else {
+        payload
+    };
+    peek_vrid(msg).map(|(_, v)| v)
+}

@@ -1,0 +1,17 @@
+//! The VRRP daemon: `ha run`. The protocol core (`crate::vrrp`) decides; this module does the
+//! I/O at the edges (DESIGN.md §5, §6): raw sockets, netlink, gratuitous ARP, scripts, the
+//! control socket and signals.
+
+pub mod clock;
+pub mod control;
+pub mod engine;
+pub mod garp;
+pub mod netlink;
+pub mod notify;
+pub mod plan;
+pub mod run;
+pub mod runner;
+pub mod scripts;
+pub mod socket;
+pub mod status;
+pub mod tracking;

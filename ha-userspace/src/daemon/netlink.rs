@@ -1,0 +1,375 @@
+//! rtnetlink from the engine thread: links, addresses and link events. The messages are
+//! `netlink-packet-route`'s (the crate under `rtnetlink`); the socket is a plain blocking
+//! `netlink-sys` one, because the engine is a poll loop rather than an async runtime and an
+//! address change takes tens of microseconds.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use thiserror::Error;
+
+use crate::config::model::vrrp::address::Broadcast;
+use crate::config::model::vrrp::IpAddress;
+
+#[derive(Debug, Error)]
+pub enum NetlinkError {
+    #[error("netlink socket: {0}")]
+    Io(#[from] io::Error),
+    #[error("netlink {what}: {err}")]
+    Kernel { what: String, err: io::Error },
+    #[error("netlink {what}: undecodable reply: {detail}")]
+    Decode { what: String, detail: String },
+}
+
+/// An interface as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// keepalived's test: administratively up and running (carrier).
+    pub up: bool,
+    pub mac: Option<[u8; 6]>,
+}
+
+/// An address configured on an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfAddr {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    pub scope: u8,
+    pub secondary: bool,
+}
+
+/// A request/response rtnetlink connection.
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Netlink {
+    pub fn new() -> Result<Self, NetlinkError> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.set_ext_ack(true).ok();
+        Ok(Netlink {
+            sock,
+            seq: 0,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// Sends one request and collects the replies until the ACK or DONE.
+    fn request(
+        &mut self,
+        what: &dyn Fn() -> String,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = self.seq;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+        nl.finalize();
+        let mut out = vec![0; nl.buffer_len()];
+        nl.serialize(&mut out);
+        self.sock.send(&out, 0)?;
+        let mut replies = Vec::new();
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                    .map_err(|e| NetlinkError::Decode {
+                        what: what(),
+                        detail: e.to_string(),
+                    })?;
+                let len = msg.header.length as usize;
+                if msg.header.sequence_number != self.seq {
+                    off += len.max(1);
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(replies),
+                            Some(code) => Err(NetlinkError::Kernel {
+                                what: what(),
+                                err: io::Error::from_raw_os_error(-code.get()),
+                            }),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(m) => replies.push(m),
+                    _ => {}
+                }
+                if len == 0 {
+                    break;
+                }
+                off += len;
+            }
+        }
+    }
+
+    /// Every interface.
+    pub fn links(&mut self) -> Result<Vec<Link>, NetlinkError> {
+        let replies = self.request(
+            &|| "link dump".into(),
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_of(&l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub fn link_by_name(&mut self, name: &str) -> Result<Option<Link>, NetlinkError> {
+        Ok(self.links()?.into_iter().find(|l| l.name == name))
+    }
+
+    /// The addresses of one interface.
+    pub fn addresses(&mut self, index: u32) -> Result<Vec<IfAddr>, NetlinkError> {
+        let replies = self.request(
+            &|| format!("address dump of ifindex {index}"),
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        let mut out = Vec::new();
+        for m in replies {
+            let RouteNetlinkMessage::NewAddress(a) = m else {
+                continue;
+            };
+            if a.header.index != index {
+                continue;
+            }
+            // IFA_LOCAL is the address itself on point-to-point links; IFA_ADDRESS otherwise.
+            let local = a.attributes.iter().find_map(|at| match at {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let addr = local.or_else(|| {
+                a.attributes.iter().find_map(|at| match at {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                })
+            });
+            if let Some(addr) = addr {
+                out.push(IfAddr {
+                    addr,
+                    prefix_len: a.header.prefix_len,
+                    scope: u8::from(a.header.scope),
+                    secondary: a.header.flags.contains(AddressHeaderFlags::Secondary),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `ip address add` with keepalived's options. An address already there is fine
+    /// (keepalived too leaves it, and removes it on leaving MASTER).
+    pub fn add_address(&mut self, index: u32, a: &IpAddress) -> Result<(), NetlinkError> {
+        let msg = address_message(index, a);
+        match self.request(
+            &|| format!("add {}/{} on ifindex {index}", a.addr, a.prefix_len),
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(NetlinkError::Kernel { err, .. }) if err.raw_os_error() == Some(libc::EEXIST) => {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+
+    /// `ip address del`. An address already gone is fine.
+    pub fn del_address(&mut self, index: u32, a: &IpAddress) -> Result<(), NetlinkError> {
+        let msg = address_message(index, a);
+        match self.request(
+            &|| format!("delete {}/{} on ifindex {index}", a.addr, a.prefix_len),
+            RouteNetlinkMessage::DelAddress(msg),
+            NLM_F_ACK,
+        ) {
+            Err(NetlinkError::Kernel { err, .. })
+                if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) =>
+            {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+}
+
+fn link_of(l: &LinkMessage) -> Link {
+    let name = l
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::IfName(n) => Some(n.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mac = l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(m) => <[u8; 6]>::try_from(m.as_slice()).ok(),
+        _ => None,
+    });
+    let f = l.header.flags;
+    Link {
+        index: l.header.index,
+        name,
+        up: f.contains(LinkFlags::Up) && f.contains(LinkFlags::Running),
+        mac,
+    }
+}
+
+/// The RTM_NEWADDR / RTM_DELADDR body for one configured address.
+pub fn address_message(index: u32, a: &IpAddress) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.index = index;
+    m.header.prefix_len = a.prefix_len;
+    m.header.family = match a.addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    m.header.scope = AddressScope::from(a.scope.unwrap_or(0));
+    m.attributes.push(AddressAttribute::Local(a.addr));
+    match a.peer {
+        Some(peer) => m.attributes.push(AddressAttribute::Address(peer)),
+        None => m.attributes.push(AddressAttribute::Address(a.addr)),
+    }
+    if let (IpAddr::V4(v4), Some(brd)) = (a.addr, &a.broadcast) {
+        m.attributes.push(AddressAttribute::Broadcast(broadcast(
+            v4,
+            a.prefix_len,
+            brd,
+        )));
+    }
+    if let Some(label) = &a.label {
+        m.attributes.push(AddressAttribute::Label(label.clone()));
+    }
+    let mut flags = AddressFlags::empty();
+    for (on, f) in [
+        (a.home, AddressFlags::Homeaddress),
+        (a.nodad, AddressFlags::Nodad),
+        (a.mngtmpaddr, AddressFlags::Managetempaddr),
+        (a.noprefixroute, AddressFlags::Noprefixroute),
+        (a.autojoin, AddressFlags::Mcautojoin),
+    ] {
+        if on {
+            flags |= f;
+        }
+    }
+    if !flags.is_empty() {
+        m.attributes.push(AddressAttribute::Flags(flags));
+    }
+    m
+}
+
+/// `brd ADDR | + | -` as an address (RFC 919's directed broadcast for `+`).
+pub fn broadcast(addr: Ipv4Addr, prefix_len: u8, brd: &Broadcast) -> Ipv4Addr {
+    let host_mask = u32::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
+    let a = u32::from(addr);
+    match brd {
+        Broadcast::Address(b) => *b,
+        Broadcast::SetHostBits => Ipv4Addr::from(a | host_mask),
+        Broadcast::ClearHostBits => Ipv4Addr::from(a & !host_mask),
+    }
+}
+
+/// Link up/down notifications (RTNLGRP_LINK), read without blocking from the engine loop.
+pub struct LinkMonitor {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+impl LinkMonitor {
+    pub fn new() -> Result<Self, NetlinkError> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        // RTMGRP_LINK: the legacy group bitmask for RTNLGRP_LINK.
+        sock.bind(&SocketAddr::new(0, libc::RTMGRP_LINK as u32))?;
+        sock.set_non_blocking(true)?;
+        Ok(LinkMonitor {
+            sock,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// Every link change queued so far. An overflowed queue (ENOBUFS) is reported as
+    /// `Err`: the caller must re-read the links it cares about.
+    pub fn drain(&mut self) -> Result<Vec<Link>, NetlinkError> {
+        let mut out = Vec::new();
+        loop {
+            let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(out),
+                Err(e) => return Err(e.into()),
+            };
+            let mut off = 0;
+            while off < n {
+                let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                else {
+                    break;
+                };
+                let len = msg.header.length as usize;
+                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) = &msg.payload
+                {
+                    out.push(link_of(l));
+                }
+                if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) = &msg.payload
+                {
+                    let mut gone = link_of(l);
+                    gone.up = false;
+                    out.push(gone);
+                }
+                if len == 0 {
+                    break;
+                }
+                off += len;
+            }
+        }
+    }
+}
+
+impl AsRawFd for LinkMonitor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_forms() {
+        let a = Ipv4Addr::new(192, 0, 2, 10);
+        assert_eq!(
+            broadcast(a, 24, &Broadcast::SetHostBits),
+            Ipv4Addr::new(192, 0, 2, 255)
+        );
+        assert_eq!(
+            broadcast(a, 24, &Broadcast::ClearHostBits),
+            Ipv4Addr::new(192, 0, 2, 0)
+        );
+        assert_eq!(broadcast(a, 32, &Broadcast::SetHostBits), a);
+        assert_eq!(
+            broadcast(a, 0, &Broadcast::SetHostBits),
+            Ipv4Addr::BROADCAST
+        );
+    }
+}

@@ -1,0 +1,178 @@
+use super::*;
+use crate::test_support::load_text;
+
+fn plan_of(text: &str) -> Result<Plan, PlanError> {
+    let loaded = load_text(text);
+    assert!(
+        !loaded.diags.has_errors(),
+        "{:?}",
+        crate::test_support::messages(&loaded)
+    );
+    plan(&loaded.config, &loaded.map)
+}
+
+const BASIC: &str = r#"
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.10/24 dev eth0
+    }
+    virtual_ipaddress_excluded {
+        198.51.100.7
+    }
+}
+"#;
+
+#[test]
+fn keepalived_defaults_are_resolved() {
+    let p = plan_of(BASIC).unwrap();
+    let i = &p.instances[0];
+    assert_eq!(
+        i.version,
+        Version::V2,
+        "keepalived's default vrrp_version is 2"
+    );
+    assert_eq!(i.family, Family::V4);
+    assert_eq!(i.start, StartState::Backup);
+    assert!(i.preempt && i.accept && !i.lower_prio_no_advert);
+    assert_eq!(i.mcast_dst, Some(IpAddr::V4(MCAST_V4)));
+    assert_eq!(
+        i.advert_addrs,
+        vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        i.vips.len(),
+        2,
+        "excluded addresses are installed but not advertised"
+    );
+    assert_eq!(i.garp.master_delay, Micros(5 * SECOND));
+    assert_eq!(i.garp.master_repeat, 5);
+    assert_eq!(i.down_timer_adverts, 3);
+    assert_eq!(i.auth, AuthPlan::None);
+}
+
+#[test]
+fn global_defaults_apply_to_instances() {
+    let p = plan_of(&format!(
+        "global_defs {{\n vrrp_version 3\n vrrp_garp_master_delay 1\n vrrp_garp_master_repeat 2\n \
+         vrrp_mcast_group4 224.0.0.19\n router_id lb1\n}}\n{BASIC}"
+    ))
+    .unwrap();
+    let i = &p.instances[0];
+    assert_eq!(i.version, Version::V3);
+    assert_eq!(i.garp.master_delay, Micros(SECOND));
+    assert_eq!(i.garp.master_repeat, 2);
+    assert_eq!(i.mcast_dst, Some("224.0.0.19".parse().unwrap()));
+    assert_eq!(p.router_id, "lb1");
+}
+
+#[test]
+fn strict_mode_turns_accept_off_and_silences_lower_priority_answers() {
+    let p = plan_of(&format!("global_defs {{\n vrrp_strict\n}}\n{BASIC}")).unwrap();
+    let i = &p.instances[0];
+    assert!(!i.accept);
+    assert!(i.lower_prio_no_advert);
+}
+
+#[test]
+fn owner_starts_master_and_unicast_has_no_group() {
+    let p = plan_of(
+        r#"
+vrrp_instance U {
+    interface eth0
+    virtual_router_id 9
+    priority 255
+    unicast_src_ip 10.0.0.1
+    unicast_peer {
+        10.0.0.2 min_ttl 250
+    }
+    authentication {
+        auth_type PASS
+        auth_pass secret123
+    }
+    virtual_ipaddress {
+        10.0.0.100
+    }
+}
+"#,
+    )
+    .unwrap();
+    let i = &p.instances[0];
+    assert_eq!(i.start, StartState::Master);
+    assert!(i.is_unicast());
+    assert_eq!(i.unicast_peers[0].min_ttl, 250);
+    assert_eq!(i.unicast_peers[0].max_ttl, 255);
+    assert_eq!(i.src_ip, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(
+        i.auth,
+        AuthPlan::Pass(*b"secret12"),
+        "keepalived keeps 8 bytes"
+    );
+}
+
+#[test]
+fn ipv6_instance_uses_v3_and_ff02_12() {
+    let p = plan_of(
+        "vrrp_instance V6 {\n interface eth0\n virtual_router_id 7\n priority 50\n \
+         virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n",
+    )
+    .unwrap();
+    let i = &p.instances[0];
+    assert_eq!((i.family, i.version), (Family::V6, Version::V3));
+    assert_eq!(i.mcast_dst, Some(IpAddr::V6(MCAST_V6)));
+}
+
+#[test]
+fn track_script_weight_comes_from_the_script_unless_overridden() {
+    let p = plan_of(
+        r#"
+vrrp_script chk {
+    script "/bin/true"
+    weight -20
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    track_script {
+        chk
+    }
+    track_interface {
+        eth1 weight 10
+    }
+    virtual_ipaddress {
+        192.0.2.10
+    }
+}
+"#,
+    )
+    .unwrap();
+    let i = &p.instances[0];
+    assert_eq!(i.track_scripts[0].weight, -20);
+    assert_eq!(i.track_interfaces[0].ifname, "eth1");
+    assert_eq!(i.track_interfaces[0].weight, 10);
+}
+
+#[test]
+fn same_vrid_twice_on_one_interface_is_refused() {
+    let two = format!("{BASIC}{}", BASIC.replace("VI_1", "VI_2"));
+    let loaded = load_text(&two);
+    // The checker warns; the engine must refuse to run two routers on one VRID.
+    let err = plan(&loaded.config, &loaded.map).unwrap_err();
+    assert!(
+        matches!(err, PlanError::DuplicateVrid { vrid: 51, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unchanged_instance_plans_equal() {
+    let a = plan_of(BASIC).unwrap();
+    let b = plan_of(&format!("# a comment\n{BASIC}")).unwrap();
+    assert_eq!(a.instances, b.instances);
+    let c = plan_of(&BASIC.replace("priority 100", "priority 101")).unwrap();
+    assert_ne!(a.instances, c.instances);
+}

@@ -1,0 +1,666 @@
+//! One running `vrrp_instance`: its state machine plus the I/O it owns (send socket, VIPs,
+//! announcements, counters). The engine feeds it; it turns the state machine's actions into
+//! packets and netlink calls.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+
+use tracing::{debug, error, info, warn};
+
+use super::clock::unix_secs;
+use super::garp::Announcer;
+use super::netlink::{Link, Netlink, NetlinkError};
+use super::plan::{AuthPlan, InstancePlan};
+use super::socket::TxSocket;
+use super::status::{InstanceCounters, InstanceStatus};
+use super::tracking::{effect, effective, Effect};
+use crate::config::units::Micros;
+use crate::vrrp::auth::encode_ipv4_ah;
+use crate::vrrp::fsm::{Action, ConfigError, Input, Instance, Reason, State};
+use crate::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
+use crate::vrrp::packet::{encode, Advert, Auth, Family};
+use crate::vrrp::timers::MonoTime;
+use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
+
+/// Something the rest of the daemon must hear about (notify scripts, FIFO, mail, logs).
+#[derive(Debug, Clone)]
+pub enum Event {
+    Transition {
+        instance: String,
+        from: State,
+        to: State,
+        reason: Reason,
+        priority: u8,
+    },
+    /// As master we heard a lower-priority advert (`notify_master_rx_lower_pri`).
+    LowerPriority { instance: String, src: IpAddr },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("vrrp_instance {name}: interface {ifname} does not exist")]
+    NoInterface { name: String, ifname: String },
+    #[error("vrrp_instance {name}: interface {ifname} has no {what} address to send adverts from")]
+    NoSource {
+        name: String,
+        ifname: String,
+        what: &'static str,
+    },
+    #[error("vrrp_instance {name}: {source}")]
+    Socket { name: String, source: io::Error },
+    #[error("vrrp_instance {name}: {source}")]
+    Netlink { name: String, source: NetlinkError },
+    #[error("vrrp_instance {name}: {source}")]
+    Config { name: String, source: ConfigError },
+}
+
+/// A burst of gratuitous ARPs / NAs still to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Burst {
+    at: MonoTime,
+    count: u32,
+}
+
+pub struct Runner {
+    pub plan: InstancePlan,
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub src: IpAddr,
+    pub fsm: Instance,
+    tx: TxSocket,
+    ip_id: u16,
+    ah_seq: u32,
+    ah_last_rx: u32,
+    counters: InstanceCounters,
+    drops: validate::Counters,
+    second_burst: Option<Burst>,
+    refresh_at: Option<MonoTime>,
+    last_transition: Option<(String, u64)>,
+    /// Up/down of each tracked object: own interface, `track_interface`s, `track_script`s.
+    link_up: bool,
+    tracked_ifs: BTreeMap<String, bool>,
+    scripts: BTreeMap<String, bool>,
+    faulted: bool,
+    /// FAULT from this instance's own tracked objects (not from its sync group).
+    own_fault: bool,
+    /// Another member of the sync group has its own fault.
+    group_fault: bool,
+    /// VIP device name → ifindex, resolved when the instance starts.
+    vip_ifindex: Vec<u32>,
+}
+
+impl Runner {
+    /// Opens what the instance needs. Fails without side effects, so a reload that cannot
+    /// start an instance leaves the running config alone.
+    pub fn new(
+        plan: InstancePlan,
+        nl: &mut Netlink,
+        links: &[Link],
+        script_states: &BTreeMap<String, bool>,
+    ) -> Result<Self, RunnerError> {
+        let name = plan.name.clone();
+        let find = |ifname: &str| links.iter().find(|l| l.name == ifname);
+        let link = find(&plan.ifname).ok_or_else(|| RunnerError::NoInterface {
+            name: name.clone(),
+            ifname: plan.ifname.clone(),
+        })?;
+        let src = match plan.src_ip {
+            Some(a) => a,
+            None => primary_address(nl, link.index, plan.family)
+                .map_err(|source| RunnerError::Netlink {
+                    name: name.clone(),
+                    source,
+                })?
+                .ok_or_else(|| RunnerError::NoSource {
+                    name: name.clone(),
+                    ifname: plan.ifname.clone(),
+                    what: match plan.family {
+                        Family::V4 => "IPv4",
+                        Family::V6 => "IPv6 link-local",
+                    },
+                })?,
+        };
+        let mut vip_ifindex = Vec::with_capacity(plan.vips.len());
+        for v in &plan.vips {
+            let dev = v.dev.as_deref().unwrap_or(&plan.ifname);
+            let l = find(dev).ok_or_else(|| RunnerError::NoInterface {
+                name: name.clone(),
+                ifname: dev.to_owned(),
+            })?;
+            vip_ifindex.push(l.index);
+        }
+        let mut tracked_ifs = BTreeMap::new();
+        for t in &plan.track_interfaces {
+            let up = find(&t.ifname).is_some_and(|l| l.up);
+            tracked_ifs.insert(t.ifname.clone(), up);
+        }
+        let mut scripts = BTreeMap::new();
+        for t in &plan.track_scripts {
+            let ok = script_states
+                .get(&t.script.name)
+                .copied()
+                .unwrap_or(!t.script.init_fail);
+            scripts.insert(t.script.name.clone(), ok);
+        }
+        let tx = TxSocket::open(plan.family, &plan.ifname, link.index, src).map_err(|source| {
+            RunnerError::Socket {
+                name: name.clone(),
+                source,
+            }
+        })?;
+        let fsm = Instance::new(plan.fsm_config(src)).map_err(|source| RunnerError::Config {
+            name: name.clone(),
+            source,
+        })?;
+        Ok(Runner {
+            ifindex: link.index,
+            mac: link.mac.unwrap_or_default(),
+            src,
+            fsm,
+            tx,
+            ip_id: 0,
+            ah_seq: 0,
+            ah_last_rx: 0,
+            counters: InstanceCounters::default(),
+            drops: validate::Counters::default(),
+            second_burst: None,
+            refresh_at: None,
+            last_transition: None,
+            link_up: link.up,
+            tracked_ifs,
+            scripts,
+            faulted: false,
+            own_fault: false,
+            group_fault: false,
+            vip_ifindex,
+            plan,
+        })
+    }
+
+    /// Starts the state machine, in FAULT if a tracked object is already down.
+    pub fn start(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) {
+        self.fsm.handle(now, Input::Startup);
+        self.run_actions(now, ctx);
+        self.retrack(now, ctx);
+    }
+
+    /// The earliest time something is due: the protocol timer or an announcement.
+    pub fn deadline(&self) -> Option<MonoTime> {
+        [
+            self.fsm.poll_timeout(),
+            self.second_burst.map(|b| b.at),
+            self.refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn on_timer(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) {
+        if self.fsm.poll_timeout().is_some_and(|t| t <= now) {
+            self.fsm.handle(now, Input::Timeout);
+            self.run_actions(now, ctx);
+        }
+        if let Some(b) = self.second_burst.filter(|b| b.at <= now) {
+            self.second_burst = None;
+            self.announce(b.count, ctx);
+        }
+        if let Some(at) = self.refresh_at.filter(|t| *t <= now) {
+            let every = self.plan.garp.master_refresh;
+            self.refresh_at = Some(at + every);
+            self.announce(self.plan.garp.master_refresh_repeat, ctx);
+        }
+    }
+
+    /// What the receive checks expect right now.
+    fn expect(&self, src: IpAddr) -> RxExpect {
+        let following =
+            self.fsm.state() == State::Backup && self.fsm.master().is_some_and(|m| m.addr == src);
+        RxExpect {
+            vrid: self.plan.vrid,
+            version: self.plan.version,
+            family: self.plan.family,
+            adver_int: self.plan.adver_int,
+            vips: self.plan.advert_addrs.clone(),
+            check_adv_addr: !(self.plan.skip_check_adv_addr && following),
+            auth: match self.plan.auth {
+                AuthPlan::Ah(key) => validate::ExpectAuth::Ah {
+                    key,
+                    last_seq: self.ah_last_rx,
+                },
+                other => other.expect(),
+            },
+            unicast_peers: (!self.plan.unicast_peers.is_empty())
+                .then(|| self.plan.unicast_peers.clone()),
+            check_unicast_src: self.plan.check_unicast_src,
+        }
+    }
+
+    /// One received packet for this VRID: IPv4 as read from the raw socket (header
+    /// included), IPv6 as the VRRP message with its ancillary data.
+    pub fn on_packet(
+        &mut self,
+        now: MonoTime,
+        pkt: &[u8],
+        v6: Option<(std::net::Ipv6Addr, std::net::Ipv6Addr, Option<u8>)>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let result = match v6 {
+            None => {
+                let src = crate::vrrp::ipv4::parse_ipv4_packet(pkt)
+                    .map(|(ip, _)| ip.src_ip())
+                    .unwrap_or(self.src);
+                validate::receive_ipv4(pkt, &self.expect(src))
+            }
+            Some((src, dst, hops)) => {
+                validate::receive_ipv6(pkt, src, dst, hops, &self.expect(IpAddr::V6(src)))
+            }
+        };
+        match result {
+            Ok(Accepted { advert, ah_seq, .. }) => {
+                if let Some(seq) = ah_seq {
+                    self.ah_last_rx = seq;
+                }
+                self.counters.adverts_received += 1;
+                if advert.priority == 0 {
+                    self.counters.priority_zero_received += 1;
+                }
+                let src = match v6 {
+                    Some((s, _, _)) => IpAddr::V6(s),
+                    None => crate::vrrp::ipv4::parse_ipv4_packet(pkt)
+                        .map(|(ip, _)| ip.src_ip())
+                        .unwrap_or(self.src),
+                };
+                if src == self.src {
+                    // Our own advert looped back (another socket on this host).
+                    return;
+                }
+                self.fsm.handle(
+                    now,
+                    Input::Advert {
+                        src,
+                        priority: advert.priority,
+                        adver_int: advert.adver_int,
+                    },
+                );
+                self.run_actions(now, ctx);
+            }
+            Err(Dropped(reason)) => {
+                self.drops.inc(reason);
+                if reason.is_error() {
+                    debug!(
+                        instance = %self.plan.name,
+                        reason = reason.name(),
+                        "advert dropped"
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn on_link(&mut self, now: MonoTime, link: &Link, ctx: &mut Ctx<'_>) {
+        let mut changed = false;
+        if link.index == self.ifindex && link.up != self.link_up {
+            info!(
+                instance = %self.plan.name,
+                "interface {} is {}",
+                self.plan.ifname,
+                if link.up { "up" } else { "down" }
+            );
+            self.link_up = link.up;
+            changed = true;
+        }
+        if let Some(up) = self.tracked_ifs.get_mut(&link.name) {
+            if *up != link.up {
+                *up = link.up;
+                changed = true;
+            }
+        }
+        if changed {
+            self.retrack(now, ctx);
+        }
+    }
+
+    pub fn on_script(&mut self, now: MonoTime, name: &str, ok: bool, ctx: &mut Ctx<'_>) {
+        debug!(instance = %self.plan.name, script = name, ok, "script state");
+        if let Some(s) = self.scripts.get_mut(name) {
+            if *s != ok {
+                *s = ok;
+                self.retrack(now, ctx);
+            }
+        }
+    }
+
+    /// Whether this instance's own tracked objects put it in FAULT.
+    pub fn own_fault(&self) -> bool {
+        self.own_fault
+    }
+
+    /// Another sync group member has (or no longer has) its own fault. Returns whether
+    /// anything changed.
+    pub fn set_group_fault(&mut self, fault: bool, now: MonoTime, ctx: &mut Ctx<'_>) -> bool {
+        if self.group_fault == fault {
+            return false;
+        }
+        self.group_fault = fault;
+        self.retrack(now, ctx);
+        true
+    }
+
+    /// Recomputes the effective priority and FAULT from every tracked object.
+    fn retrack(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) {
+        let own = if self.plan.dont_track_primary || self.link_up {
+            Effect::Delta(0)
+        } else {
+            Effect::Fault
+        };
+        let ifs = self.plan.track_interfaces.iter().map(|t| {
+            let up = self.tracked_ifs.get(&t.ifname).copied().unwrap_or(false);
+            effect(up, t.weight, t.reverse)
+        });
+        let scripts = self.plan.track_scripts.iter().map(|t| {
+            let ok = self.scripts.get(&t.script.name).copied().unwrap_or(true);
+            effect(ok, t.weight, t.reverse)
+        });
+        let (prio, fault) = effective(
+            self.plan.priority,
+            std::iter::once(own).chain(ifs).chain(scripts),
+        );
+        self.own_fault = fault;
+        let fault = fault || self.group_fault;
+        debug!(
+            instance = %self.plan.name,
+            prio,
+            own_fault = self.own_fault,
+            group_fault = self.group_fault,
+            "tracking"
+        );
+        if prio != self.fsm.priority() && self.plan.priority != 255 {
+            info!(
+                instance = %self.plan.name,
+                "effective priority {} -> {prio}",
+                self.fsm.priority()
+            );
+            self.fsm.handle(now, Input::PriorityChange(prio));
+            self.run_actions(now, ctx);
+        }
+        if fault != self.faulted {
+            self.faulted = fault;
+            let input = if fault {
+                Input::InterfaceDown
+            } else {
+                Input::InterfaceUp
+            };
+            self.fsm.handle(now, input);
+            self.run_actions(now, ctx);
+        }
+    }
+
+    /// Feeds an operator or shutdown input.
+    pub fn input(&mut self, now: MonoTime, input: Input, ctx: &mut Ctx<'_>) {
+        self.fsm.handle(now, input);
+        self.run_actions(now, ctx);
+    }
+
+    fn run_actions(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) {
+        while let Some(a) = self.fsm.poll_action() {
+            match a {
+                Action::SendAdvert { priority } => self.send_advert(priority),
+                Action::AddVips { accept } => {
+                    if !accept {
+                        warn!(
+                            instance = %self.plan.name,
+                            "no_accept (strict mode) is not enforced yet: traffic to the VIPs is accepted"
+                        );
+                    }
+                    self.set_vips(true, ctx.nl);
+                }
+                Action::RemoveVips => self.set_vips(false, ctx.nl),
+                Action::SendGratuitous => {
+                    let g = self.plan.garp;
+                    self.announce(g.master_repeat, ctx);
+                    self.second_burst = (g.master_delay > Micros(0)).then_some(Burst {
+                        at: now + g.master_delay,
+                        count: g.master_repeat,
+                    });
+                    self.refresh_at =
+                        (g.master_refresh > Micros(0)).then_some(now + g.master_refresh);
+                }
+                Action::Transition { from, to, reason } => {
+                    self.on_transition(from, to, reason, ctx)
+                }
+                Action::LowerPriorityAdvert { src, priority } => {
+                    debug!(instance = %self.plan.name, %src, priority, "lower-priority advert while MASTER");
+                    let g = self.plan.garp;
+                    if g.lower_prio_repeat > 0 {
+                        self.announce(g.lower_prio_repeat, ctx);
+                        if g.lower_prio_delay > Micros(0) {
+                            self.second_burst = Some(Burst {
+                                at: now + g.lower_prio_delay,
+                                count: g.lower_prio_repeat,
+                            });
+                        }
+                    }
+                    ctx.events.push(Event::LowerPriority {
+                        instance: self.plan.name.clone(),
+                        src,
+                    });
+                }
+                Action::OwnerConflict { src } => error!(
+                    instance = %self.plan.name,
+                    %src,
+                    "another router also claims to own the addresses (priority 255): lowering ours to 254"
+                ),
+            }
+        }
+    }
+
+    fn on_transition(&mut self, from: State, to: State, reason: Reason, ctx: &mut Ctx<'_>) {
+        info!(
+            instance = %self.plan.name,
+            from = %from,
+            to = %to,
+            reason = ?reason,
+            "({}) Entering {} STATE",
+            self.plan.name,
+            to
+        );
+        if to == State::Master {
+            self.counters.became_master += 1;
+        }
+        if from == State::Master {
+            self.counters.released_master += 1;
+            self.second_burst = None;
+            self.refresh_at = None;
+        }
+        if to == State::Master {
+            // keepalived restarts the AH sequence when becoming master.
+            self.ah_seq = 0;
+        }
+        self.last_transition = Some((format!("{reason:?}"), unix_secs()));
+        ctx.events.push(Event::Transition {
+            instance: self.plan.name.clone(),
+            from,
+            to,
+            reason,
+            priority: self.fsm.priority(),
+        });
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        let auth = match self.plan.auth {
+            AuthPlan::None => Auth::None,
+            AuthPlan::Pass(k) => Auth::Pass(k),
+            AuthPlan::Ah(_) => Auth::Ah,
+        };
+        let advert = Advert {
+            version: self.plan.version,
+            vrid: self.plan.vrid,
+            priority,
+            adver_int: self.plan.adver_int,
+            addrs: self.plan.advert_addrs.clone(),
+            auth,
+        };
+        let dsts: Vec<IpAddr> = match self.plan.mcast_dst {
+            Some(g) => vec![g],
+            None => self.plan.unicast_peers.iter().map(|p| p.addr).collect(),
+        };
+        if self.plan.auth != AuthPlan::None && matches!(self.plan.auth, AuthPlan::Ah(_)) {
+            self.ah_seq = self.ah_seq.wrapping_add(1);
+        }
+        for dst in dsts {
+            let bytes = match (self.src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    self.ip_id = self.ip_id.wrapping_add(1).max(1);
+                    let mut ip = Ipv4Tx::new(s, d, self.ip_id);
+                    if self.plan.is_unicast() {
+                        ip.ttl = self.plan.unicast_ttl;
+                    }
+                    match self.plan.auth {
+                        AuthPlan::Ah(key) => {
+                            encode_ipv4_ah(&advert, &ip, &key, self.ah_seq, self.plan.is_unicast())
+                        }
+                        _ => encode_ipv4_packet(&advert, &ip),
+                    }
+                }
+                (s, d) => encode(&advert, s, d),
+            };
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    error!(instance = %self.plan.name, "cannot encode an advert: {e}");
+                    self.counters.send_errors += 1;
+                    continue;
+                }
+            };
+            match self.tx.send(&bytes, dst) {
+                Ok(()) => {
+                    self.counters.adverts_sent += 1;
+                    if priority == 0 {
+                        self.counters.priority_zero_sent += 1;
+                    }
+                }
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    debug!(instance = %self.plan.name, %dst, "advert not sent: {e}");
+                }
+            }
+        }
+    }
+
+    fn set_vips(&mut self, add: bool, nl: &mut Netlink) {
+        for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
+            let r = if add {
+                nl.add_address(ifindex, v)
+            } else {
+                nl.del_address(ifindex, v)
+            };
+            if let Err(e) = r {
+                error!(instance = %self.plan.name, "{e}");
+            }
+        }
+    }
+
+    fn announce(&mut self, count: u32, ctx: &mut Ctx<'_>) {
+        if self.fsm.state() != State::Master {
+            return;
+        }
+        for _ in 0..count {
+            for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
+                let mac = ctx.mac_of(ifindex).unwrap_or(self.mac);
+                let r = match v.addr {
+                    IpAddr::V4(a) => ctx.announcer.send_arp(ifindex, mac, a),
+                    IpAddr::V6(a) => ctx.announcer.send_na(ifindex, mac, a, false),
+                };
+                match r {
+                    Ok(()) => self.counters.gratuitous_sent += 1,
+                    Err(e) => debug!(instance = %self.plan.name, "announcement not sent: {e}"),
+                }
+            }
+        }
+    }
+
+    pub fn status(&self) -> InstanceStatus {
+        let mut counters = self.counters.clone();
+        counters.rx_dropped = self
+            .drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect();
+        let state = self.fsm.state();
+        let (master, master_priority) = match (state, self.fsm.master()) {
+            (State::Master, _) => (Some(self.src.to_string()), Some(self.fsm.priority())),
+            (_, Some(m)) => (Some(m.addr.to_string()), Some(m.priority)),
+            _ => (None, None),
+        };
+        InstanceStatus {
+            name: self.plan.name.clone(),
+            interface: self.plan.ifname.clone(),
+            family: match self.plan.family {
+                Family::V4 => "inet".into(),
+                Family::V6 => "inet6".into(),
+            },
+            vrid: self.plan.vrid,
+            version: self.plan.version.number(),
+            state: state.as_str().into(),
+            priority: self.plan.priority,
+            effective_priority: self.fsm.priority(),
+            source: self.src.to_string(),
+            master,
+            master_priority,
+            vips: self
+                .plan
+                .vips
+                .iter()
+                .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+                .collect(),
+            last_transition: self.last_transition.as_ref().map(|t| t.0.clone()),
+            last_transition_at: self.last_transition.as_ref().map(|t| t.1),
+            sync_group: self.plan.sync_group.clone(),
+            counters,
+        }
+    }
+}
+
+/// What a runner borrows from the engine while handling an input.
+pub struct Ctx<'a> {
+    pub nl: &'a mut Netlink,
+    pub announcer: &'a Announcer,
+    pub links: &'a [Link],
+    pub events: &'a mut Vec<Event>,
+}
+
+impl Ctx<'_> {
+    fn mac_of(&self, ifindex: u32) -> Option<[u8; 6]> {
+        self.links
+            .iter()
+            .find(|l| l.index == ifindex)
+            .and_then(|l| l.mac)
+    }
+}
+
+/// The address adverts come from when none is configured: the interface's first primary
+/// IPv4 address, or its IPv6 link-local address (RFC 5798 §5.1.2.2).
+fn primary_address(
+    nl: &mut Netlink,
+    ifindex: u32,
+    family: Family,
+) -> Result<Option<IpAddr>, NetlinkError> {
+    let addrs = nl.addresses(ifindex)?;
+    Ok(match family {
+        Family::V4 => addrs
+            .iter()
+            .filter(|a| a.addr.is_ipv4() && !a.secondary)
+            .map(|a| a.addr)
+            .next(),
+        Family::V6 => addrs
+            .iter()
+            .filter_map(|a| match a.addr {
+                IpAddr::V6(v) if v.is_unicast_link_local() => Some(a.addr),
+                _ => None,
+            })
+            .next(),
+    })
+}

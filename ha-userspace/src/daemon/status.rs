@@ -1,0 +1,88 @@
+//! What `ha status` shows, as the engine reports it and the control socket carries it (JSON).
+
+use serde::{Deserialize, Serialize};
+
+/// Per-instance counters (keepalived's `vrrp_stats` plus ours).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceCounters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_sent: u64,
+    pub priority_zero_received: u64,
+    pub gratuitous_sent: u64,
+    /// Send failures (the socket refused an advert).
+    pub send_errors: u64,
+    /// Received packets dropped by the RFC 5798 §7.1 checks, per reason (stable names).
+    pub rx_dropped: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub family: String,
+    pub vrid: u8,
+    pub version: u8,
+    /// INIT, BACKUP, MASTER or FAULT (keepalived's names).
+    pub state: String,
+    /// Configured priority.
+    pub priority: u8,
+    /// Priority after tracking, as advertised.
+    pub effective_priority: u8,
+    /// The source address of our adverts.
+    pub source: String,
+    /// The current master (ourselves when MASTER), if known.
+    pub master: Option<String>,
+    pub master_priority: Option<u8>,
+    pub vips: Vec<String>,
+    /// Why the last transition happened and when (Unix seconds).
+    pub last_transition: Option<String>,
+    pub last_transition_at: Option<u64>,
+    pub sync_group: Option<String>,
+    pub counters: InstanceCounters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub config: String,
+    /// Unix seconds when the running config was loaded.
+    pub loaded_at: u64,
+    pub reloads: u64,
+    pub instances: Vec<InstanceStatus>,
+}
+
+impl Status {
+    /// The human-readable table of `ha status`.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "ha pid {}, config {}, {} reload(s)\n",
+            self.pid, self.config, self.reloads
+        );
+        out.push_str(&format!(
+            "{:<16} {:<10} {:>4} {:<7} {:>4} {:>4}  {:<26} {}\n",
+            "INSTANCE", "INTERFACE", "VRID", "STATE", "PRIO", "EFF", "MASTER", "VIPS"
+        ));
+        for i in &self.instances {
+            let master = match (&i.master, i.master_priority) {
+                (Some(m), Some(p)) => format!("{m} ({p})"),
+                (Some(m), None) => m.clone(),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "{:<16} {:<10} {:>4} {:<7} {:>4} {:>4}  {:<26} {}\n",
+                i.name,
+                i.interface,
+                i.vrid,
+                i.state,
+                i.priority,
+                i.effective_priority,
+                master,
+                i.vips.join(" ")
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,240 @@
+//! The demo lab behind `cargo xtask run`: two `ha` nodes with the bundled keepalived.conf
+//! pair on a bridge, a web server on each, a client probing the VIP every millisecond. It
+//! shows who is MASTER, cuts the master's link, prints the outage the client saw and the new
+//! MASTER, brings the node back, stops it gracefully, and removes everything, also on Ctrl-C.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use ha_tests::daemon::{Daemon, Kind};
+use ha_tests::lab::{delete_stale, Lab, VIP4};
+use ha_tests::probe::{self, longest_gap, Prober, ECHO_PORT, HTTP_PORT};
+use ha_tests::{can_run, wait_until};
+
+const NODE1: &str = include_str!("../../../ha-userspace/examples/lab/node1.conf");
+const NODE2: &str = include_str!("../../../ha-userspace/examples/lab/node2.conf");
+const INSTANCE: &str = "web";
+
+#[derive(Parser)]
+#[command(name = "ha-lab", about = "The ha demo lab (run by `cargo xtask run`)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the demo (the default).
+    Demo {
+        /// Use keepalived instead of ha on node 2 (a mixed pair).
+        #[arg(long)]
+        keepalived_peer: bool,
+    },
+    /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
+    #[command(hide = true)]
+    Serve { name: String },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Some(Cmd::Serve { name }) => Ok(probe::serve(&name)?),
+        Some(Cmd::Demo { keepalived_peer }) => demo(keepalived_peer),
+        None => demo(false),
+    }
+}
+
+fn interrupted() -> Result<()> {
+    if STOP.load(Ordering::SeqCst) {
+        bail!("interrupted: cleaning up the lab");
+    }
+    Ok(())
+}
+
+/// Sleeps in small steps so Ctrl-C is noticed.
+fn pause(d: Duration) -> Result<()> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        interrupted()?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+fn demo(keepalived_peer: bool) -> Result<()> {
+    if !can_run("the lab") {
+        bail!("the lab needs root (network namespaces)");
+    }
+    for s in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: installing an async-signal-safe handler (one atomic store).
+        unsafe { libc::signal(s, on_signal as *const () as libc::sighandler_t) };
+    }
+    delete_stale("halab");
+    println!("== building the lab: switch, node1, node2, client (network namespaces)");
+    let lab = Lab::new("lab", 2, true).map_err(anyhow::Error::msg)?;
+    let client = lab.client.clone().context("client node")?;
+    let me = std::env::current_exe()?;
+    let mut servers: Vec<Child> = Vec::new();
+    for n in &lab.nodes {
+        servers.push(
+            n.command(&me)
+                .args(["serve", &n.name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+    }
+    let result = run_demo(&lab, &client.ns, keepalived_peer);
+    for mut s in servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    println!("== cleaning up: namespaces removed");
+    drop(lab);
+    result
+}
+
+fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
+    let vip = IpAddr::V4(VIP4);
+    println!("== starting ha on node1 (priority 150) and node2 (priority 100)");
+    println!(
+        "   config pair: ha-userspace/examples/lab/node{{1,2}}.conf (VRRPv3, advert_int 0.05)"
+    );
+    let mut n1 = Daemon::start(lab, &lab.nodes[0], Kind::Ha, NODE1);
+    let peer = if keepalived_peer {
+        Kind::Keepalived
+    } else {
+        Kind::Ha
+    };
+    let n2 = Daemon::start(lab, &lab.nodes[1], peer, NODE2);
+    let elected = wait_until(Duration::from_secs(10), || {
+        n1.state(INSTANCE).as_deref() == Some("MASTER") && lab.holders(vip) == ["n1"]
+    });
+    interrupted()?;
+    if !elected {
+        bail!("no master elected:\n{}", n1.log_text());
+    }
+    show(&n1, &n2);
+    println!(
+        "== client: GET http://{VIP4}:{HTTP_PORT}/ -> {}",
+        http_get(client_ns)?
+    );
+
+    let target = SocketAddr::new(vip, ECHO_PORT);
+    let prober = Prober::start_in(client_ns, target, Duration::from_millis(1))?;
+    pause(Duration::from_millis(500))?;
+
+    println!("== cutting node1's link (hard failure)");
+    let t = Instant::now();
+    lab.cut(&lab.nodes[0]).map_err(anyhow::Error::msg)?;
+    await_server(&prober, "n2", t)?;
+    pause(Duration::from_millis(300))?;
+    report(&prober, t, "link cut");
+    show(&n1, &n2);
+    println!(
+        "== client: GET http://{VIP4}:{HTTP_PORT}/ -> {}",
+        http_get(client_ns)?
+    );
+
+    println!("== bringing node1 back: it preempts (priority 150 > 100)");
+    let t = Instant::now();
+    lab.restore(&lab.nodes[0]).map_err(anyhow::Error::msg)?;
+    await_server(&prober, "n1", t)?;
+    pause(Duration::from_millis(300))?;
+    report(&prober, t, "return and preemption");
+
+    println!("== stopping ha on node1 gracefully (SIGTERM: priority-0 advert, VIP released)");
+    let t = Instant::now();
+    n1.stop();
+    await_server(&prober, "n2", t)?;
+    pause(Duration::from_millis(300))?;
+    report(&prober, t, "graceful stop");
+    show(&n1, &n2);
+    println!(
+        "== probes sent: {}, answered: {}",
+        prober.sent.load(Ordering::Relaxed),
+        prober.snapshot().len()
+    );
+    Ok(())
+}
+
+/// Waits until the prober hears `node` answer after `since`.
+fn await_server(prober: &Prober, node: &str, since: Instant) -> Result<()> {
+    let ok = wait_until(Duration::from_secs(15), || {
+        STOP.load(Ordering::SeqCst)
+            || prober
+                .snapshot()
+                .iter()
+                .any(|a| a.at > since && a.node == node)
+    });
+    interrupted()?;
+    if !ok {
+        bail!("{node} never answered on the VIP");
+    }
+    Ok(())
+}
+
+fn report(prober: &Prober, since: Instant, what: &str) {
+    match longest_gap(&prober.snapshot(), since) {
+        Some((gap, before, after)) => println!(
+            "== {what}: client-visible outage {:.1} ms ({before} -> {after}), measured by a 1 ms prober",
+            gap.as_secs_f64() * 1000.0
+        ),
+        None => println!("== {what}: no answers recorded"),
+    }
+}
+
+fn show(n1: &Daemon, n2: &Daemon) {
+    for d in [n1, n2] {
+        let state = match d.kind {
+            Kind::Ha => d.state(INSTANCE).unwrap_or_else(|| "stopped".into()),
+            Kind::Keepalived => {
+                if d.holds(IpAddr::V4(VIP4)) {
+                    "MASTER (holds the VIP)".into()
+                } else {
+                    "not holding the VIP".into()
+                }
+            }
+        };
+        println!(
+            "   {} ({}): {INSTANCE} is {state}",
+            d.node.name,
+            d.kind.name()
+        );
+    }
+}
+
+/// GET / on the VIP from the client namespace.
+fn http_get(client_ns: &str) -> Result<String> {
+    let ns = client_ns.to_owned();
+    std::thread::spawn(move || -> Result<String> {
+        probe::enter_netns(&ns)?;
+        let mut s = TcpStream::connect_timeout(
+            &SocketAddr::new(IpAddr::V4(VIP4), HTTP_PORT),
+            Duration::from_secs(3),
+        )?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+        let mut body = String::new();
+        s.read_to_string(&mut body)?;
+        Ok(body
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("http thread panicked"))?
+}

@@ -1,0 +1,232 @@
+//! A VRRP daemon running in a lab node: `ha run` or keepalived 2.2.7, with its log in the
+//! lab directory. Dropping it kills it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use ha::daemon::control::{self, Reply, Request};
+use ha::daemon::status::{InstanceStatus, Status};
+
+use crate::lab::{Lab, Node};
+use crate::{ha_bin, wait_until};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ha,
+    Keepalived,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ha => "ha",
+            Kind::Keepalived => "keepalived",
+        }
+    }
+}
+
+pub struct Daemon {
+    pub kind: Kind,
+    pub node: Node,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts `kind` on `node` with `config` (written to the lab directory).
+    pub fn start(lab: &Lab, node: &Node, kind: Kind, config: &str) -> Daemon {
+        let tag = format!("{}-{}", node.name, kind.name());
+        let conf = lab.write(&format!("{tag}.conf"), config);
+        let socket = lab.path(&format!("{tag}.sock"));
+        let log = lab.path(&format!("{tag}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = match kind {
+            Kind::Ha => node
+                .command(&ha_bin())
+                .arg("run")
+                .arg("-f")
+                .arg(&conf)
+                .arg("-S")
+                .arg(&socket)
+                .arg("--dump-dir")
+                .arg(lab.dir())
+                .env("HA_LOG", "debug")
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn(),
+            Kind::Keepalived => node
+                .command(std::path::Path::new("keepalived"))
+                .args(["-n", "-l", "-D", "--vrrp", "-f"])
+                .arg(&conf)
+                .arg("-p")
+                .arg(lab.path(&format!("{tag}.pid")))
+                .arg("-r")
+                .arg(lab.path(&format!("{tag}.vrrp.pid")))
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn(),
+        }
+        .expect("start daemon");
+        let d = Daemon {
+            kind,
+            node: node.clone(),
+            config: conf,
+            socket,
+            log,
+            child: Some(child),
+        };
+        if kind == Kind::Ha {
+            let up = wait_until(Duration::from_secs(10), || d.status().is_some());
+            assert!(up, "ha did not come up on {}:\n{}", node.name, d.log_text());
+        }
+        d
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `ha status` over the control socket (ha only).
+    pub fn status(&self) -> Option<Status> {
+        if self.kind != Kind::Ha {
+            return None;
+        }
+        match control::request(&self.socket, &Request::Status) {
+            Ok(Reply {
+                status: Some(s), ..
+            }) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn instance(&self, name: &str) -> Option<InstanceStatus> {
+        self.status()?
+            .instances
+            .into_iter()
+            .find(|i| i.name == name)
+    }
+
+    /// The instance's state as ha reports it (ha only).
+    pub fn state(&self, name: &str) -> Option<String> {
+        self.instance(name).map(|i| i.state)
+    }
+
+    pub fn request(&self, req: &Request) -> Result<Reply, String> {
+        control::request(&self.socket, req).map_err(|e| e.to_string())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            // The child is `ip netns exec`, which execs the daemon: same pid.
+            // SAFETY: kill(2) on our child's pid.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+    }
+
+    /// SIGTERM and wait for the exit (graceful stop).
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let mut c = self.child.take()?;
+        for _ in 0..1000 {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
+    /// SIGKILL: the node dies without a word.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn holds(&self, addr: IpAddr) -> bool {
+        self.node.has_addr(addr)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The parts of a keepalived.conf the tests vary.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub name: String,
+    pub vrid: u8,
+    pub priority: u8,
+    /// `advert_int` as written.
+    pub advert_int: String,
+    pub version: u8,
+    pub vips: Vec<String>,
+    /// `unicast_src_ip` + `unicast_peer` when set.
+    pub unicast: Option<(IpAddr, Vec<IpAddr>)>,
+    pub auth_pass: Option<String>,
+    pub extra: String,
+}
+
+impl InstanceSpec {
+    pub fn new(name: &str, vrid: u8, priority: u8) -> Self {
+        InstanceSpec {
+            name: name.into(),
+            vrid,
+            priority,
+            advert_int: "0.1".into(),
+            version: 3,
+            vips: vec![format!("{}/24", crate::lab::VIP4)],
+            unicast: None,
+            auth_pass: None,
+            extra: String::new(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "vrrp_instance {} {{\n    interface eth0\n    virtual_router_id {}\n    priority {}\n    \
+             advert_int {}\n    version {}\n",
+            self.name, self.vrid, self.priority, self.advert_int, self.version
+        );
+        if let Some((src, peers)) = &self.unicast {
+            s.push_str(&format!("    unicast_src_ip {src}\n    unicast_peer {{\n"));
+            for p in peers {
+                s.push_str(&format!("        {p}\n"));
+            }
+            s.push_str("    }\n");
+        }
+        if let Some(p) = &self.auth_pass {
+            s.push_str(&format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+            ));
+        }
+        s.push_str(&self.extra);
+        s.push_str("    virtual_ipaddress {\n");
+        for v in &self.vips {
+            s.push_str(&format!("        {v}\n"));
+        }
+        s.push_str("    }\n}\n");
+        s
+    }
+}
+
+/// A whole config: `global_defs` lines then instances.
+pub fn config(global: &str, instances: &[InstanceSpec]) -> String {
+    let mut s = format!("global_defs {{\n    router_id test\n{global}}}\n");
+    for i in instances {
+        s.push_str(&i.render());
+    }
+    s
+}

@@ -1,0 +1,454 @@
+//! `ha` nodes in network namespaces on a bridge: election, failures, handovers, tracking,
+//! sync groups, unicast, reload, the control socket and notifications. Each test builds its
+//! own lab and removes it. Waits have generous upper bounds only: speed is measured by
+//! `cargo xtask bench failover`, not here.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ha::daemon::control::Request;
+use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
+use ha_tests::lab::{Lab, VIP4, VIP4_B, VIP6};
+use ha_tests::{can_run, wait_until};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn vip() -> IpAddr {
+    IpAddr::V4(VIP4)
+}
+
+fn ha(lab: &Lab, i: usize, specs: &[InstanceSpec]) -> Daemon {
+    Daemon::start(lab, &lab.nodes[i], Kind::Ha, &config("", specs))
+}
+
+fn wait_state(d: &Daemon, instance: &str, state: &str) {
+    let ok = wait_until(WAIT, || d.state(instance).as_deref() == Some(state));
+    assert!(
+        ok,
+        "{} on {} is {:?}, expected {state}\n--- log ---\n{}",
+        instance,
+        d.node.name,
+        d.state(instance),
+        d.log_text()
+    );
+}
+
+fn wait_holders(lab: &Lab, addr: IpAddr, want: &[&str]) {
+    let ok = wait_until(WAIT, || lab.holders(addr) == want);
+    assert!(
+        ok,
+        "{addr} is on {:?}, expected {want:?}",
+        lab.holders(addr)
+    );
+}
+
+/// RFC 5798 §6.4.1–§6.4.3: of three routers the highest priority becomes MASTER, the others
+/// BACKUP and follow it; only the master holds the VIP.
+#[test]
+fn election_of_three() {
+    if !can_run("election_of_three") {
+        return;
+    }
+    let lab = Lab::new("elect", 3, false).unwrap();
+    let d: Vec<Daemon> = [100, 200, 150]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ha(&lab, i, &[InstanceSpec::new("VI_1", 51, *p)]))
+        .collect();
+    wait_state(&d[1], "VI_1", "MASTER");
+    wait_state(&d[0], "VI_1", "BACKUP");
+    wait_state(&d[2], "VI_1", "BACKUP");
+    wait_holders(&lab, vip(), &["n2"]);
+    let b = d[0].instance("VI_1").unwrap();
+    assert_eq!(b.master.as_deref(), Some("192.0.2.2"));
+    assert_eq!(b.master_priority, Some(200));
+    assert!(b.counters.adverts_received > 0);
+    assert!(d[1].instance("VI_1").unwrap().counters.adverts_sent > 0);
+}
+
+/// RFC 5798 §6.4.2 (Master_Down_Timer fires) then §6.4.2 preemption when the higher
+/// priority router returns.
+#[test]
+fn link_cut_fails_over_and_the_master_preempts_on_return() {
+    if !can_run("link_cut_fails_over") {
+        return;
+    }
+    let lab = Lab::new("cut", 2, false).unwrap();
+    let a = ha(&lab, 0, &[InstanceSpec::new("VI_1", 51, 200)]);
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    lab.cut(&lab.nodes[0]).unwrap();
+    wait_state(&b, "VI_1", "MASTER");
+    // The cut node lost carrier: FAULT, addresses released.
+    wait_state(&a, "VI_1", "FAULT");
+    wait_holders(&lab, vip(), &["n2"]);
+    assert_eq!(
+        b.instance("VI_1").unwrap().last_transition.as_deref(),
+        Some("MasterDown")
+    );
+    lab.restore(&lab.nodes[0]).unwrap();
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    wait_holders(&lab, vip(), &["n1"]);
+}
+
+/// RFC 5798 §6.4.3 Shutdown: the master sends priority 0 and removes its VIPs; the backup
+/// takes over after Skew_Time instead of Master_Down_Interval.
+#[test]
+fn graceful_stop_hands_over_with_priority_zero() {
+    if !can_run("graceful_stop") {
+        return;
+    }
+    let lab = Lab::new("stop", 2, false).unwrap();
+    let mut a = ha(&lab, 0, &[InstanceSpec::new("VI_1", 51, 200)]);
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    let st = a.stop().expect("ha exited");
+    assert!(st.success(), "graceful stop exit status {st}");
+    assert!(
+        !lab.nodes[0].has_addr(vip()),
+        "the stopped master removed its VIP"
+    );
+    wait_state(&b, "VI_1", "MASTER");
+    let i = b.instance("VI_1").unwrap();
+    assert_eq!(i.counters.priority_zero_received, 1);
+    assert_eq!(i.last_transition.as_deref(), Some("MasterStopped"));
+    wait_holders(&lab, vip(), &["n2"]);
+}
+
+/// keepalived's `nopreempt`: a returning higher-priority BACKUP does not take over.
+#[test]
+fn nopreempt_keeps_the_current_master() {
+    if !can_run("nopreempt") {
+        return;
+    }
+    let lab = Lab::new("nopre", 2, false).unwrap();
+    let mut high = InstanceSpec::new("VI_1", 51, 200);
+    high.extra = "    nopreempt\n".into();
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&b, "VI_1", "MASTER");
+    let a = ha(&lab, 0, &[high]);
+    wait_state(&a, "VI_1", "BACKUP");
+    // Several master-down intervals later, still BACKUP.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.state("VI_1").as_deref(), Some("BACKUP"));
+    assert_eq!(b.state("VI_1").as_deref(), Some("MASTER"));
+    assert_eq!(a.instance("VI_1").unwrap().counters.became_master, 0);
+}
+
+/// RFC 5798 §6.4.3: equal priorities, the higher primary address wins.
+#[test]
+fn equal_priority_higher_address_wins() {
+    if !can_run("equal_priority") {
+        return;
+    }
+    let lab = Lab::new("tie", 2, false).unwrap();
+    // Split brain first: both nodes isolated become MASTER; when the network heals the two
+    // masters hear each other's equal-priority adverts and the lower address yields.
+    for n in &lab.nodes {
+        lab.isolate(n).unwrap();
+    }
+    let a = ha(&lab, 0, &[InstanceSpec::new("VI_1", 51, 100)]);
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "MASTER");
+    for n in &lab.nodes {
+        lab.rejoin(n).unwrap();
+    }
+    wait_state(&b, "VI_1", "MASTER");
+    wait_state(&a, "VI_1", "BACKUP");
+}
+
+/// `track_script` with a negative weight: the check failing lowers the master below the
+/// backup, which preempts; the check recovering moves it back.
+#[test]
+fn track_script_weight_moves_the_master() {
+    if !can_run("track_script") {
+        return;
+    }
+    let lab = Lab::new("trk", 2, false).unwrap();
+    let flag = lab.path("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let script = format!(
+        "vrrp_script chk {{\n    script \"/bin/test -e {}\"\n    interval 1\n    weight -150\n    fall 1\n    rise 1\n}}\n",
+        flag.display()
+    );
+    let mut high = InstanceSpec::new("VI_1", 51, 200);
+    high.extra = "    track_script {\n        chk\n    }\n".into();
+    let cfg = format!("{}{}", config("", &[]), script) + &high.render();
+    let a = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg);
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    std::fs::remove_file(&flag).unwrap();
+    wait_state(&b, "VI_1", "MASTER");
+    wait_state(&a, "VI_1", "BACKUP");
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 50);
+    std::fs::write(&flag, "").unwrap();
+    wait_state(&a, "VI_1", "MASTER");
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    wait_holders(&lab, vip(), &["n1"]);
+}
+
+/// `vrrp_sync_group`: one member going to FAULT (a weight-0 script) takes the whole group
+/// to the other node.
+#[test]
+fn sync_group_moves_together() {
+    if !can_run("sync_group") {
+        return;
+    }
+    let lab = Lab::new("sync", 2, false).unwrap();
+    let flag = lab.path("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let mk = |prio: u8, tracked: bool| {
+        let mut one = InstanceSpec::new("VI_1", 51, prio);
+        if tracked {
+            one.extra = "    track_script {\n        chk\n    }\n".into();
+        }
+        let mut two = InstanceSpec::new("VI_2", 52, prio);
+        two.vips = vec![format!("{VIP4_B}/24")];
+        format!(
+            "{}vrrp_script chk {{\n    script \"/bin/test -e {}\"\n    interval 1\n    weight 0\n    fall 1\n    rise 1\n}}\n\
+             vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}",
+            config("", &[]),
+            flag.display(),
+            one.render(),
+            two.render()
+        )
+    };
+    let a = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &mk(200, true));
+    let b = Daemon::start(&lab, &lab.nodes[1], Kind::Ha, &mk(100, false));
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&a, "VI_2", "MASTER");
+    wait_state(&b, "VI_2", "BACKUP");
+    std::fs::remove_file(&flag).unwrap();
+    wait_state(&a, "VI_1", "FAULT");
+    wait_state(&a, "VI_2", "FAULT");
+    wait_state(&b, "VI_1", "MASTER");
+    wait_state(&b, "VI_2", "MASTER");
+    wait_holders(&lab, IpAddr::V4(VIP4_B), &["n2"]);
+    std::fs::write(&flag, "").unwrap();
+    wait_state(&a, "VI_2", "MASTER");
+    wait_state(&a, "VI_1", "MASTER");
+    wait_holders(&lab, IpAddr::V4(VIP4_B), &["n1"]);
+}
+
+/// `unicast_peer`: adverts go to the peer only; election and failover work the same.
+#[test]
+fn unicast_election_and_failover() {
+    if !can_run("unicast") {
+        return;
+    }
+    let lab = Lab::new("uni", 2, false).unwrap();
+    let (ip1, ip2) = (IpAddr::V4(lab.nodes[0].ip4), IpAddr::V4(lab.nodes[1].ip4));
+    let mut s1 = InstanceSpec::new("VI_1", 51, 200);
+    s1.unicast = Some((ip1, vec![ip2]));
+    let mut s2 = InstanceSpec::new("VI_1", 51, 100);
+    s2.unicast = Some((ip2, vec![ip1]));
+    let mut a = ha(&lab, 0, &[s1]);
+    let b = ha(&lab, 1, &[s2]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    a.kill();
+    wait_state(&b, "VI_1", "MASTER");
+}
+
+/// IPv6: VRRPv3 to ff02::12 from the link-local address, VIP announced with an NA.
+#[test]
+fn ipv6_election_and_failover() {
+    if !can_run("ipv6") {
+        return;
+    }
+    let lab = Lab::new("v6", 2, false).unwrap();
+    let spec = |p| {
+        let mut s = InstanceSpec::new("VI_6", 61, p);
+        s.vips = vec![format!("{VIP6}/64")];
+        s
+    };
+    let mut a = ha(&lab, 0, &[spec(200)]);
+    let b = ha(&lab, 1, &[spec(100)]);
+    wait_state(&a, "VI_6", "MASTER");
+    wait_state(&b, "VI_6", "BACKUP");
+    wait_holders(&lab, IpAddr::V6(VIP6), &["n1"]);
+    let master = b.instance("VI_6").unwrap().master.unwrap();
+    assert!(master.starts_with("fe80::"), "{master}");
+    a.stop();
+    wait_state(&b, "VI_6", "MASTER");
+    wait_holders(&lab, IpAddr::V6(VIP6), &["n2"]);
+}
+
+/// SIGHUP applies a difference: an unchanged MASTER keeps its VIP with no transition and
+/// no priority 0 (the backup never takes over), a new instance starts; an invalid file is
+/// refused and the running config stays.
+#[test]
+fn reload_without_a_gap_and_bad_reload_keeps_running() {
+    if !can_run("reload") {
+        return;
+    }
+    let lab = Lab::new("rel", 2, false).unwrap();
+    let one = InstanceSpec::new("VI_1", 51, 200);
+    let a = ha(&lab, 0, std::slice::from_ref(&one));
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    let before = a.instance("VI_1").unwrap();
+
+    let mut two = InstanceSpec::new("VI_2", 52, 200);
+    two.vips = vec![format!("{VIP4_B}/24")];
+    std::fs::write(&a.config, config("", &[one.clone(), two])).unwrap();
+    a.signal(libc::SIGHUP);
+    wait_state(&a, "VI_2", "MASTER");
+    let after = a.instance("VI_1").unwrap();
+    assert_eq!(after.state, "MASTER");
+    assert_eq!(after.counters.became_master, before.counters.became_master);
+    assert_eq!(after.counters.priority_zero_sent, 0);
+    assert_eq!(a.status().unwrap().reloads, 1);
+    let bi = b.instance("VI_1").unwrap();
+    assert_eq!(bi.counters.became_master, 0, "the backup never took over");
+    assert_eq!(bi.counters.priority_zero_received, 0);
+    assert!(lab.nodes[0].has_addr(vip()));
+
+    // A keyword without its value: an error (keepalived -t stops reading there).
+    std::fs::write(
+        &a.config,
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id\n}\n",
+    )
+    .unwrap();
+    let r = a.request(&Request::Reload).unwrap();
+    assert!(!r.ok, "an invalid config is refused: {r:?}");
+    let s = a.status().unwrap();
+    assert_eq!(s.reloads, 1);
+    assert_eq!(s.instances.len(), 2);
+    assert!(s.instances.iter().all(|i| i.state == "MASTER"));
+}
+
+/// `ha failover`: the master hands over (priority 0) and the backup takes the VIP.
+#[test]
+fn manual_failover_from_the_control_socket() {
+    if !can_run("manual_failover") {
+        return;
+    }
+    let lab = Lab::new("fo", 2, false).unwrap();
+    let mut spec_a = InstanceSpec::new("VI_1", 51, 200);
+    spec_a.extra = "    nopreempt\n".into();
+    let mut spec_b = InstanceSpec::new("VI_1", 51, 100);
+    spec_b.extra = "    nopreempt\n".into();
+    let a = ha(&lab, 0, &[spec_a]);
+    wait_state(&a, "VI_1", "MASTER");
+    let b = ha(&lab, 1, &[spec_b]);
+    wait_state(&b, "VI_1", "BACKUP");
+    let r = a
+        .request(&Request::Failover {
+            instance: "VI_1".into(),
+        })
+        .unwrap();
+    assert!(r.ok, "{r:?}");
+    wait_state(&b, "VI_1", "MASTER");
+    wait_state(&a, "VI_1", "BACKUP");
+    wait_holders(&lab, vip(), &["n2"]);
+    let r = a
+        .request(&Request::Failover {
+            instance: "nope".into(),
+        })
+        .unwrap();
+    assert!(!r.ok);
+    assert!(r.message.unwrap().contains("no vrrp_instance named nope"));
+}
+
+/// Notify scripts get keepalived's arguments; the FIFO gets keepalived's lines.
+#[test]
+fn notify_scripts_and_fifo() {
+    if !can_run("notify") {
+        return;
+    }
+    let lab = Lab::new("ntf", 1, false).unwrap();
+    let out = lab.path("notify.out");
+    let master = lab.path("master.out");
+    let script = lab.write(
+        "notify.sh",
+        &format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    );
+    let touch = lab.write(
+        "master.sh",
+        &format!("#!/bin/sh\necho master >> {}\n", master.display()),
+    );
+    for p in [&script, &touch] {
+        std::process::Command::new("chmod")
+            .args(["755"])
+            .arg(p)
+            .status()
+            .unwrap();
+    }
+    let fifo = lab.path("notify.fifo");
+    let mut s = InstanceSpec::new("VI_1", 51, 200);
+    s.extra = format!(
+        "    notify {}\n    notify_master {}\n",
+        script.display(),
+        touch.display()
+    );
+    let global = format!("    vrrp_notify_fifo {}\n", fifo.display());
+    // The FIFO must have a reader for lines to be kept: read it in the background.
+    let cfg = config(&global, &[s]);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            wait_until(WAIT, || fifo.exists());
+            std::fs::read_to_string(&fifo).unwrap_or_default()
+        })
+    };
+    let mut d = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg);
+    wait_state(&d, "VI_1", "MASTER");
+    let ok = wait_until(WAIT, || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.contains("INSTANCE VI_1 MASTER 200"))
+    });
+    assert!(ok, "notify output: {:?}", std::fs::read_to_string(&out));
+    assert!(wait_until(WAIT, || master.exists()));
+    d.stop();
+    let ok = wait_until(WAIT, || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.contains("INSTANCE VI_1 STOP 200"))
+    });
+    assert!(ok, "notify output: {:?}", std::fs::read_to_string(&out));
+    let lines = reader.join().unwrap();
+    assert!(
+        lines.contains("INSTANCE \"VI_1\" BACKUP 200\n")
+            && lines.contains("INSTANCE \"VI_1\" MASTER 200\n"),
+        "fifo: {lines:?}"
+    );
+}
+
+/// An interface going down puts its instances in FAULT; coming back, they elect again.
+#[test]
+fn interface_down_is_fault() {
+    if !can_run("interface_down") {
+        return;
+    }
+    let lab = Lab::new("flt", 1, false).unwrap();
+    let d = ha(&lab, 0, &[InstanceSpec::new("VI_1", 51, 200)]);
+    wait_state(&d, "VI_1", "MASTER");
+    lab.nodes[0].ip(&["link", "set", "eth0", "down"]).unwrap();
+    wait_state(&d, "VI_1", "FAULT");
+    lab.nodes[0].ip(&["link", "set", "eth0", "up"]).unwrap();
+    wait_state(&d, "VI_1", "MASTER");
+}
+
+/// SIGUSR1 / SIGUSR2 write keepalived's dump files.
+#[test]
+fn usr1_and_usr2_dumps() {
+    if !can_run("dumps") {
+        return;
+    }
+    let lab = Lab::new("dmp", 1, false).unwrap();
+    let d = ha(&lab, 0, &[InstanceSpec::new("VI_1", 51, 200)]);
+    wait_state(&d, "VI_1", "MASTER");
+    d.signal(libc::SIGUSR1);
+    d.signal(libc::SIGUSR2);
+    let data = lab.path("keepalived.data");
+    let stats = lab.path("keepalived.stats");
+    assert!(wait_until(WAIT, || data.exists() && stats.exists()));
+    assert!(wait_until(WAIT, || std::fs::read_to_string(&data)
+        .is_ok_and(|t| t.contains("VI_1") && t.contains("MASTER"))));
+    assert!(wait_until(WAIT, || std::fs::read_to_string(&stats)
+        .is_ok_and(|t| t.contains("adverts_sent"))));
+}
