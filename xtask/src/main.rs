@@ -31,8 +31,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_args: Vec<String>,
     },
-    /// Build `ha` and run `ha check-config` on the examples (a good one and a broken one).
-    Run,
+    /// The demo lab: two ha nodes, a client and a web server in network namespaces; cut the
+    /// master, print the client-visible outage and the new master; clean up (also on Ctrl-C).
+    Run(run::Args),
     /// Benchmarks, side by side with keepalived.
     Bench {
         #[command(subcommand)]
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
             args.extend(cargo_args.iter().map(String::as_str));
             cargo::run_streaming(&args)
         }),
-        Cmd::Run => deps::ensure_system_packages().and_then(|()| run::run()),
+        Cmd::Run(args) => deps::ensure_system_packages().and_then(|()| run::run(&args)),
         Cmd::Bench {
             what: Bench::Config(args),
         } => deps::ensure_system_packages().and_then(|()| bench_config::run(&args)),

@@ -556,6 +556,7 @@ impl Engine {
             config: self.config.clone(),
             loaded_at: self.loaded_at,
             reloads: self.reloads,
+            unknown_vrid: self.unknown_vrid,
             instances: self.runners.iter().map(Runner::status).collect(),
         }
     }

@@ -17,12 +17,9 @@ use crate::config::model::Config;
 use crate::config::source::SourceMap;
 use crate::config::units::{Centis, Micros};
 use crate::vrrp::fsm::{InstanceConfig, StartState, PRIORITY_OWNER};
-use crate::vrrp::packet::{pad_key, Family, Version, MCAST_V4};
+use crate::vrrp::packet::{pad_key, Family, Version, MCAST_V4, MCAST_V6};
 use crate::vrrp::timers::DEFAULT_DOWN_TIMER_ADVERTS;
 use crate::vrrp::validate::{ExpectAuth, UnicastPeer};
-
-/// RFC 5798 §5.1.2.2: the IPv6 VRRP multicast group.
-pub const MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
 /// VRRPv2 authentication as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

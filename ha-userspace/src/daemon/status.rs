@@ -51,6 +51,8 @@ pub struct Status {
     /// Unix seconds when the running config was loaded.
     pub loaded_at: u64,
     pub reloads: u64,
+    /// VRRP packets for a VRID no instance runs (or too short to name one).
+    pub unknown_vrid: u64,
     pub instances: Vec<InstanceStatus>,
 }
 

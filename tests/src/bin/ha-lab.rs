@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use ha::config::units::Centis;
+use ha::vrrp::timers::{master_down_interval, skew_time, Version};
 use ha_tests::daemon::{Daemon, Kind};
 use ha_tests::lab::{delete_stale, Lab, VIP4};
 use ha_tests::probe::{self, longest_gap, Prober, ECHO_PORT, HTTP_PORT};
@@ -47,11 +49,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
-        Some(Cmd::Serve { name }) => Ok(probe::serve(&name)?),
+fn main() -> std::process::ExitCode {
+    let r = match Cli::parse().cmd {
+        Some(Cmd::Serve { name }) => probe::serve(&name).map_err(anyhow::Error::from),
         Some(Cmd::Demo { keepalived_peer }) => demo(keepalived_peer),
         None => demo(false),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ha-lab: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
@@ -141,6 +150,10 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
     await_server(&prober, "n2", t)?;
     pause(Duration::from_millis(300))?;
     report(&prober, t, "link cut");
+    let (skew, down) = bounds();
+    println!(
+        "   RFC 5798 bound for node2: Master_Down_Interval = 3 x 50 ms + Skew_Time {skew:.1} ms = {down:.1} ms after node1's last advert"
+    );
     show(&n1, &n2);
     println!(
         "== client: GET http://{VIP4}:{HTTP_PORT}/ -> {}",
@@ -160,6 +173,10 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
     await_server(&prober, "n2", t)?;
     pause(Duration::from_millis(300))?;
     report(&prober, t, "graceful stop");
+    println!(
+        "   RFC 5798 bound for node2: Skew_Time {:.1} ms after the priority-0 advert",
+        bounds().0
+    );
     show(&n1, &n2);
     println!(
         "== probes sent: {}, answered: {}",
@@ -167,6 +184,15 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
         prober.snapshot().len()
     );
     Ok(())
+}
+
+/// Skew_Time and Master_Down_Interval of node2 (priority 100, advert_int 0.05, VRRPv3) in
+/// ms, with keepalived's arithmetic.
+fn bounds() -> (f64, f64) {
+    let int = Centis(5);
+    let skew = skew_time(Version::V3, 100, int).0 as f64 / 1000.0;
+    let down = master_down_interval(Version::V3, 100, int, 3).0 as f64 / 1000.0;
+    (skew, down)
 }
 
 /// Waits until the prober hears `node` answer after `since`.
