@@ -94,6 +94,10 @@ struct RunArgs {
     /// keepalived's VRRP child pid file (the same process here).
     #[arg(short = 'r', long = "vrrp_pid")]
     vrrp_pid: Option<PathBuf>,
+    /// Keep the VRRP engine thread at normal priority (by default it runs SCHED_RR, priority
+    /// `vrrp_rt_priority` or 1, so a busy machine does not delay adverts).
+    #[arg(long)]
+    no_realtime: bool,
     #[arg(short = 'n', long = "dont-fork", hide = true)]
     dont_fork: bool,
     #[arg(short = 'l', long = "log-console", hide = true)]
@@ -190,6 +194,7 @@ fn run(args: RunArgs) -> i32 {
         control_socket: args.sock.control_socket,
         dump_dir: args.dump_dir,
         pid_file: args.pid.or(args.vrrp_pid),
+        realtime: !args.no_realtime,
     };
     match ha::daemon::run::run(opts) {
         Ok(()) => 0,

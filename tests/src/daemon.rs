@@ -89,6 +89,11 @@ impl Daemon {
         d
     }
 
+    /// The daemon's pid (`ip netns exec` execs it, so the child's pid is the daemon's).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

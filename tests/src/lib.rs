@@ -5,6 +5,7 @@
 //! Everything runs inside namespaces created here with unique names and deleted on drop;
 //! addresses are from the documentation ranges (192.0.2.0/24, 2001:db8::/64).
 
+pub mod bench;
 pub mod daemon;
 pub mod lab;
 pub mod probe;

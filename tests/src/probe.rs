@@ -8,6 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const ECHO_PORT: u16 = 7007;
+
+/// When set, the prober's threads and the echo server run SCHED_FIFO: the benchmark
+/// measures the daemons, so the instruments must not be the ones delayed by a busy CPU.
+pub static INSTRUMENT_RT: AtomicBool = AtomicBool::new(false);
+
+/// SCHED_FIFO priority 50 for the calling thread when [`INSTRUMENT_RT`] is set.
+pub fn instrument_priority() {
+    if !INSTRUMENT_RT.load(Ordering::Relaxed) {
+        return;
+    }
+    let p = libc::sched_param { sched_priority: 50 };
+    // SAFETY: setting our own thread's policy with a valid sched_param.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &p) };
+}
 pub const HTTP_PORT: u16 = 8080;
 
 /// Serves UDP echo (answering with `name`) and a one-line HTTP page forever. Runs inside a
@@ -16,6 +30,7 @@ pub fn serve(name: &str) -> std::io::Result<()> {
     let udp =
         UdpSocket::bind(("::", ECHO_PORT)).or_else(|_| UdpSocket::bind(("0.0.0.0", ECHO_PORT)))?;
     let http = std::net::TcpListener::bind(("0.0.0.0", HTTP_PORT))?;
+    instrument_priority();
     let page = format!("hello from {name}\n");
     let n = name.to_owned();
     std::thread::spawn(move || {
@@ -73,6 +88,7 @@ impl Prober {
             let stop = stop.clone();
             let sent = sent.clone();
             std::thread::spawn(move || {
+                instrument_priority();
                 let mut seq: u64 = 0;
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
@@ -93,6 +109,7 @@ impl Prober {
             let stop = stop.clone();
             let answers = answers.clone();
             std::thread::spawn(move || {
+                instrument_priority();
                 let mut buf = [0u8; 128];
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok(n) = rx.recv(&mut buf) {

@@ -48,6 +48,14 @@ enum Bench {
     /// Config check time and peak RSS on a large generated keepalived.conf: `ha check-config`
     /// against `keepalived -t`.
     Config(bench_config::Args),
+    /// Failover outage (link cut, graceful stop; idle and loaded), daemon CPU with 50
+    /// instances, stability with 255: `ha` and keepalived in the same lab, same run.
+    /// Options after `--`: --runs N, --only outage|cpu|stability, --daemon ha|keepalived,
+    /// --stability-secs S, --cpu-secs S.
+    Failover {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +70,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: Bench::Config(args),
         } => deps::ensure_system_packages().and_then(|()| bench_config::run(&args)),
+        Cmd::Bench {
+            what: Bench::Failover { args },
+        } => deps::ensure_system_packages().and_then(|()| run::bench_failover(&args)),
         Cmd::Deps => deps::ensure_system_packages().map(|()| 0),
     };
     // Commands that ran to the end return the exit status to hand back (e.g. `cargo test`'s).

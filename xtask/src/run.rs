@@ -42,3 +42,24 @@ pub fn run(args: &Args) -> Result<u8> {
         .with_context(|| format!("running {}", lab.display()))?;
     Ok(cargo::exit_code(status))
 }
+
+/// `cargo xtask bench failover`: release builds (timing is the point), then the lab driver's
+/// benchmark with `args`.
+pub fn bench_failover(args: &[String]) -> Result<u8> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the benchmark creates network namespaces: run it as root");
+    }
+    let ha = ha_bin::build_ha(true)?;
+    let lab = cargo::build_bin("ha-tests", "ha-lab", true)?;
+    // SAFETY: installing a handler that does nothing (see `run`).
+    unsafe { libc::signal(libc::SIGINT, ignore as *const () as libc::sighandler_t) };
+    let status = std::process::Command::new(&lab)
+        .arg("bench-failover")
+        .args(args)
+        .env("HA_BIN", &ha)
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("running {}", lab.display()))?;
+    Ok(cargo::exit_code(status))
+}

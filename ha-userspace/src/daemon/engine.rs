@@ -115,6 +115,9 @@ struct Engine {
     loaded_at: u64,
     reloads: u64,
     buf: Vec<u8>,
+    /// The ppoll set: eventfd, link monitor, then one entry per `pollkeys` receive socket.
+    pollset: Vec<libc::pollfd>,
+    pollkeys: Vec<RxKey>,
 }
 
 /// Opens everything the plan needs and starts the engine thread. Errors (a missing
@@ -124,6 +127,7 @@ pub fn spawn(
     plan: Plan,
     config: String,
     events: UnboundedSender<Event>,
+    realtime: bool,
 ) -> Result<EngineHandle, EngineError> {
     let mut nl = Netlink::new()?;
     let linkmon = LinkMonitor::new()?;
@@ -161,16 +165,45 @@ pub fn spawn(
         loaded_at: unix_secs(),
         reloads: 0,
         buf: vec![0; 65536],
+        pollset: Vec::new(),
+        pollkeys: Vec::new(),
     };
+    engine.rebuild_pollset();
     let thread = std::thread::Builder::new()
         .name("vrrp-engine".into())
-        .spawn(move || engine.run())
+        .spawn(move || {
+            if realtime {
+                realtime_priority(engine.plan.rt_priority.unwrap_or(DEFAULT_RT_PRIORITY));
+            }
+            engine.run()
+        })
         .map_err(io_err("starting the engine thread"))?;
     Ok(EngineHandle {
         tx,
         wake: wake_fd,
         thread: Some(thread),
     })
+}
+
+/// The engine thread's default SCHED_RR priority: the lowest realtime one, above every
+/// normal process, so adverts and the master-down timer keep their timing when the CPUs are
+/// saturated (keepalived's `vrrp_rt_priority` sets it; `ha run --no-realtime` disables it).
+const DEFAULT_RT_PRIORITY: i32 = 1;
+
+fn realtime_priority(prio: i32) {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: setting our own thread's policy with a valid sched_param.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
+    if rc == 0 {
+        info!("VRRP engine thread runs SCHED_RR priority {prio}");
+    } else {
+        warn!(
+            "VRRP engine thread stays at normal priority (SCHED_RR {prio}: {})",
+            io::Error::from_raw_os_error(rc)
+        );
+    }
 }
 
 impl Engine {
@@ -200,12 +233,8 @@ impl Engine {
     /// One wait and everything that woke it. False once stopped.
     fn poll_once(&mut self) -> bool {
         let deadline = self.runners.iter().filter_map(Runner::deadline).min();
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.rx.len() + 2);
-        fds.push(pollfd(self.wake.as_raw_fd()));
-        fds.push(pollfd(self.linkmon.as_raw_fd()));
-        let keys: Vec<RxKey> = self.rx.keys().copied().collect();
-        for k in &keys {
-            fds.push(pollfd(self.rx[k].as_raw_fd()));
+        for p in &mut self.pollset {
+            p.revents = 0;
         }
         let ts;
         let tsp = match deadline {
@@ -219,11 +248,11 @@ impl Engine {
             }
             None => std::ptr::null(),
         };
-        // SAFETY: fds is a valid array of its length; tsp is null or points to `ts`.
+        // SAFETY: the poll set is a valid array of its length; tsp is null or points to `ts`.
         let rc = unsafe {
             libc::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as libc::nfds_t,
+                self.pollset.as_mut_ptr(),
+                self.pollset.len() as libc::nfds_t,
                 tsp,
                 std::ptr::null(),
             )
@@ -235,13 +264,14 @@ impl Engine {
             }
         }
         let mut events = Vec::new();
+        let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
         if rc > 0 {
-            for (i, k) in keys.iter().enumerate() {
-                if fds[i + 2].revents != 0 {
-                    self.drain_rx(*k, &mut events);
+            for i in 0..self.pollkeys.len() {
+                if woke(self, i + 2) {
+                    self.drain_rx(self.pollkeys[i], &mut events);
                 }
             }
-            if fds[1].revents != 0 {
+            if woke(self, 1) {
                 self.on_links(&mut events);
             }
         }
@@ -258,7 +288,7 @@ impl Engine {
             }
         }
         let mut running = true;
-        if rc > 0 && fds[0].revents != 0 {
+        if woke(self, 0) {
             let mut buf = [0u8; 8];
             // SAFETY: reading 8 bytes into a valid buffer resets the eventfd counter.
             unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
@@ -270,6 +300,15 @@ impl Engine {
         }
         self.flush(events);
         running
+    }
+
+    fn rebuild_pollset(&mut self) {
+        self.pollkeys = self.rx.keys().copied().collect();
+        self.pollset = [self.wake.as_raw_fd(), self.linkmon.as_raw_fd()]
+            .into_iter()
+            .chain(self.pollkeys.iter().map(|k| self.rx[k].as_raw_fd()))
+            .map(pollfd)
+            .collect();
     }
 
     fn ctx<'a>(
@@ -440,6 +479,7 @@ impl Engine {
             return Err(e.to_string());
         }
         self.rx = rx;
+        self.rebuild_pollset();
         self.links = links;
         let now = mono_now();
         let (n_keep, n_stop, n_new) = (keep.len(), stop.len(), fresh.len());

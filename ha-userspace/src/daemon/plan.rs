@@ -166,6 +166,8 @@ pub struct Plan {
     pub script_user: Option<String>,
     pub script_security: bool,
     pub smtp: Option<SmtpPlan>,
+    /// `vrrp_rt_priority`: the engine thread's SCHED_RR priority.
+    pub rt_priority: Option<i32>,
 }
 
 /// Where `smtp_alert` mail goes.
@@ -249,6 +251,12 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
         script_user: g.script_user.as_ref().map(|u| u.user.clone()),
         script_security: g.enable_script_security,
         smtp: smtp(g),
+        rt_priority: match g.tuning.get("vrrp_rt_priority") {
+            Some(crate::config::model::global::tuning::Setting::Int(p)) => {
+                i32::try_from(*p).ok().filter(|p| (1..=99).contains(p))
+            }
+            _ => None,
+        },
     })
 }
 

@@ -26,6 +26,8 @@ pub struct RunOptions {
     /// Where SIGUSR1 / SIGUSR2 write `keepalived.data` / `keepalived.stats`.
     pub dump_dir: PathBuf,
     pub pid_file: Option<PathBuf>,
+    /// Run the engine thread at a realtime priority (default on).
+    pub realtime: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         plan.clone(),
         opts.config.display().to_string(),
         ev_tx,
+        opts.realtime,
     )?);
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {

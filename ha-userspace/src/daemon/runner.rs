@@ -88,6 +88,10 @@ pub struct Runner {
     group_fault: bool,
     /// VIP device name → ifindex, resolved when the instance starts.
     vip_ifindex: Vec<u32>,
+    /// The receive checks' expectations, built once; the per-packet parts are updated.
+    expect: RxExpect,
+    /// The advert we send, built once; only the priority changes.
+    advert: Advert,
 }
 
 impl Runner {
@@ -174,6 +178,8 @@ impl Runner {
             own_fault: false,
             group_fault: false,
             vip_ifindex,
+            expect: expectations(&plan),
+            advert: advert_of(&plan),
             plan,
         })
     }
@@ -213,27 +219,15 @@ impl Runner {
         }
     }
 
-    /// What the receive checks expect right now.
-    fn expect(&self, src: IpAddr) -> RxExpect {
+    /// Updates the per-packet part of the receive checks: keepalived's `check_addr` (skip
+    /// the address list for the master we follow, with `skip_check_adv_addr`) and the AH
+    /// anti-replay counter.
+    fn update_expect(&mut self, src: IpAddr) {
         let following =
             self.fsm.state() == State::Backup && self.fsm.master().is_some_and(|m| m.addr == src);
-        RxExpect {
-            vrid: self.plan.vrid,
-            version: self.plan.version,
-            family: self.plan.family,
-            adver_int: self.plan.adver_int,
-            vips: self.plan.advert_addrs.clone(),
-            check_adv_addr: !(self.plan.skip_check_adv_addr && following),
-            auth: match self.plan.auth {
-                AuthPlan::Ah(key) => validate::ExpectAuth::Ah {
-                    key,
-                    last_seq: self.ah_last_rx,
-                },
-                other => other.expect(),
-            },
-            unicast_peers: (!self.plan.unicast_peers.is_empty())
-                .then(|| self.plan.unicast_peers.clone()),
-            check_unicast_src: self.plan.check_unicast_src,
+        self.expect.check_adv_addr = !(self.plan.skip_check_adv_addr && following);
+        if let validate::ExpectAuth::Ah { last_seq, .. } = &mut self.expect.auth {
+            *last_seq = self.ah_last_rx;
         }
     }
 
@@ -246,16 +240,24 @@ impl Runner {
         v6: Option<(std::net::Ipv6Addr, std::net::Ipv6Addr, Option<u8>)>,
         ctx: &mut Ctx<'_>,
     ) {
+        let src = match v6 {
+            Some((s, _, _)) => IpAddr::V6(s),
+            None => match crate::vrrp::ipv4::parse_ipv4_packet(pkt) {
+                Ok((ip, _)) => ip.src_ip(),
+                Err(e) => {
+                    self.drops.inc(validate::Reason::of_decode_error(&e));
+                    return;
+                }
+            },
+        };
+        if src == self.src {
+            // Our own advert looped back (another socket on this host).
+            return;
+        }
+        self.update_expect(src);
         let result = match v6 {
-            None => {
-                let src = crate::vrrp::ipv4::parse_ipv4_packet(pkt)
-                    .map(|(ip, _)| ip.src_ip())
-                    .unwrap_or(self.src);
-                validate::receive_ipv4(pkt, &self.expect(src))
-            }
-            Some((src, dst, hops)) => {
-                validate::receive_ipv6(pkt, src, dst, hops, &self.expect(IpAddr::V6(src)))
-            }
+            None => validate::receive_ipv4(pkt, &self.expect),
+            Some((s, dst, hops)) => validate::receive_ipv6(pkt, s, dst, hops, &self.expect),
         };
         match result {
             Ok(Accepted { advert, ah_seq, .. }) => {
@@ -265,16 +267,6 @@ impl Runner {
                 self.counters.adverts_received += 1;
                 if advert.priority == 0 {
                     self.counters.priority_zero_received += 1;
-                }
-                let src = match v6 {
-                    Some((s, _, _)) => IpAddr::V6(s),
-                    None => crate::vrrp::ipv4::parse_ipv4_packet(pkt)
-                        .map(|(ip, _)| ip.src_ip())
-                        .unwrap_or(self.src),
-                };
-                if src == self.src {
-                    // Our own advert looped back (another socket on this host).
-                    return;
                 }
                 self.fsm.handle(
                     now,
@@ -489,27 +481,21 @@ impl Runner {
     }
 
     fn send_advert(&mut self, priority: u8) {
-        let auth = match self.plan.auth {
-            AuthPlan::None => Auth::None,
-            AuthPlan::Pass(k) => Auth::Pass(k),
-            AuthPlan::Ah(_) => Auth::Ah,
-        };
-        let advert = Advert {
-            version: self.plan.version,
-            vrid: self.plan.vrid,
-            priority,
-            adver_int: self.plan.adver_int,
-            addrs: self.plan.advert_addrs.clone(),
-            auth,
-        };
-        let dsts: Vec<IpAddr> = match self.plan.mcast_dst {
-            Some(g) => vec![g],
-            None => self.plan.unicast_peers.iter().map(|p| p.addr).collect(),
+        self.advert.priority = priority;
+        let advert = &self.advert;
+        let n = if self.plan.mcast_dst.is_some() {
+            1
+        } else {
+            self.plan.unicast_peers.len()
         };
         if self.plan.auth != AuthPlan::None && matches!(self.plan.auth, AuthPlan::Ah(_)) {
             self.ah_seq = self.ah_seq.wrapping_add(1);
         }
-        for dst in dsts {
+        for k in 0..n {
+            let dst = match self.plan.mcast_dst {
+                Some(g) => g,
+                None => self.plan.unicast_peers[k].addr,
+            };
             let bytes = match (self.src, dst) {
                 (IpAddr::V4(s), IpAddr::V4(d)) => {
                     self.ip_id = self.ip_id.wrapping_add(1).max(1);
@@ -519,12 +505,12 @@ impl Runner {
                     }
                     match self.plan.auth {
                         AuthPlan::Ah(key) => {
-                            encode_ipv4_ah(&advert, &ip, &key, self.ah_seq, self.plan.is_unicast())
+                            encode_ipv4_ah(advert, &ip, &key, self.ah_seq, self.plan.is_unicast())
                         }
-                        _ => encode_ipv4_packet(&advert, &ip),
+                        _ => encode_ipv4_packet(advert, &ip),
                     }
                 }
-                (s, d) => encode(&advert, s, d),
+                (s, d) => encode(advert, s, d),
             };
             let bytes = match bytes {
                 Ok(b) => b,
@@ -663,4 +649,35 @@ fn primary_address(
             })
             .next(),
     })
+}
+
+/// The receive checks' fixed expectations for an instance.
+fn expectations(plan: &InstancePlan) -> RxExpect {
+    RxExpect {
+        vrid: plan.vrid,
+        version: plan.version,
+        family: plan.family,
+        adver_int: plan.adver_int,
+        vips: plan.advert_addrs.clone(),
+        check_adv_addr: true,
+        auth: plan.auth.expect(),
+        unicast_peers: (!plan.unicast_peers.is_empty()).then(|| plan.unicast_peers.clone()),
+        check_unicast_src: plan.check_unicast_src,
+    }
+}
+
+/// The advert an instance sends (priority filled in per send).
+fn advert_of(plan: &InstancePlan) -> Advert {
+    Advert {
+        version: plan.version,
+        vrid: plan.vrid,
+        priority: plan.priority,
+        adver_int: plan.adver_int,
+        addrs: plan.advert_addrs.clone(),
+        auth: match plan.auth {
+            AuthPlan::None => Auth::None,
+            AuthPlan::Pass(k) => Auth::Pass(k),
+            AuthPlan::Ah(_) => Auth::Ah,
+        },
+    }
 }

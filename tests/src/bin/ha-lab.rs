@@ -38,9 +38,32 @@ enum Cmd {
         #[arg(long)]
         keepalived_peer: bool,
     },
+    /// The failover benchmark (`cargo xtask bench failover`): ha and keepalived side by side.
+    BenchFailover {
+        /// Events per series.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Only one part: outage, cpu or stability.
+        #[arg(long)]
+        only: Option<String>,
+        /// Only one daemon: ha or keepalived.
+        #[arg(long)]
+        daemon: Option<String>,
+        /// Seconds of the stability window.
+        #[arg(long, default_value_t = 60)]
+        stability_secs: u64,
+        /// Seconds of the CPU window.
+        #[arg(long, default_value_t = 20)]
+        cpu_secs: u64,
+    },
     /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
     #[command(hide = true)]
-    Serve { name: String },
+    Serve {
+        name: String,
+        /// Realtime priority (benchmark instruments).
+        #[arg(long)]
+        rt: bool,
+    },
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -51,8 +74,18 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn main() -> std::process::ExitCode {
     let r = match Cli::parse().cmd {
-        Some(Cmd::Serve { name }) => probe::serve(&name).map_err(anyhow::Error::from),
+        Some(Cmd::Serve { name, rt }) => {
+            probe::INSTRUMENT_RT.store(rt, Ordering::Relaxed);
+            probe::serve(&name).map_err(anyhow::Error::from)
+        }
         Some(Cmd::Demo { keepalived_peer }) => demo(keepalived_peer),
+        Some(Cmd::BenchFailover {
+            runs,
+            only,
+            daemon,
+            stability_secs,
+            cpu_secs,
+        }) => bench_failover(runs, only, daemon, stability_secs, cpu_secs),
         None => demo(false),
     };
     match r {
@@ -62,6 +95,38 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn bench_failover(
+    runs: usize,
+    only: Option<String>,
+    daemon: Option<String>,
+    stability_secs: u64,
+    cpu_secs: u64,
+) -> Result<()> {
+    if !can_run("the failover benchmark") {
+        bail!("the benchmark needs root (network namespaces)");
+    }
+    delete_stale("hab");
+    let kinds = match daemon.as_deref() {
+        None => vec![Kind::Ha, Kind::Keepalived],
+        Some("ha") => vec![Kind::Ha],
+        Some("keepalived") => vec![Kind::Keepalived],
+        Some(other) => bail!("--daemon {other}: expected ha or keepalived"),
+    };
+    if let Some(o) = only.as_deref() {
+        if !["outage", "cpu", "stability"].contains(&o) {
+            bail!("--only {o}: expected outage, cpu or stability");
+        }
+    }
+    let opts = ha_tests::bench::Options {
+        runs,
+        only,
+        kinds,
+        stability_secs,
+        cpu_secs,
+    };
+    ha_tests::bench::run(&opts).map_err(anyhow::Error::msg)
 }
 
 fn interrupted() -> Result<()> {

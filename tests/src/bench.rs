@@ -1,0 +1,414 @@
+//! `cargo xtask bench failover`: ha and keepalived side by side in one run, in the lab.
+//!
+//! - **outage**: a client probes the VIP every 250 µs; the master's link is cut (or it is
+//!   stopped gracefully) and the longest silence the client sees is the outage. VRRPv3
+//!   `advert_int 0.01` and VRRPv2 `advert_int 1`, idle and with both cores saturated by
+//!   spinning processes.
+//! - **cpu**: 50 instances at `advert_int 0.01` (5,000 adverts/s each way): the daemon CPU of
+//!   the master and of the backup, from /proc, and per advert.
+//! - **stability**: 255 instances at `advert_int 0.1` and `0.01` for a minute: every state
+//!   transition after the election counts as spurious.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::daemon::{config, Daemon, InstanceSpec, Kind};
+use crate::lab::{Lab, VIP4};
+use crate::probe::{Prober, ECHO_PORT};
+use crate::wait_until;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub runs: usize,
+    pub only: Option<String>,
+    pub kinds: Vec<Kind>,
+    pub stability_secs: u64,
+    pub cpu_secs: u64,
+}
+
+/// Summary statistics of one series, in ms.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub n: usize,
+    pub median: f64,
+    pub p95: f64,
+    pub max: f64,
+    pub min: f64,
+}
+
+pub fn stats(mut v: Vec<f64>) -> Option<Stats> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some(Stats {
+        n: v.len(),
+        median: at(0.5),
+        p95: at(0.95),
+        max: v[v.len() - 1],
+        min: v[0],
+    })
+}
+
+/// Spinning processes that keep every core busy while they live.
+struct Load(Vec<Child>);
+
+impl Load {
+    fn start(cores: usize) -> Load {
+        Load(
+            (0..cores)
+                .filter_map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .stdin(Stdio::null())
+                        .spawn()
+                        .ok()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    LinkCut,
+    GracefulStop,
+}
+
+fn pair_config(version: u8, advert_int: &str, prio: u8) -> String {
+    let mut s = InstanceSpec::new("VI_1", 51, prio);
+    s.version = version;
+    s.advert_int = advert_int.into();
+    config("    vrrp_garp_master_delay 1\n", &[s])
+}
+
+/// One outage series: `runs` events on a pair of `kind`, `version`/`advert_int`.
+pub fn outage_series(
+    kind: Kind,
+    event: Event,
+    version: u8,
+    advert_int: &str,
+    loaded: bool,
+    runs: usize,
+) -> Result<Vec<f64>, String> {
+    let lab = Lab::new("bfo", 2, true)?;
+    let client = lab.client.clone().ok_or("no client")?;
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut servers: Vec<Child> = lab
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            n.command(&me)
+                .args(["serve", &n.name, "--rt"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .collect();
+    let c1 = pair_config(version, advert_int, 150);
+    let c2 = pair_config(version, advert_int, 100);
+    let mut n1 = Some(Daemon::start(&lab, &lab.nodes[0], kind, &c1));
+    let _n2 = Daemon::start(&lab, &lab.nodes[1], kind, &c2);
+    let vip = IpAddr::V4(VIP4);
+    let settle = Duration::from_secs(30);
+    let prober = Prober::start_in(
+        &client.ns,
+        SocketAddr::new(vip, ECHO_PORT),
+        Duration::from_micros(250),
+    )
+    .map_err(|e| e.to_string())?;
+    let _load = loaded.then(|| Load::start(cores()));
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        // The master is node1 and the client hears it.
+        let t = Instant::now();
+        let ok = wait_until(settle, || {
+            lab.holders(vip) == ["n1"]
+                && prober
+                    .snapshot()
+                    .iter()
+                    .rev()
+                    .take(20)
+                    .all(|a| a.node == "n1" && a.at > t)
+        });
+        if !ok {
+            return Err(format!("{kind:?}: node1 never became the stable master"));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        match event {
+            Event::LinkCut => lab.cut(&lab.nodes[0])?,
+            Event::GracefulStop => {
+                if let Some(mut d) = n1.take() {
+                    d.stop();
+                }
+            }
+        }
+        let ok = wait_until(settle, || {
+            prober
+                .snapshot()
+                .iter()
+                .any(|a| a.at > t0 && a.node == "n2")
+        });
+        if !ok {
+            return Err(format!(
+                "{kind:?}: node2 never answered after the {event:?}"
+            ));
+        }
+        let answers = prober.snapshot();
+        let first_new = answers
+            .iter()
+            .position(|a| a.at > t0 && a.node == "n2")
+            .ok_or("lost answer")?;
+        let last_old = answers[..first_new]
+            .iter()
+            .rposition(|a| a.node == "n1")
+            .ok_or("no answer from node1")?;
+        let gap = answers[first_new].at - answers[last_old].at;
+        out.push(gap.as_secs_f64() * 1000.0);
+        match event {
+            Event::LinkCut => lab.restore(&lab.nodes[0])?,
+            Event::GracefulStop => {
+                n1 = Some(Daemon::start(&lab, &lab.nodes[0], kind, &c1));
+            }
+        }
+    }
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    Ok(out)
+}
+
+/// The VIP of instance `i` of a large config (documentation ranges only).
+fn vip_of(i: usize) -> Ipv4Addr {
+    if i < 200 {
+        Ipv4Addr::new(198, 51, 100, (i + 1) as u8)
+    } else {
+        Ipv4Addr::new(203, 0, 113, (i - 199) as u8)
+    }
+}
+
+fn many_config(n: usize, advert_int: &str, prio: u8) -> String {
+    let specs: Vec<InstanceSpec> = (0..n)
+        .map(|i| {
+            let mut s = InstanceSpec::new(&format!("VI_{}", i + 1), (i + 1) as u8, prio);
+            s.advert_int = advert_int.into();
+            s.vips = vec![format!("{}/32", vip_of(i))];
+            s
+        })
+        .collect();
+    config("    vrrp_garp_master_delay 0\n", &specs)
+}
+
+/// CPU seconds (user + system) a process and all its threads have used.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((utime + stime) / hz)
+}
+
+/// The processes doing VRRP for a daemon: ha's one process; keepalived's parent and its VRRP
+/// child (from the -r pid file).
+fn pids(d: &Daemon, lab: &Lab) -> Vec<u32> {
+    match d.kind {
+        Kind::Ha => d.pid().into_iter().collect(),
+        Kind::Keepalived => {
+            let tag = format!("{}-keepalived", d.node.name);
+            ["pid", "vrrp.pid"]
+                .iter()
+                .filter_map(|ext| {
+                    std::fs::read_to_string(lab.path(&format!("{tag}.{ext}")))
+                        .ok()?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        }
+    }
+}
+
+fn total_cpu(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| cpu_secs(*p)).sum()
+}
+
+/// Master and backup CPU (fraction of one core) with `n` instances at `advert_int`.
+pub fn cpu(kind: Kind, n: usize, advert_int: &str, secs: u64) -> Result<(f64, f64), String> {
+    let lab = Lab::new("bcpu", 2, false)?;
+    let m = Daemon::start(&lab, &lab.nodes[0], kind, &many_config(n, advert_int, 150));
+    let b = Daemon::start(&lab, &lab.nodes[1], kind, &many_config(n, advert_int, 100));
+    let all = |node: usize| lab.nodes[node].has_addr(IpAddr::V4(vip_of(n - 1)));
+    if !wait_until(Duration::from_secs(60), || all(0) && !all(1)) {
+        return Err(format!("{kind:?}: no stable election with {n} instances"));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let (pm, pb) = (pids(&m, &lab), pids(&b, &lab));
+    let (m0, b0, t0) = (total_cpu(&pm), total_cpu(&pb), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (m1, b1) = (total_cpu(&pm), total_cpu(&pb));
+    let dt = t0.elapsed().as_secs_f64();
+    Ok(((m1 - m0) / dt, (b1 - b0) / dt))
+}
+
+/// Transitions after the election, over `secs`, with `n` instances at `advert_int`.
+pub fn stability(
+    kind: Kind,
+    n: usize,
+    advert_int: &str,
+    secs: u64,
+    loaded: bool,
+) -> Result<u64, String> {
+    let lab = Lab::new("bst", 2, false)?;
+    let m = Daemon::start(&lab, &lab.nodes[0], kind, &many_config(n, advert_int, 150));
+    let b = Daemon::start(&lab, &lab.nodes[1], kind, &many_config(n, advert_int, 100));
+    let settled = wait_until(Duration::from_secs(120), || {
+        (0..n).all(|i| lab.nodes[0].has_addr(IpAddr::V4(vip_of(i))))
+            && (0..n).all(|i| !lab.nodes[1].has_addr(IpAddr::V4(vip_of(i))))
+    });
+    if !settled {
+        return Err(format!("{kind:?}: {n} instances never settled"));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _load = loaded.then(|| Load::start(cores()));
+    let before = transitions(&m) + transitions(&b);
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = transitions(&m) + transitions(&b);
+    Ok(after - before)
+}
+
+/// Every state change a daemon has made: ha's counters, keepalived's log lines.
+fn transitions(d: &Daemon) -> u64 {
+    match d.kind {
+        Kind::Ha => d.status().map_or(0, |s| {
+            s.instances
+                .iter()
+                .map(|i| i.counters.became_master + i.counters.released_master)
+                .sum()
+        }),
+        Kind::Keepalived => d
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("Entering MASTER STATE") || l.contains("Entering BACKUP STATE"))
+            .count() as u64,
+    }
+}
+
+fn want(opts: &Options, what: &str) -> bool {
+    opts.only.as_deref().is_none_or(|o| o == what)
+}
+
+/// Runs the selected measurements and prints Markdown tables.
+pub fn run(opts: &Options) -> Result<(), String> {
+    crate::probe::INSTRUMENT_RT.store(true, std::sync::atomic::Ordering::Relaxed);
+    if want(opts, "outage") {
+        println!(
+            "\n### Outage seen by a client probing every 250 µs ({} runs each)\n",
+            opts.runs
+        );
+        println!("| event | VRRP | load | daemon | median ms | p95 ms | max ms | min ms |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for (event, version, int) in [
+            (Event::LinkCut, 3, "0.01"),
+            (Event::GracefulStop, 3, "0.01"),
+            (Event::LinkCut, 2, "1"),
+            (Event::GracefulStop, 2, "1"),
+        ] {
+            for loaded in [false, true] {
+                for &kind in &opts.kinds {
+                    let r = outage_series(kind, event, version, int, loaded, opts.runs)?;
+                    let s = stats(r).ok_or("no samples")?;
+                    println!(
+                        "| {} | v{version} {int} s | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                        match event {
+                            Event::LinkCut => "link cut",
+                            Event::GracefulStop => "graceful stop",
+                        },
+                        if loaded { "2 cores busy" } else { "idle" },
+                        kind.name(),
+                        s.median,
+                        s.p95,
+                        s.max,
+                        s.min
+                    );
+                }
+            }
+        }
+    }
+    if want(opts, "cpu") {
+        println!(
+            "\n### Daemon CPU, 50 instances at advert_int 0.01 ({} s)\n",
+            opts.cpu_secs
+        );
+        println!("| daemon | master % of a core | backup % of a core | µs per advert sent | µs per advert received |");
+        println!("|---|---|---|---|---|");
+        for &kind in &opts.kinds {
+            let (m, b) = cpu(kind, 50, "0.01", opts.cpu_secs)?;
+            let per_s = 50.0 * 100.0;
+            println!(
+                "| {} | {:.1} | {:.1} | {:.2} | {:.2} |",
+                kind.name(),
+                m * 100.0,
+                b * 100.0,
+                m * 1e6 / per_s,
+                b * 1e6 / per_s
+            );
+        }
+    }
+    if want(opts, "stability") {
+        println!(
+            "\n### Spurious transitions, 255 instances, {} s after the election\n",
+            opts.stability_secs
+        );
+        println!("| advert_int | load | daemon | transitions |");
+        println!("|---|---|---|---|");
+        for int in ["0.1", "0.01"] {
+            for loaded in [false, true] {
+                for &kind in &opts.kinds {
+                    let n = stability(kind, 255, int, opts.stability_secs, loaded)?;
+                    println!(
+                        "| {int} s | {} | {} | {n} |",
+                        if loaded { "2 cores busy" } else { "idle" },
+                        kind.name()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_a_series() {
+        let s = stats((1..=20).map(f64::from).collect()).unwrap();
+        assert_eq!((s.n, s.min, s.max), (20, 1.0, 20.0));
+        assert_eq!(s.median, 11.0);
+        assert_eq!(s.p95, 19.0);
+        assert!(stats(vec![]).is_none());
+    }
+}
