@@ -452,3 +452,105 @@ fn usr1_and_usr2_dumps() {
     assert!(wait_until(WAIT, || std::fs::read_to_string(&stats)
         .is_ok_and(|t| t.contains("adverts_sent"))));
 }
+
+/// keepalived's `use_vmac`: the master answers for the VIP from the RFC 5798 §7.3 virtual
+/// MAC on a macvlan, so after a failover the client's ARP entry is still right; the VMAC
+/// is removed on stop.
+#[test]
+fn use_vmac_moves_the_virtual_mac() {
+    if !can_run("use_vmac") {
+        return;
+    }
+    let lab = Lab::new("vmac", 2, true).unwrap();
+    let spec = |p| {
+        let mut s = InstanceSpec::new("VI_1", 51, p);
+        s.extra = "    use_vmac\n".into();
+        s
+    };
+    let mut a = ha(&lab, 0, &[spec(200)]);
+    let b = ha(&lab, 1, &[spec(100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    let link = ha_tests::run("ip", &["-n", &lab.nodes[0].ns, "-o", "link", "show", "vrrp.51"])
+        .expect("the VMAC exists");
+    assert!(link.contains("00:00:5e:00:01:33"), "{link}");
+    assert!(link.contains("macvlan") || link.contains("vrrp.51@eth0"), "{link}");
+    // The client resolves the VIP to the virtual MAC.
+    let client = lab.client.as_ref().unwrap();
+    let _ = ha_tests::run(
+        "ip",
+        &["netns", "exec", &client.ns, "ping", "-c1", "-W1", &VIP4.to_string()],
+    );
+    let neigh = |ns: &str| ha_tests::run("ip", &["-n", ns, "neigh", "show", &VIP4.to_string()]);
+    // Without ping installed, provoke ARP with a UDP datagram.
+    if !neigh(&client.ns).unwrap_or_default().contains("00:00:5e:00:01:33") {
+        let ns = client.ns.clone();
+        std::thread::spawn(move || {
+            ha_tests::probe::enter_netns(&ns).unwrap();
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            let _ = s.send_to(b"x", (VIP4, 9));
+        })
+        .join()
+        .unwrap();
+    }
+    assert!(
+        wait_until(WAIT, || neigh(&client.ns)
+            .unwrap_or_default()
+            .contains("00:00:5e:00:01:33")),
+        "client neighbour entry: {:?}",
+        neigh(&client.ns)
+    );
+    a.stop();
+    wait_state(&b, "VI_1", "MASTER");
+    wait_holders(&lab, vip(), &["n2"]);
+    assert!(
+        ha_tests::run("ip", &["-n", &lab.nodes[0].ns, "link", "show", "vrrp.51"]).is_err(),
+        "the VMAC is removed on stop"
+    );
+}
+
+/// `virtual_routes` and `virtual_rules` follow MASTER; `static_*` are set while the daemon
+/// runs, on every node; all are removed on stop.
+#[test]
+fn virtual_and_static_routes_and_rules() {
+    if !can_run("routes") {
+        return;
+    }
+    let lab = Lab::new("rt", 2, false).unwrap();
+    let statics = "static_ipaddress {\n    203.0.113.5/32 dev eth0\n}\n\
+                   static_routes {\n    203.0.113.128/25 dev eth0\n}\n\
+                   static_rules {\n    from 203.0.113.5/32 table 200 priority 2000\n}\n";
+    let spec = |p| {
+        let mut s = InstanceSpec::new("VI_1", 51, p);
+        s.extra = "    virtual_routes {\n        198.51.100.0/24 via 192.0.2.254 dev eth0\n    }\n    \
+                   virtual_rules {\n        from 192.0.2.100/32 table 100 priority 1000\n    }\n"
+            .into();
+        s
+    };
+    let cfg = |p| format!("{}{statics}{}", config("", &[]), spec(p).render());
+    let mut a = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg(200));
+    let b = Daemon::start(&lab, &lab.nodes[1], Kind::Ha, &cfg(100));
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    let route = |i: usize, dst: &str| {
+        ha_tests::run("ip", &["-n", &lab.nodes[i].ns, "route", "show", dst]).unwrap_or_default()
+    };
+    let rules = |i: usize| {
+        ha_tests::run("ip", &["-n", &lab.nodes[i].ns, "rule", "show"]).unwrap_or_default()
+    };
+    assert!(route(0, "198.51.100.0/24").contains("via 192.0.2.254"));
+    assert!(route(1, "198.51.100.0/24").is_empty(), "the backup has no virtual route");
+    assert!(rules(0).contains("1000:\tfrom 192.0.2.100 lookup 100"), "{}", rules(0));
+    assert!(!rules(1).contains("lookup 100"));
+    for i in 0..2 {
+        assert!(lab.nodes[i].has_addr("203.0.113.5".parse().unwrap()));
+        assert!(route(i, "203.0.113.128/25").contains("dev eth0"));
+        assert!(rules(i).contains("2000:\tfrom 203.0.113.5 lookup 200"), "{}", rules(i));
+    }
+    a.stop();
+    wait_state(&b, "VI_1", "MASTER");
+    assert!(wait_until(WAIT, || route(1, "198.51.100.0/24").contains("via")));
+    assert!(route(0, "198.51.100.0/24").is_empty());
+    assert!(!rules(0).contains("lookup 100") && !rules(0).contains("lookup 200"));
+    assert!(!lab.nodes[0].has_addr("203.0.113.5".parse().unwrap()));
+}

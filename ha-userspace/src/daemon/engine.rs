@@ -17,6 +17,7 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 use tracing::{error, info, warn};
 
 use super::clock::{mono_now, rx_time, unix_secs};
+use super::apply;
 use super::garp::Announcer;
 use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
 use super::plan::{AuthPlan, Plan};
@@ -138,6 +139,7 @@ pub fn spawn(
     for p in &plan.instances {
         runners.push(Runner::new(p.clone(), &mut nl, &links, &scripts)?);
     }
+    set_statics(&mut nl, true, &plan.statics, &links);
     let mut rx = BTreeMap::new();
     open_rx(&runners.iter().collect::<Vec<_>>(), &links, &mut rx)?;
     // SAFETY: plain eventfd(2); the fd is owned right away.
@@ -412,6 +414,7 @@ impl Engine {
                     let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
                     r.input(now, Input::Shutdown, &mut ctx);
                 }
+                set_statics(&mut self.nl, false, &self.plan.statics, &self.links);
                 return false;
             }
             Command::Status(reply) => {
@@ -483,6 +486,17 @@ impl Engine {
         self.links = links;
         let now = mono_now();
         let (n_keep, n_stop, n_new) = (keep.len(), stop.len(), fresh.len());
+        if plan.statics != self.plan.statics {
+            let old = &self.plan.statics;
+            let new = &plan.statics;
+            let gone = super::plan::Statics {
+                addresses: old.addresses.iter().filter(|a| !new.addresses.contains(a)).cloned().collect(),
+                routes: old.routes.iter().filter(|r| !new.routes.contains(r)).cloned().collect(),
+                rules: old.rules.iter().filter(|r| !new.rules.contains(r)).cloned().collect(),
+            };
+            set_statics(&mut self.nl, false, &gone, &self.links);
+            set_statics(&mut self.nl, true, new, &self.links);
+        }
         for mut r in stop {
             let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
             r.input(now, Input::Shutdown, &mut ctx);
@@ -624,10 +638,11 @@ fn open_rx(
         if rx.contains_key(key) {
             continue;
         }
-        let ifname = links
+        let _ = links;
+        let ifname = runners
             .iter()
-            .find(|l| l.index == key.0)
-            .map(|l| l.name.clone())
+            .find(|r| r.ifindex == key.0)
+            .map(|r| r.io_ifname.clone())
             .unwrap_or_default();
         let groups: Vec<IpAddr> = groups.iter().copied().collect();
         let s = RxSocket::open(key.1, &ifname, key.0, key.2, &groups)
@@ -637,6 +652,21 @@ fn open_rx(
     rx.retain(|k, _| want.contains_key(k));
     rx.extend(opened);
     Ok(())
+}
+
+/// `static_ipaddress`, `static_routes`, `static_rules`: addresses first, rules last, and
+/// the reverse when removing.
+fn set_statics(nl: &mut Netlink, add: bool, s: &super::plan::Statics, links: &[Link]) {
+    let addrs = apply::static_addresses(&s.addresses, links);
+    if add {
+        apply::addresses(nl, true, &addrs, "static");
+        apply::routes(nl, true, &s.routes, links, "static");
+        apply::rules(nl, true, &s.rules, "static");
+    } else {
+        apply::rules(nl, false, &s.rules, "static");
+        apply::routes(nl, false, &s.routes, links, "static");
+        apply::addresses(nl, false, &addrs, "static");
+    }
 }
 
 fn pollfd(fd: RawFd) -> libc::pollfd {

@@ -15,3 +15,6 @@ pub mod scripts;
 pub mod socket;
 pub mod status;
 pub mod tracking;
+pub mod vmac;
+pub mod routes;
+pub mod apply;

@@ -14,7 +14,10 @@ use netlink_packet_core::{
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    MacVlanMode,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use thiserror::Error;
@@ -208,6 +211,134 @@ impl Netlink {
             Err(NetlinkError::Kernel { err, .. })
                 if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) =>
             {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+}
+
+impl Netlink {
+    /// `ip route add|append|del`: an existing route on add, or a missing one on delete, is
+    /// fine.
+    pub fn route(
+        &mut self,
+        add: bool,
+        append: bool,
+        msg: netlink_packet_route::route::RouteMessage,
+    ) -> Result<(), NetlinkError> {
+        let (nl, flags) = if add {
+            let how = if append {
+                netlink_packet_core::NLM_F_APPEND
+            } else {
+                NLM_F_EXCL
+            };
+            (
+                RouteNetlinkMessage::NewRoute(msg),
+                NLM_F_ACK | NLM_F_CREATE | how,
+            )
+        } else {
+            (RouteNetlinkMessage::DelRoute(msg), NLM_F_ACK)
+        };
+        self.tolerant(add, "route", nl, flags)
+    }
+
+    /// `ip rule add|del`, tolerant like [`Netlink::route`].
+    pub fn rule(
+        &mut self,
+        add: bool,
+        msg: netlink_packet_route::rule::RuleMessage,
+    ) -> Result<(), NetlinkError> {
+        let (nl, flags) = if add {
+            (
+                RouteNetlinkMessage::NewRule(msg),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )
+        } else {
+            (RouteNetlinkMessage::DelRule(msg), NLM_F_ACK)
+        };
+        self.tolerant(add, "rule", nl, flags)
+    }
+
+    fn tolerant(
+        &mut self,
+        add: bool,
+        what: &str,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<(), NetlinkError> {
+        let verb = if add { "add" } else { "delete" };
+        let desc = format!("{verb} {what}: {msg:?}");
+        match self.request(&|| desc.clone(), msg, flags) {
+            Err(NetlinkError::Kernel { err, .. })
+                if (add && err.raw_os_error() == Some(libc::EEXIST))
+                    || (!add
+                        && matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ENOENT))) =>
+            {
+                Ok(())
+            }
+            r => r.map(drop),
+        }
+    }
+}
+
+impl Netlink {
+    /// `ip link add NAME link PARENT address MAC type macvlan mode private`, then up.
+    /// Returns the new link's index.
+    pub fn add_macvlan(
+        &mut self,
+        name: &str,
+        parent: u32,
+        mac: [u8; 6],
+    ) -> Result<u32, NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        m.attributes.push(LinkAttribute::Link(parent));
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::Private,
+            )])),
+        ]));
+        self.request(
+            &|| format!("create macvlan {name}"),
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )?;
+        let link = self
+            .link_by_name(name)?
+            .ok_or_else(|| NetlinkError::Kernel {
+                what: format!("create macvlan {name}"),
+                err: io::Error::from_raw_os_error(libc::ENODEV),
+            })?;
+        Ok(link.index)
+    }
+
+    /// `ip link set dev INDEX up|down`.
+    pub fn set_up(&mut self, index: u32, up: bool) -> Result<(), NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+        m.header.change_mask = LinkFlags::Up;
+        self.request(
+            &|| format!("set ifindex {index} {}", if up { "up" } else { "down" }),
+            RouteNetlinkMessage::SetLink(m),
+            NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    /// `ip link del dev INDEX`; already gone is fine.
+    pub fn del_link(&mut self, index: u32) -> Result<(), NetlinkError> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        match self.request(
+            &|| format!("delete ifindex {index}"),
+            RouteNetlinkMessage::DelLink(m),
+            NLM_F_ACK,
+        ) {
+            Err(NetlinkError::Kernel { err, .. }) if err.raw_os_error() == Some(libc::ENODEV) => {
                 Ok(())
             }
             r => r.map(drop),

@@ -10,12 +10,13 @@ use thiserror::Error;
 use crate::config::model::global::Global;
 use crate::config::model::script::NotifyScript;
 use crate::config::model::vrrp::{
-    instance::AuthType, InitialState, IpAddress, Notify, SyncGroup, Tracked, Vrrp, VrrpInstance,
+    instance::AuthType, InitialState, IpAddress, Notify, Route, Rule, SyncGroup, Tracked, Vrrp, VrrpInstance,
     VrrpScript,
 };
 use crate::config::model::Config;
 use crate::config::source::SourceMap;
 use crate::config::units::{Centis, Micros};
+use super::vmac::{parse_mac, vrrp_mac};
 use crate::vrrp::fsm::{InstanceConfig, StartState, PRIORITY_OWNER};
 use crate::vrrp::packet::{pad_key, Family, Version, MCAST_V4, MCAST_V6};
 use crate::vrrp::timers::DEFAULT_DOWN_TIMER_ADVERTS;
@@ -98,6 +99,9 @@ pub struct InstancePlan {
     pub advert_addrs: Vec<IpAddr>,
     /// Everything added on MASTER: `virtual_ipaddress` then `virtual_ipaddress_excluded`.
     pub vips: Vec<IpAddress>,
+    /// `virtual_routes` and `virtual_rules`: added after the VIPs on MASTER.
+    pub routes: Vec<Route>,
+    pub rules: Vec<Rule>,
     /// `unicast_src_ip` / `mcast_src_ip`; `None` = the interface's primary address
     /// (IPv6: its link-local address), looked up when the instance starts.
     pub src_ip: Option<IpAddr>,
@@ -118,6 +122,17 @@ pub struct InstancePlan {
     pub dont_track_primary: bool,
     pub sync_group: Option<String>,
     pub smtp_alert: bool,
+    /// `use_vmac`: the macvlan's name and MAC.
+    pub vmac: Option<VmacPlan>,
+    /// `vmac_xmit_base`: adverts go out (and come in) on the parent interface.
+    pub vmac_xmit_base: bool,
+}
+
+/// keepalived's `use_vmac [NAME]` with its MAC resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    pub name: String,
+    pub mac: [u8; 6],
 }
 
 impl InstancePlan {
@@ -168,6 +183,16 @@ pub struct Plan {
     pub smtp: Option<SmtpPlan>,
     /// `vrrp_rt_priority`: the engine thread's SCHED_RR priority.
     pub rt_priority: Option<i32>,
+    /// `static_ipaddress`, `static_routes`, `static_rules`: set while the daemon runs,
+    /// whatever the VRRP state.
+    pub statics: Statics,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statics {
+    pub addresses: Vec<IpAddress>,
+    pub routes: Vec<Route>,
+    pub rules: Vec<Rule>,
 }
 
 /// Where `smtp_alert` mail goes.
@@ -203,6 +228,8 @@ pub enum PlanError {
         family: Family,
         ifname: String,
     },
+    #[error("{at}: vrrp_instance {name}: use_vmac MAC {mac} is not 5 or 6 hex octets")]
+    VmacMac { name: String, at: String, mac: String },
     #[error("{at}: vrrp_instance {name}: track_script {script} is not defined")]
     UnknownScript {
         name: String,
@@ -251,6 +278,11 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
         script_user: g.script_user.as_ref().map(|u| u.user.clone()),
         script_security: g.enable_script_security,
         smtp: smtp(g),
+        statics: Statics {
+            addresses: v.static_addresses.clone(),
+            routes: v.static_routes.clone(),
+            rules: v.static_rules.clone(),
+        },
         rt_priority: match g.tuning.get("vrrp_rt_priority") {
             Some(crate::config::model::global::tuning::Setting::Int(p)) => {
                 i32::try_from(*p).ok().filter(|p| (1..=99).contains(p))
@@ -362,6 +394,23 @@ fn instance(
         .find(|s| s.group.contains(&name))
         .map(|s| s.name.clone());
     let garp = garp(i, g);
+    let vmac = match &i.use_vmac {
+        None => None,
+        Some(v) => {
+            let mac = match &v.mac {
+                Some(m) => parse_mac(m, i.vrid).ok_or_else(|| PlanError::VmacMac {
+                    name: name.clone(),
+                    at: at.clone(),
+                    mac: m.clone(),
+                })?,
+                None => vrrp_mac(family, i.vrid),
+            };
+            Some(VmacPlan {
+                name: v.ifname.clone().unwrap_or_else(|| format!("vrrp.{}", i.vrid)),
+                mac,
+            })
+        }
+    };
     Ok(InstancePlan {
         ifname,
         family,
@@ -388,6 +437,8 @@ fn instance(
             .unwrap_or(DEFAULT_DOWN_TIMER_ADVERTS),
         advert_addrs,
         vips,
+        routes: i.virtual_routes.clone(),
+        rules: i.virtual_rules.clone(),
         src_ip: i.src_ip,
         mcast_dst,
         unicast_peers,
@@ -403,6 +454,8 @@ fn instance(
         dont_track_primary: i.dont_track_primary,
         sync_group,
         smtp_alert: i.smtp_alert.or(g.smtp_alert_vrrp).or(g.smtp_alert) == Some(true),
+        vmac,
+        vmac_xmit_base: i.vmac_xmit_base,
         name,
     })
 }

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use tracing::{debug, error, info, warn};
 
+use super::apply;
 use super::clock::unix_secs;
 use super::garp::Announcer;
 use super::netlink::{Link, Netlink, NetlinkError};
@@ -15,6 +16,7 @@ use super::plan::{AuthPlan, InstancePlan};
 use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
 use super::tracking::{effect, effective, Effect};
+use super::vmac::Vmac;
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
 use crate::vrrp::fsm::{Action, ConfigError, Input, Instance, Reason, State};
@@ -64,7 +66,10 @@ struct Burst {
 
 pub struct Runner {
     pub plan: InstancePlan,
+    /// The interface adverts are sent and received on: the instance's interface, or its
+    /// VMAC (`use_vmac` without `vmac_xmit_base`).
     pub ifindex: u32,
+    pub io_ifname: String,
     pub mac: [u8; 6],
     pub src: IpAddr,
     pub fsm: Instance,
@@ -92,6 +97,8 @@ pub struct Runner {
     expect: RxExpect,
     /// The advert we send, built once; only the priority changes.
     advert: Advert,
+    /// The `use_vmac` macvlan, removed when the runner goes.
+    _vmac: Option<Vmac>,
 }
 
 impl Runner {
@@ -105,35 +112,64 @@ impl Runner {
     ) -> Result<Self, RunnerError> {
         let name = plan.name.clone();
         let find = |ifname: &str| links.iter().find(|l| l.name == ifname);
-        let link = find(&plan.ifname).ok_or_else(|| RunnerError::NoInterface {
+        let base = find(&plan.ifname).ok_or_else(|| RunnerError::NoInterface {
             name: name.clone(),
             ifname: plan.ifname.clone(),
         })?;
-        let src = match plan.src_ip {
+        let nl_err = |source| RunnerError::Netlink {
+            name: name.clone(),
+            source,
+        };
+        let base_src = primary_address(nl, base.index, plan.family).map_err(nl_err)?;
+        let src = match plan.src_ip.or(base_src) {
             Some(a) => a,
-            None => primary_address(nl, link.index, plan.family)
-                .map_err(|source| RunnerError::Netlink {
-                    name: name.clone(),
-                    source,
-                })?
-                .ok_or_else(|| RunnerError::NoSource {
+            None => {
+                return Err(RunnerError::NoSource {
                     name: name.clone(),
                     ifname: plan.ifname.clone(),
                     what: match plan.family {
                         Family::V4 => "IPv4",
                         Family::V6 => "IPv6 link-local",
                     },
-                })?,
+                })
+            }
         };
+        let vmac = match &plan.vmac {
+            None => None,
+            Some(v) => {
+                let ll = match base_src {
+                    Some(IpAddr::V6(a)) => Some(a),
+                    _ => None,
+                };
+                Some(
+                    Vmac::create(nl, &v.name, (base.index, &base.name), v.mac, plan.family, ll)
+                        .map_err(nl_err)?,
+                )
+            }
+        };
+        // Where adverts go: the VMAC, unless `vmac_xmit_base` keeps them on the parent.
+        let (io_index, io_name) = match &vmac {
+            Some(v) if !plan.vmac_xmit_base => (v.index, v.name.clone()),
+            _ => (base.index, base.name.clone()),
+        };
+        // VIPs without `dev` go on the VMAC when there is one.
+        let default_vip_dev = vmac.as_ref().map_or(base.index, |v| v.index);
         let mut vip_ifindex = Vec::with_capacity(plan.vips.len());
         for v in &plan.vips {
-            let dev = v.dev.as_deref().unwrap_or(&plan.ifname);
-            let l = find(dev).ok_or_else(|| RunnerError::NoInterface {
-                name: name.clone(),
-                ifname: dev.to_owned(),
-            })?;
-            vip_ifindex.push(l.index);
+            let index = match &v.dev {
+                None => default_vip_dev,
+                Some(dev) => {
+                    find(dev)
+                        .ok_or_else(|| RunnerError::NoInterface {
+                            name: name.clone(),
+                            ifname: dev.to_owned(),
+                        })?
+                        .index
+                }
+            };
+            vip_ifindex.push(index);
         }
+        let link = base;
         let mut tracked_ifs = BTreeMap::new();
         for t in &plan.track_interfaces {
             let up = find(&t.ifname).is_some_and(|l| l.up);
@@ -147,7 +183,7 @@ impl Runner {
                 .unwrap_or(!t.script.init_fail);
             scripts.insert(t.script.name.clone(), ok);
         }
-        let tx = TxSocket::open(plan.family, &plan.ifname, link.index, src).map_err(|source| {
+        let tx = TxSocket::open(plan.family, &io_name, io_index, src).map_err(|source| {
             RunnerError::Socket {
                 name: name.clone(),
                 source,
@@ -158,8 +194,13 @@ impl Runner {
             source,
         })?;
         Ok(Runner {
-            ifindex: link.index,
-            mac: link.mac.unwrap_or_default(),
+            ifindex: io_index,
+            io_ifname: io_name,
+            mac: vmac
+                .as_ref()
+                .map(|v| v.mac)
+                .or(link.mac)
+                .unwrap_or_default(),
             src,
             fsm,
             tx,
@@ -180,6 +221,7 @@ impl Runner {
             vip_ifindex,
             expect: expectations(&plan),
             advert: advert_of(&plan),
+            _vmac: vmac,
             plan,
         })
     }
@@ -293,7 +335,8 @@ impl Runner {
 
     pub fn on_link(&mut self, now: MonoTime, link: &Link, ctx: &mut Ctx<'_>) {
         let mut changed = false;
-        if link.index == self.ifindex && link.up != self.link_up {
+        // The instance's own interface (a VMAC follows its parent's carrier).
+        if link.name == self.plan.ifname && link.up != self.link_up {
             info!(
                 instance = %self.plan.name,
                 "interface {} is {}",
@@ -406,9 +449,9 @@ impl Runner {
                             "no_accept (strict mode) is not enforced yet: traffic to the VIPs is accepted"
                         );
                     }
-                    self.set_vips(true, ctx.nl);
+                    self.set_vips(true, ctx);
                 }
-                Action::RemoveVips => self.set_vips(false, ctx.nl),
+                Action::RemoveVips => self.set_vips(false, ctx),
                 Action::SendGratuitous => {
                     let g = self.plan.garp;
                     self.announce(g.master_repeat, ctx);
@@ -535,16 +578,23 @@ impl Runner {
         }
     }
 
-    fn set_vips(&mut self, add: bool, nl: &mut Netlink) {
-        for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
-            let r = if add {
-                nl.add_address(ifindex, v)
-            } else {
-                nl.del_address(ifindex, v)
-            };
-            if let Err(e) = r {
-                error!(instance = %self.plan.name, "{e}");
-            }
+    /// VIPs, then `virtual_routes`, then `virtual_rules` on MASTER; the reverse on leaving.
+    fn set_vips(&mut self, add: bool, ctx: &mut Ctx<'_>) {
+        let addrs: Vec<(u32, &crate::config::model::vrrp::IpAddress)> = self
+            .vip_ifindex
+            .iter()
+            .copied()
+            .zip(self.plan.vips.iter())
+            .collect();
+        let owner = &self.plan.name;
+        if add {
+            apply::addresses(ctx.nl, true, &addrs, owner);
+            apply::routes(ctx.nl, true, &self.plan.routes, ctx.links, owner);
+            apply::rules(ctx.nl, true, &self.plan.rules, owner);
+        } else {
+            apply::rules(ctx.nl, false, &self.plan.rules, owner);
+            apply::routes(ctx.nl, false, &self.plan.routes, ctx.links, owner);
+            apply::addresses(ctx.nl, false, &addrs, owner);
         }
     }
 

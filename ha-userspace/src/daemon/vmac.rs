@@ -1,0 +1,208 @@
+//! keepalived's `use_vmac`: the instance runs on a macvlan of its interface whose MAC is the
+//! RFC 5798 §7.3 virtual router MAC, 00-00-5E-00-01-{VRID} (IPv6: 00-00-5E-00-02-{VRID}), so
+//! a takeover needs no ARP cache update anywhere. As keepalived does (vrrp_vmac.c,
+//! vrrp_if_config.c): macvlan mode private (it must hear the other router's adverts sent
+//! from the same MAC), and these interface settings:
+//!
+//! - on the macvlan: `arp_ignore=1` (answer ARP only for its own addresses), `accept_local=1`
+//!   (hear the peer's adverts), `rp_filter=0` (receive with no address), and for an IPv4
+//!   instance IPv6 disabled (no link-local address or DAD from a MAC two routers share);
+//! - on the parent: `arp_ignore=1` and `arp_filter=1` (never answer for the VIPs), restored
+//!   when the last macvlan on it goes away.
+//!
+//! For IPv6 the macvlan gets no generated address (`addr_gen_mode` none) and carries a copy
+//! of the parent's link-local address as the adverts' source.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Mutex;
+
+use tracing::{info, warn};
+
+use super::netlink::{Netlink, NetlinkError};
+use crate::config::model::vrrp::IpAddress;
+use crate::vrrp::packet::Family;
+
+/// RFC 5798 §7.3: the virtual router MAC address.
+pub fn vrrp_mac(family: Family, vrid: u8) -> [u8; 6] {
+    let proto = match family {
+        Family::V4 => 0x01,
+        Family::V6 => 0x02,
+    };
+    [0x00, 0x00, 0x5e, 0x00, proto, vrid]
+}
+
+/// A configured `use_vmac` MAC: six octets, or five with the VRID as the sixth.
+pub fn parse_mac(text: &str, vrid: u8) -> Option<[u8; 6]> {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    match bytes.len() {
+        6 => bytes.try_into().ok(),
+        5 => {
+            let mut m = [0u8; 6];
+            m[..5].copy_from_slice(&bytes);
+            m[5] = vrid;
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
+/// A macvlan this daemon created; removed (and the parent's settings restored) on drop.
+#[derive(Debug)]
+pub struct Vmac {
+    pub index: u32,
+    pub name: String,
+    pub mac: [u8; 6],
+    parent_name: String,
+}
+
+/// Per parent interface: how many of our macvlans use it, and its `arp_ignore` /
+/// `arp_filter` before the first one changed them.
+type ParentRefs = BTreeMap<String, (usize, Option<(String, String)>)>;
+static PARENTS: Mutex<ParentRefs> = Mutex::new(BTreeMap::new());
+
+fn sysctl_path(family: &str, ifname: &str, key: &str) -> String {
+    format!("/proc/sys/net/{family}/conf/{ifname}/{key}")
+}
+
+fn write_sysctl(family: &str, ifname: &str, key: &str, value: &str) {
+    let p = sysctl_path(family, ifname, key);
+    if let Err(e) = std::fs::write(&p, value) {
+        warn!("{p}: {e}");
+    }
+}
+
+fn read_sysctl(family: &str, ifname: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(sysctl_path(family, ifname, key))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+impl Vmac {
+    /// Creates the macvlan `name` on `parent` (replacing a leftover one of that name) and
+    /// configures it. For IPv6, `link_local` is the parent's address to copy.
+    pub fn create(
+        nl: &mut Netlink,
+        name: &str,
+        parent: (u32, &str),
+        mac: [u8; 6],
+        family: Family,
+        link_local: Option<Ipv6Addr>,
+    ) -> Result<Vmac, NetlinkError> {
+        if let Some(old) = nl.link_by_name(name)? {
+            nl.del_link(old.index)?;
+        }
+        let index = nl.add_macvlan(name, parent.0, mac)?;
+        let v = Vmac {
+            index,
+            name: name.to_owned(),
+            mac,
+            parent_name: parent.1.to_owned(),
+        };
+        write_sysctl("ipv4", name, "arp_ignore", "1");
+        write_sysctl("ipv4", name, "accept_local", "1");
+        write_sysctl("ipv4", name, "rp_filter", "0");
+        write_sysctl("ipv4", name, "promote_secondaries", "1");
+        match family {
+            Family::V4 => write_sysctl("ipv6", name, "disable_ipv6", "1"),
+            Family::V6 => write_sysctl("ipv6", name, "addr_gen_mode", "1"),
+        }
+        if let Ok(mut refs) = PARENTS.lock() {
+            let entry = refs.entry(parent.1.to_owned()).or_insert((0, None));
+            if entry.0 == 0 {
+                let ignore = read_sysctl("ipv4", parent.1, "arp_ignore");
+                let filter = read_sysctl("ipv4", parent.1, "arp_filter");
+                if let (Some(i), Some(f)) = (ignore, filter) {
+                    if i != "1" || f != "1" {
+                        write_sysctl("ipv4", parent.1, "arp_ignore", "1");
+                        write_sysctl("ipv4", parent.1, "arp_filter", "1");
+                        entry.1 = Some((i, f));
+                    }
+                }
+            }
+            entry.0 += 1;
+        }
+        nl.set_up(index, true)?;
+        if let (Family::V6, Some(ll)) = (family, link_local) {
+            let mut a = link_local_copy(ll);
+            a.dev = Some(name.to_owned());
+            nl.add_address(index, &a)?;
+        }
+        info!(
+            "created VMAC {name} ({}) on {}",
+            mac.map(|b| format!("{b:02x}")).join(":"),
+            parent.1
+        );
+        Ok(v)
+    }
+}
+
+fn link_local_copy(ll: Ipv6Addr) -> IpAddress {
+    IpAddress {
+        addr: IpAddr::V6(ll),
+        prefix_len: 64,
+        broadcast: None,
+        dev: None,
+        scope: Some(253),
+        label: None,
+        peer: None,
+        home: false,
+        nodad: true,
+        mngtmpaddr: false,
+        noprefixroute: false,
+        autojoin: false,
+        no_track: false,
+        track_group: None,
+        use_vmac: false,
+        preferred_lft: None,
+    }
+}
+
+impl Drop for Vmac {
+    fn drop(&mut self) {
+        if let Ok(mut refs) = PARENTS.lock() {
+            if let Some(entry) = refs.get_mut(&self.parent_name) {
+                entry.0 = entry.0.saturating_sub(1);
+                if entry.0 == 0 {
+                    if let Some((i, f)) = entry.1.take() {
+                        write_sysctl("ipv4", &self.parent_name, "arp_ignore", &i);
+                        write_sysctl("ipv4", &self.parent_name, "arp_filter", &f);
+                    }
+                    refs.remove(&self.parent_name);
+                }
+            }
+        }
+        match Netlink::new().and_then(|mut nl| nl.del_link(self.index)) {
+            Ok(()) => info!("removed VMAC {}", self.name),
+            Err(e) => warn!("removing VMAC {}: {e}", self.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5798_virtual_router_mac() {
+        assert_eq!(vrrp_mac(Family::V4, 51), [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(vrrp_mac(Family::V6, 7), [0, 0, 0x5e, 0, 2, 7]);
+    }
+
+    #[test]
+    fn configured_macs() {
+        assert_eq!(
+            parse_mac("02:11:22:33:44", 9),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 9])
+        );
+        assert_eq!(
+            parse_mac("02:11:22:33:44:55", 9),
+            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+        );
+        assert_eq!(parse_mac("zz:11", 9), None);
+    }
+}
