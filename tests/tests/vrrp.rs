@@ -554,3 +554,71 @@ fn virtual_and_static_routes_and_rules() {
     assert!(!rules(0).contains("lookup 100") && !rules(0).contains("lookup 200"));
     assert!(!lab.nodes[0].has_addr("203.0.113.5".parse().unwrap()));
 }
+
+/// `track_file` with weight 0: a non-zero value is a fault (keepalived.conf(5) "Track
+/// files"); `init_file` creates the file with its value.
+#[test]
+fn track_file_faults_on_non_zero() {
+    if !can_run("track_file") {
+        return;
+    }
+    let lab = Lab::new("tfile", 1, false).unwrap();
+    let file = lab.path("state");
+    let mut s = InstanceSpec::new("VI_1", 51, 200);
+    s.extra = "    track_file {\n        flag weight 0\n    }\n".into();
+    let cfg = format!(
+        "{}track_file flag {{\n    file \"{}\"\n    init_file 0\n}}\n{}",
+        config("", &[]),
+        file.display(),
+        s.render()
+    );
+    let d = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg);
+    wait_state(&d, "VI_1", "MASTER");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), "0");
+    std::fs::write(&file, "1\n").unwrap();
+    wait_state(&d, "VI_1", "FAULT");
+    // Replacing the file (write elsewhere, rename over) is seen too.
+    let tmp = lab.path("state.new");
+    std::fs::write(&tmp, "0\n").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    wait_state(&d, "VI_1", "MASTER");
+}
+
+/// `vrrp_track_process`: below quorum the priority drops by the weight and the backup takes
+/// over; the process coming back restores it.
+#[test]
+fn track_process_quorum_moves_the_master() {
+    if !can_run("track_process") {
+        return;
+    }
+    let lab = Lab::new("tproc", 2, false).unwrap();
+    let marker = format!("{}", 100_000 + std::process::id() % 800_000);
+    let spawn_sleeper = || {
+        std::process::Command::new("/bin/sleep")
+            .arg(&marker)
+            .spawn()
+            .unwrap()
+    };
+    let mut sleeper = spawn_sleeper();
+    let mut high = InstanceSpec::new("VI_1", 51, 200);
+    high.extra = "    track_process {\n        sleeper\n    }\n".into();
+    let cfg = format!(
+        "{}vrrp_track_process sleeper {{\n    process /bin/sleep {marker}\n    weight -150\n}}\n{}",
+        config("", &[]),
+        high.render()
+    );
+    let a = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg);
+    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    wait_state(&a, "VI_1", "MASTER");
+    wait_state(&b, "VI_1", "BACKUP");
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    wait_state(&b, "VI_1", "MASTER");
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 50);
+    let mut again = spawn_sleeper();
+    wait_state(&a, "VI_1", "MASTER");
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    let _ = again.kill();
+    let _ = again.wait();
+}

@@ -24,6 +24,7 @@ use super::plan::{AuthPlan, Plan};
 use super::runner::{Ctx, Event, Runner, RunnerError};
 use super::socket::RxSocket;
 use super::status::Status;
+use super::tracking::{ObjKind, Objects};
 use crate::vrrp::auth::parse_ah;
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::ipv4::parse_ipv4_packet;
@@ -59,10 +60,12 @@ pub enum Command {
         plan: Box<Plan>,
         reply: oneshot::Sender<Result<String, String>>,
     },
-    /// A `vrrp_script` changed state (after its rise/fall counts).
-    Script {
+    /// A tracked script (after its rise/fall counts), process (quorum) or file (value)
+    /// changed.
+    Track {
+        kind: ObjKind,
         name: String,
-        ok: bool,
+        value: i64,
     },
 }
 
@@ -70,7 +73,7 @@ pub enum Command {
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
     wake: Arc<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl EngineHandle {
@@ -84,8 +87,9 @@ impl EngineHandle {
     }
 
     /// Waits for the engine thread to finish (after [`Command::Stop`]).
-    pub fn join(mut self) {
-        if let Some(t) = self.thread.take() {
+    pub fn join(&self) {
+        let t = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = t {
             let _ = t.join();
         }
     }
@@ -107,7 +111,7 @@ struct Engine {
     linkmon: LinkMonitor,
     announcer: Announcer,
     links: Vec<Link>,
-    scripts: BTreeMap<String, bool>,
+    objects: Objects,
     cmds: mpsc::Receiver<Command>,
     wake: Arc<OwnedFd>,
     events: UnboundedSender<Event>,
@@ -129,15 +133,15 @@ pub fn spawn(
     config: String,
     events: UnboundedSender<Event>,
     realtime: bool,
+    objects: Objects,
 ) -> Result<EngineHandle, EngineError> {
     let mut nl = Netlink::new()?;
     let linkmon = LinkMonitor::new()?;
     let links = nl.links()?;
     let announcer = Announcer::new().map_err(io_err("announcement sockets"))?;
-    let scripts = BTreeMap::new();
     let mut runners = Vec::with_capacity(plan.instances.len());
     for p in &plan.instances {
-        runners.push(Runner::new(p.clone(), &mut nl, &links, &scripts)?);
+        runners.push(Runner::new(p.clone(), &mut nl, &links, &objects)?);
     }
     set_statics(&mut nl, true, &plan.statics, &links);
     let mut rx = BTreeMap::new();
@@ -158,7 +162,7 @@ pub fn spawn(
         linkmon,
         announcer,
         links,
-        scripts,
+        objects,
         cmds,
         wake: wake_fd.clone(),
         events,
@@ -183,7 +187,7 @@ pub fn spawn(
     Ok(EngineHandle {
         tx,
         wake: wake_fd,
-        thread: Some(thread),
+        thread: std::sync::Mutex::new(Some(thread)),
     })
 }
 
@@ -444,11 +448,11 @@ impl Engine {
                 }
                 let _ = reply.send(r);
             }
-            Command::Script { name, ok } => {
-                self.scripts.insert(name.clone(), ok);
+            Command::Track { kind, name, value } => {
+                self.objects.insert((kind, name.clone()), value);
                 for r in &mut self.runners {
                     let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
-                    r.on_script(now, &name, ok, &mut ctx);
+                    r.on_object(now, kind, &name, value, &mut ctx);
                 }
             }
         }
@@ -464,7 +468,7 @@ impl Engine {
         for p in &plan.instances {
             let same = self.runners.iter().any(|r| r.plan == *p);
             if !same {
-                let r = Runner::new(p.clone(), &mut self.nl, &links, &self.scripts)
+                let r = Runner::new(p.clone(), &mut self.nl, &links, &self.objects)
                     .map_err(|e| e.to_string())?;
                 fresh.push(r);
             }

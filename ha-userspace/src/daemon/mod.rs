@@ -18,3 +18,5 @@ pub mod tracking;
 pub mod vmac;
 pub mod routes;
 pub mod apply;
+pub mod track_file;
+pub mod track_process;

@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::config::model::global::Global;
 use crate::config::model::script::NotifyScript;
 use crate::config::model::vrrp::{
-    instance::AuthType, InitialState, IpAddress, Notify, Route, Rule, SyncGroup, Tracked, Vrrp, VrrpInstance,
+    instance::AuthType, InitialState, IpAddress, Notify, Route, Rule, TrackFile, TrackProcess, SyncGroup, Tracked, Vrrp, VrrpInstance,
     VrrpScript,
 };
 use crate::config::model::Config;
@@ -69,6 +69,22 @@ pub struct TrackedScript {
     pub reverse: bool,
 }
 
+/// A `track_process` entry resolved against its `vrrp_track_process`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedProcess {
+    pub process: TrackProcess,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// A `track_file` entry resolved against its `track_file` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedFile {
+    pub file: TrackFile,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
 /// A `track_interface` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedInterface {
@@ -118,6 +134,8 @@ pub struct InstancePlan {
     pub notify_master_rx_lower_pri: Option<NotifyScript>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    pub track_processes: Vec<TrackedProcess>,
+    pub track_files: Vec<TrackedFile>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
     pub sync_group: Option<String>,
@@ -230,11 +248,12 @@ pub enum PlanError {
     },
     #[error("{at}: vrrp_instance {name}: use_vmac MAC {mac} is not 5 or 6 hex octets")]
     VmacMac { name: String, at: String, mac: String },
-    #[error("{at}: vrrp_instance {name}: track_script {script} is not defined")]
-    UnknownScript {
+    #[error("{at}: vrrp_instance {name}: {kind} {object} is not defined")]
+    UnknownTracked {
         name: String,
         at: String,
-        script: String,
+        kind: &'static str,
+        object: String,
     },
 }
 
@@ -383,16 +402,71 @@ fn instance(
         }
         None => AuthPlan::None,
     };
-    let track_scripts = i
-        .track_script
+    let group = v.sync_groups.iter().find(|s| s.group.contains(&name));
+    let sync_group = group.map(|s| s.name.clone());
+    // keepalived applies a sync group's track_* to every member.
+    let with_group = |own: &[Tracked], of_group: fn(&SyncGroup) -> &Vec<Tracked>| {
+        let mut all = own.to_vec();
+        if let Some(g) = group {
+            all.extend(of_group(g).iter().cloned());
+        }
+        all
+    };
+    let unknown = |kind: &'static str, object: &str| PlanError::UnknownTracked {
+        name: name.clone(),
+        at: at.clone(),
+        kind,
+        object: object.to_owned(),
+    };
+    let track_scripts = with_group(&i.track_script, |g| &g.track_script)
         .iter()
-        .map(|t| tracked_script(t, v, &name, &at))
-        .collect::<Result<_, _>>()?;
-    let sync_group = v
-        .sync_groups
+        .map(|t| {
+            let script = v
+                .scripts
+                .iter()
+                .find(|s| s.name == t.name)
+                .ok_or_else(|| unknown("track_script", &t.name))?;
+            Ok(TrackedScript {
+                script: script.clone(),
+                weight: t.weight.unwrap_or(script.weight),
+                reverse: t.reverse ^ script.weight_reverse,
+            })
+        })
+        .collect::<Result<_, PlanError>>()?;
+    let track_processes = with_group(&i.track_process, |g| &g.track_process)
         .iter()
-        .find(|s| s.group.contains(&name))
-        .map(|s| s.name.clone());
+        .map(|t| {
+            let p = v
+                .track_processes
+                .iter()
+                .find(|p| p.name == t.name)
+                .ok_or_else(|| unknown("track_process", &t.name))?;
+            Ok(TrackedProcess {
+                process: p.clone(),
+                weight: t.weight.unwrap_or(p.weight),
+                reverse: t.reverse ^ p.weight_reverse,
+            })
+        })
+        .collect::<Result<_, PlanError>>()?;
+    let track_files = with_group(&i.track_file, |g| &g.track_file)
+        .iter()
+        .map(|t| {
+            let f = v
+                .track_files
+                .iter()
+                .find(|f| f.name == t.name)
+                .ok_or_else(|| unknown("track_file", &t.name))?;
+            Ok(TrackedFile {
+                file: f.clone(),
+                weight: t.weight.unwrap_or(f.weight),
+                reverse: t.reverse ^ f.weight_reverse,
+            })
+        })
+        .collect::<Result<_, PlanError>>()?;
+    let track_interfaces = with_group(&i.track_interface, |g| &g.track_interface)
+        .iter()
+        .map(tracked_interface)
+        .collect();
     let garp = garp(i, g);
     let vmac = match &i.use_vmac {
         None => None,
@@ -449,8 +523,10 @@ fn instance(
         garp,
         notify: i.notify.clone(),
         notify_master_rx_lower_pri: i.notify_master_rx_lower_pri.clone(),
-        track_interfaces: i.track_interface.iter().map(tracked_interface).collect(),
+        track_interfaces,
         track_scripts,
+        track_processes,
+        track_files,
         dont_track_primary: i.dont_track_primary,
         sync_group,
         smtp_alert: i.smtp_alert.or(g.smtp_alert_vrrp).or(g.smtp_alert) == Some(true),
@@ -466,23 +542,6 @@ fn tracked_interface(t: &Tracked) -> TrackedInterface {
         weight: t.weight.unwrap_or(0),
         reverse: t.reverse,
     }
-}
-
-fn tracked_script(t: &Tracked, v: &Vrrp, name: &str, at: &str) -> Result<TrackedScript, PlanError> {
-    let script =
-        v.scripts
-            .iter()
-            .find(|s| s.name == t.name)
-            .ok_or_else(|| PlanError::UnknownScript {
-                name: name.to_owned(),
-                at: at.to_owned(),
-                script: t.name.clone(),
-            })?;
-    Ok(TrackedScript {
-        script: script.clone(),
-        weight: t.weight.unwrap_or(script.weight),
-        reverse: t.reverse ^ script.weight_reverse,
-    })
 }
 
 fn garp(i: &VrrpInstance, g: &Global) -> GarpPlan {

@@ -15,6 +15,7 @@ use super::engine::{self, Command, EngineHandle};
 use super::notify::Notifier;
 use super::plan::{plan, Plan};
 use super::scripts;
+use super::{track_file, track_process};
 use super::status::Status;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
 
@@ -94,11 +95,15 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let mut usr1 = sig(SignalKind::user_defined1())?;
     let mut usr2 = sig(SignalKind::user_defined2())?;
     control::serve(&opts.control_socket, ctl_tx)?;
+    track_file::init_files(&plan);
+    let mut objects = track_file::read_all(&plan);
+    objects.extend(track_process::initial(&plan));
     let engine = Arc::new(engine::spawn(
         plan.clone(),
         opts.config.display().to_string(),
         ev_tx,
         opts.realtime,
+        objects.clone(),
     )?);
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
@@ -112,7 +117,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         opts.config.display()
     );
     let mut notifier = Notifier::new(&plan);
-    let mut checks = scripts::start(&plan, engine.clone(), plan.script_user.as_deref());
+    let mut watchers = Watchers::start(&plan, &engine, objects);
     let mut current = plan;
     loop {
         tokio::select! {
@@ -121,8 +126,8 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = hup.recv() => {
                 if let Some(p) = reload(&opts, &engine).await {
                     notifier.update(&p);
-                    drop(checks);
-                    checks = scripts::start(&p, engine.clone(), p.script_user.as_deref());
+                    drop(watchers);
+                    watchers = Watchers::start(&p, &engine, track_file::read_all(&p));
                     current = p;
                 }
             }
@@ -147,8 +152,8 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
                     Request::Reload => match reload(&opts, &engine).await {
                         Some(p) => {
                             notifier.update(&p);
-                            drop(checks);
-                            checks = scripts::start(&p, engine.clone(), p.script_user.as_deref());
+                            drop(watchers);
+                            watchers = Watchers::start(&p, &engine, track_file::read_all(&p));
                             current = p;
                             Reply::message("reloaded")
                         }
@@ -160,16 +165,10 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         }
     }
     info!("stopping: masters send priority 0 and release their addresses");
-    drop(checks);
+    drop(watchers);
     engine.send(Command::Stop);
-    let engine = match Arc::try_unwrap(engine) {
-        Ok(e) => e,
-        Err(_) => {
-            error!("engine handle still shared at exit");
-            return Ok(());
-        }
-    };
-    tokio::task::spawn_blocking(move || engine.join())
+    let joining = engine.clone();
+    tokio::task::spawn_blocking(move || joining.join())
         .await
         .ok();
     // The stop transitions: notify_stop and the FIFO.
@@ -184,6 +183,23 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     // Let notify_stop scripts start before the runtime goes away.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// Everything watched on the main thread for the engine: scripts, files, processes.
+struct Watchers {
+    _scripts: scripts::Scripts,
+    _files: track_file::Watcher,
+    _processes: track_process::Watcher,
+}
+
+impl Watchers {
+    fn start(plan: &Plan, engine: &Arc<EngineHandle>, files: crate::daemon::tracking::Objects) -> Self {
+        Watchers {
+            _scripts: scripts::start(plan, engine.clone(), plan.script_user.as_deref()),
+            _files: track_file::start(plan, engine.clone(), files),
+            _processes: track_process::start(plan, engine.clone()),
+        }
+    }
 }
 
 async fn status(engine: &EngineHandle) -> Option<Status> {
@@ -203,6 +219,12 @@ async fn reload(opts: &RunOptions, engine: &EngineHandle) -> Option<Plan> {
             return None;
         }
     };
+    // New tracked files and processes: their state first, so new instances start with it.
+    let mut objects = track_file::read_all(&plan);
+    objects.extend(track_process::initial(&plan));
+    for ((kind, name), value) in objects {
+        engine.send(Command::Track { kind, name, value });
+    }
     let (tx, rx) = oneshot::channel();
     engine.send(Command::Reload {
         plan: Box::new(plan.clone()),

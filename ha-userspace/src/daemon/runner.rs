@@ -15,7 +15,7 @@ use super::netlink::{Link, Netlink, NetlinkError};
 use super::plan::{AuthPlan, InstancePlan};
 use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
-use super::tracking::{effect, effective, Effect};
+use super::tracking::{effect, effective, file_effect, Effect, ObjKind, Objects};
 use super::vmac::Vmac;
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
@@ -85,7 +85,8 @@ pub struct Runner {
     /// Up/down of each tracked object: own interface, `track_interface`s, `track_script`s.
     link_up: bool,
     tracked_ifs: BTreeMap<String, bool>,
-    scripts: BTreeMap<String, bool>,
+    /// Scripts, processes and files, as last reported.
+    objects: Objects,
     faulted: bool,
     /// FAULT from this instance's own tracked objects (not from its sync group).
     own_fault: bool,
@@ -108,7 +109,7 @@ impl Runner {
         plan: InstancePlan,
         nl: &mut Netlink,
         links: &[Link],
-        script_states: &BTreeMap<String, bool>,
+        known: &Objects,
     ) -> Result<Self, RunnerError> {
         let name = plan.name.clone();
         let find = |ifname: &str| links.iter().find(|l| l.name == ifname);
@@ -175,13 +176,24 @@ impl Runner {
             let up = find(&t.ifname).is_some_and(|l| l.up);
             tracked_ifs.insert(t.ifname.clone(), up);
         }
-        let mut scripts = BTreeMap::new();
+        let mut objects = Objects::new();
         for t in &plan.track_scripts {
-            let ok = script_states
-                .get(&t.script.name)
+            let key = (ObjKind::Script, t.script.name.clone());
+            let v = known
+                .get(&key)
                 .copied()
-                .unwrap_or(!t.script.init_fail);
-            scripts.insert(t.script.name.clone(), ok);
+                .unwrap_or(i64::from(!t.script.init_fail));
+            objects.insert(key, v);
+        }
+        for t in &plan.track_processes {
+            let key = (ObjKind::Process, t.process.name.clone());
+            let v = known.get(&key).copied().unwrap_or(0);
+            objects.insert(key, v);
+        }
+        for t in &plan.track_files {
+            let key = (ObjKind::File, t.file.name.clone());
+            let v = known.get(&key).copied().unwrap_or(0);
+            objects.insert(key, v);
         }
         let tx = TxSocket::open(plan.family, &io_name, io_index, src).map_err(|source| {
             RunnerError::Socket {
@@ -214,7 +226,7 @@ impl Runner {
             last_transition: None,
             link_up: link.up,
             tracked_ifs,
-            scripts,
+            objects,
             faulted: false,
             own_fault: false,
             group_fault: false,
@@ -357,11 +369,13 @@ impl Runner {
         }
     }
 
-    pub fn on_script(&mut self, now: MonoTime, name: &str, ok: bool, ctx: &mut Ctx<'_>) {
-        debug!(instance = %self.plan.name, script = name, ok, "script state");
-        if let Some(s) = self.scripts.get_mut(name) {
-            if *s != ok {
-                *s = ok;
+    /// A script, process or file changed state.
+    pub fn on_object(&mut self, now: MonoTime, kind: ObjKind, name: &str, value: i64, ctx: &mut Ctx<'_>) {
+        let key = (kind, name.to_owned());
+        if let Some(v) = self.objects.get_mut(&key) {
+            if *v != value {
+                debug!(instance = %self.plan.name, ?kind, name, value, "tracked object");
+                *v = value;
                 self.retrack(now, ctx);
             }
         }
@@ -394,13 +408,26 @@ impl Runner {
             let up = self.tracked_ifs.get(&t.ifname).copied().unwrap_or(false);
             effect(up, t.weight, t.reverse)
         });
+        let get = |kind, name: &str| self.objects.get(&(kind, name.to_owned())).copied();
         let scripts = self.plan.track_scripts.iter().map(|t| {
-            let ok = self.scripts.get(&t.script.name).copied().unwrap_or(true);
+            let ok = get(ObjKind::Script, &t.script.name).unwrap_or(1) != 0;
             effect(ok, t.weight, t.reverse)
+        });
+        let processes = self.plan.track_processes.iter().map(|t| {
+            let ok = get(ObjKind::Process, &t.process.name).unwrap_or(0) != 0;
+            effect(ok, t.weight, t.reverse)
+        });
+        let files = self.plan.track_files.iter().map(|t| {
+            let v = get(ObjKind::File, &t.file.name).unwrap_or(0);
+            file_effect(v, t.weight, t.reverse)
         });
         let (prio, fault) = effective(
             self.plan.priority,
-            std::iter::once(own).chain(ifs).chain(scripts),
+            std::iter::once(own)
+                .chain(ifs)
+                .chain(scripts)
+                .chain(processes)
+                .chain(files),
         );
         self.own_fault = fault;
         let fault = fault || self.group_fault;

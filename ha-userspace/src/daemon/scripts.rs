@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use super::engine::{Command, EngineHandle};
 use super::notify::lookup_user;
 use super::plan::Plan;
+use super::tracking::ObjKind;
 use crate::config::model::vrrp::VrrpScript;
 
 /// The rise/fall counter of one script, pure.
@@ -107,9 +108,10 @@ async fn run(s: VrrpScript, engine: Arc<EngineHandle>, default_user: Option<(u32
                 s.name,
                 if ok { "succeeded" } else { "failed" }
             );
-            if !engine.send(Command::Script {
+            if !engine.send(Command::Track {
+                kind: ObjKind::Script,
                 name: s.name.clone(),
-                ok,
+                value: i64::from(ok),
             }) {
                 return;
             }

@@ -10,6 +10,21 @@
 
 use crate::vrrp::fsm::PRIORITY_OWNER;
 
+/// The tracked objects whose state comes from outside the engine (the main thread watches
+/// them and sends changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjKind {
+    /// `vrrp_script`: 1 while succeeding, 0 while failing.
+    Script,
+    /// `vrrp_track_process`: 1 while the quorum is met.
+    Process,
+    /// `track_file`: the number in the file.
+    File,
+}
+
+/// Known states of tracked objects, by kind and name.
+pub type Objects = std::collections::BTreeMap<(ObjKind, String), i64>;
+
 /// What one tracked object does to its instance right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -24,6 +39,25 @@ pub fn effect(up: bool, weight: i32, reverse: bool) -> Effect {
         w if w > 0 && up => Effect::Delta(w),
         w if w < 0 && !up => Effect::Delta(w),
         _ => Effect::Delta(0),
+    }
+}
+
+/// keepalived's `track_file`: with weight 0 a non-zero value is a failure; otherwise
+/// value × weight (negated by `reverse`) is added, and below -253 it is a failure.
+pub fn file_effect(value: i64, weight: i32, reverse: bool) -> Effect {
+    if weight == 0 {
+        return if (value != 0) ^ reverse {
+            Effect::Fault
+        } else {
+            Effect::Delta(0)
+        };
+    }
+    let sign = if reverse { -1 } else { 1 };
+    let r = value.saturating_mul(i64::from(weight)).saturating_mul(sign);
+    if r < -253 {
+        Effect::Fault
+    } else {
+        Effect::Delta(r.min(253) as i32)
     }
 }
 
@@ -62,6 +96,17 @@ mod tests {
         assert_eq!(effect(false, -20, false), Effect::Delta(-20));
         assert_eq!(effect(true, -20, false), Effect::Delta(0));
         assert_eq!(effect(true, -20, true), Effect::Delta(-20));
+    }
+
+    #[test]
+    fn track_file_values() {
+        assert_eq!(file_effect(0, 0, false), Effect::Delta(0));
+        assert_eq!(file_effect(3, 0, false), Effect::Fault);
+        assert_eq!(file_effect(0, 0, true), Effect::Fault);
+        assert_eq!(file_effect(-10, 5, false), Effect::Delta(-50));
+        assert_eq!(file_effect(10, 5, true), Effect::Delta(-50));
+        assert_eq!(file_effect(-100, 5, false), Effect::Fault, "below -253");
+        assert_eq!(file_effect(100, 5, false), Effect::Delta(253));
     }
 
     #[test]
