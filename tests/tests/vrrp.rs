@@ -471,19 +471,36 @@ fn use_vmac_moves_the_virtual_mac() {
     let b = ha(&lab, 1, &[spec(100)]);
     wait_state(&a, "VI_1", "MASTER");
     wait_state(&b, "VI_1", "BACKUP");
-    let link = ha_tests::run("ip", &["-n", &lab.nodes[0].ns, "-o", "link", "show", "vrrp.51"])
-        .expect("the VMAC exists");
+    let link = ha_tests::run(
+        "ip",
+        &["-n", &lab.nodes[0].ns, "-o", "link", "show", "vrrp.51"],
+    )
+    .expect("the VMAC exists");
     assert!(link.contains("00:00:5e:00:01:33"), "{link}");
-    assert!(link.contains("macvlan") || link.contains("vrrp.51@eth0"), "{link}");
+    assert!(
+        link.contains("macvlan") || link.contains("vrrp.51@eth0"),
+        "{link}"
+    );
     // The client resolves the VIP to the virtual MAC.
     let client = lab.client.as_ref().unwrap();
     let _ = ha_tests::run(
         "ip",
-        &["netns", "exec", &client.ns, "ping", "-c1", "-W1", &VIP4.to_string()],
+        &[
+            "netns",
+            "exec",
+            &client.ns,
+            "ping",
+            "-c1",
+            "-W1",
+            &VIP4.to_string(),
+        ],
     );
     let neigh = |ns: &str| ha_tests::run("ip", &["-n", ns, "neigh", "show", &VIP4.to_string()]);
     // Without ping installed, provoke ARP with a UDP datagram.
-    if !neigh(&client.ns).unwrap_or_default().contains("00:00:5e:00:01:33") {
+    if !neigh(&client.ns)
+        .unwrap_or_default()
+        .contains("00:00:5e:00:01:33")
+    {
         let ns = client.ns.clone();
         std::thread::spawn(move || {
             ha_tests::probe::enter_netns(&ns).unwrap();
@@ -522,9 +539,10 @@ fn virtual_and_static_routes_and_rules() {
                    static_rules {\n    from 203.0.113.5/32 table 200 priority 2000\n}\n";
     let spec = |p| {
         let mut s = InstanceSpec::new("VI_1", 51, p);
-        s.extra = "    virtual_routes {\n        198.51.100.0/24 via 192.0.2.254 dev eth0\n    }\n    \
+        s.extra =
+            "    virtual_routes {\n        198.51.100.0/24 via 192.0.2.254 dev eth0\n    }\n    \
                    virtual_rules {\n        from 192.0.2.100/32 table 100 priority 1000\n    }\n"
-            .into();
+                .into();
         s
     };
     let cfg = |p| format!("{}{statics}{}", config("", &[]), spec(p).render());
@@ -539,13 +557,24 @@ fn virtual_and_static_routes_and_rules() {
         ha_tests::run("ip", &["-n", &lab.nodes[i].ns, "rule", "show"]).unwrap_or_default()
     };
     assert!(route(0, "198.51.100.0/24").contains("via 192.0.2.254"));
-    assert!(route(1, "198.51.100.0/24").is_empty(), "the backup has no virtual route");
-    assert!(rules(0).contains("1000:\tfrom 192.0.2.100 lookup 100"), "{}", rules(0));
+    assert!(
+        route(1, "198.51.100.0/24").is_empty(),
+        "the backup has no virtual route"
+    );
+    assert!(
+        rules(0).contains("1000:\tfrom 192.0.2.100 lookup 100"),
+        "{}",
+        rules(0)
+    );
     assert!(!rules(1).contains("lookup 100"));
     for i in 0..2 {
         assert!(lab.nodes[i].has_addr("203.0.113.5".parse().unwrap()));
         assert!(route(i, "203.0.113.128/25").contains("dev eth0"));
-        assert!(rules(i).contains("2000:\tfrom 203.0.113.5 lookup 200"), "{}", rules(i));
+        assert!(
+            rules(i).contains("2000:\tfrom 203.0.113.5 lookup 200"),
+            "{}",
+            rules(i)
+        );
     }
     a.stop();
     wait_state(&b, "VI_1", "MASTER");
@@ -621,4 +650,80 @@ fn track_process_quorum_moves_the_master() {
     assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
     let _ = again.kill();
     let _ = again.wait();
+}
+
+/// `smtp_alert`: a mail per transition, to a real SMTP server (aiosmtpd) in the node.
+#[test]
+fn smtp_alert_reaches_a_real_smtp_server() {
+    if !can_run("smtp_alert") {
+        return;
+    }
+    let python = std::path::Path::new("/usr/bin/python3");
+    let have_aiosmtpd = std::process::Command::new(python)
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_aiosmtpd {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3-aiosmtpd is missing but CI is set: .ci/run must install it"
+        );
+        eprintln!("SKIPPED smtp_alert: apt-get install python3-aiosmtpd");
+        return;
+    }
+    let lab = Lab::new("smtp", 1, false).unwrap();
+    let mail_log = lab.path("mail.log");
+    let out = std::fs::File::create(&mail_log).unwrap();
+    let mut server = lab.nodes[0]
+        .command(python)
+        .args([
+            "-u",
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            "127.0.0.1:2525",
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    // The server is up when its port accepts.
+    let ns = lab.nodes[0].ns.clone();
+    let up = wait_until(WAIT, || {
+        let ns = ns.clone();
+        std::thread::spawn(move || {
+            ha_tests::probe::enter_netns(&ns).is_ok()
+                && std::net::TcpStream::connect("127.0.0.1:2525").is_ok()
+        })
+        .join()
+        .unwrap_or(false)
+    });
+    assert!(
+        up,
+        "aiosmtpd did not start: {:?}",
+        std::fs::read_to_string(&mail_log)
+    );
+    let mut s = InstanceSpec::new("VI_1", 51, 200);
+    s.extra = "    smtp_alert\n".into();
+    let global = "    notification_email {\n        ops@example.com\n    }\n    \
+                  notification_email_from ha@example.com\n    smtp_server 127.0.0.1 2525\n";
+    let d = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &config(global, &[s]));
+    wait_state(&d, "VI_1", "MASTER");
+    let ok = wait_until(WAIT, || {
+        std::fs::read_to_string(&mail_log).is_ok_and(|t| {
+            t.contains("Subject: [test] VRRP Instance VI_1 - Entering MASTER state")
+                && t.contains("ops@example.com")
+        })
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        ok,
+        "mail log:\n{}\n--- ha ---\n{}",
+        std::fs::read_to_string(&mail_log).unwrap_or_default(),
+        d.log_text()
+    );
 }

@@ -45,6 +45,19 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || find_program("keepalived").is_some(),
     },
     Requirement {
+        what: "aiosmtpd (a real SMTP server for the smtp_alert tests)",
+        package: "python3-aiosmtpd",
+        required: true,
+        present: || {
+            std::process::Command::new("/usr/bin/python3")
+                .args(["-c", "import aiosmtpd"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    },
+    Requirement {
         what: "ip (iproute2, network namespaces)",
         package: "iproute2",
         required: true,

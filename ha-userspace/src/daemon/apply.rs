@@ -57,10 +57,7 @@ pub fn rules(nl: &mut Netlink, add: bool, rules: &[Rule], owner: &str) {
 }
 
 /// The static addresses with their interfaces (keepalived's default device is eth0).
-pub fn static_addresses<'a>(
-    items: &'a [IpAddress],
-    links: &[Link],
-) -> Vec<(u32, &'a IpAddress)> {
+pub fn static_addresses<'a>(items: &'a [IpAddress], links: &[Link]) -> Vec<(u32, &'a IpAddress)> {
     items
         .iter()
         .filter_map(|a| {
@@ -68,7 +65,10 @@ pub fn static_addresses<'a>(
             match index_of(links, dev) {
                 Some(i) => Some((i, a)),
                 None => {
-                    error!("(static) address {}: interface {dev} does not exist", a.addr);
+                    error!(
+                        "(static) address {}: interface {dev} does not exist",
+                        a.addr
+                    );
                     None
                 }
             }

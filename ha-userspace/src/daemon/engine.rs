@@ -16,8 +16,8 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 use tracing::{error, info, warn};
 
-use super::clock::{mono_now, rx_time, unix_secs};
 use super::apply;
+use super::clock::{mono_now, rx_time, unix_secs};
 use super::garp::Announcer;
 use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
 use super::plan::{AuthPlan, Plan};
@@ -494,9 +494,24 @@ impl Engine {
             let old = &self.plan.statics;
             let new = &plan.statics;
             let gone = super::plan::Statics {
-                addresses: old.addresses.iter().filter(|a| !new.addresses.contains(a)).cloned().collect(),
-                routes: old.routes.iter().filter(|r| !new.routes.contains(r)).cloned().collect(),
-                rules: old.rules.iter().filter(|r| !new.rules.contains(r)).cloned().collect(),
+                addresses: old
+                    .addresses
+                    .iter()
+                    .filter(|a| !new.addresses.contains(a))
+                    .cloned()
+                    .collect(),
+                routes: old
+                    .routes
+                    .iter()
+                    .filter(|r| !new.routes.contains(r))
+                    .cloned()
+                    .collect(),
+                rules: old
+                    .rules
+                    .iter()
+                    .filter(|r| !new.rules.contains(r))
+                    .cloned()
+                    .collect(),
             };
             set_statics(&mut self.nl, false, &gone, &self.links);
             set_statics(&mut self.nl, true, new, &self.links);

@@ -2,6 +2,7 @@
 //! I/O at the edges (DESIGN.md §5, §6): raw sockets, netlink, gratuitous ARP, scripts, the
 //! control socket and signals.
 
+pub mod apply;
 pub mod clock;
 pub mod control;
 pub mod engine;
@@ -9,14 +10,14 @@ pub mod garp;
 pub mod netlink;
 pub mod notify;
 pub mod plan;
+pub mod routes;
 pub mod run;
 pub mod runner;
 pub mod scripts;
+pub mod smtp;
 pub mod socket;
 pub mod status;
-pub mod tracking;
-pub mod vmac;
-pub mod routes;
-pub mod apply;
 pub mod track_file;
 pub mod track_process;
+pub mod tracking;
+pub mod vmac;

@@ -15,8 +15,7 @@ use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-    MacVlanMode,
+    InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -272,8 +271,7 @@ impl Netlink {
         match self.request(&|| desc.clone(), msg, flags) {
             Err(NetlinkError::Kernel { err, .. })
                 if (add && err.raw_os_error() == Some(libc::EEXIST))
-                    || (!add
-                        && matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ENOENT))) =>
+                    || (!add && matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ENOENT))) =>
             {
                 Ok(())
             }
@@ -319,7 +317,11 @@ impl Netlink {
     pub fn set_up(&mut self, index: u32, up: bool) -> Result<(), NetlinkError> {
         let mut m = LinkMessage::default();
         m.header.index = index;
-        m.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+        m.header.flags = if up {
+            LinkFlags::Up
+        } else {
+            LinkFlags::empty()
+        };
         m.header.change_mask = LinkFlags::Up;
         self.request(
             &|| format!("set ifindex {index} {}", if up { "up" } else { "down" }),

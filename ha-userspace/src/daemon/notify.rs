@@ -10,8 +10,9 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use tracing::{info, warn};
 
-use super::plan::{GroupPlan, InstancePlan, Plan};
+use super::plan::{GroupPlan, InstancePlan, Plan, SmtpPlan};
 use super::runner::Event;
+use super::smtp::{message, spawn_alert};
 use crate::config::model::script::NotifyScript;
 use crate::config::model::vrrp::Notify;
 use crate::vrrp::fsm::State;
@@ -50,6 +51,8 @@ pub struct Notifier {
     /// The last state of each instance, to derive group states.
     states: BTreeMap<String, State>,
     group_states: BTreeMap<String, State>,
+    smtp: Option<SmtpPlan>,
+    router_id: String,
 }
 
 impl Notifier {
@@ -62,6 +65,8 @@ impl Notifier {
             user: None,
             states: BTreeMap::new(),
             group_states: BTreeMap::new(),
+            smtp: None,
+            router_id: String::new(),
         };
         n.update(plan);
         n
@@ -75,6 +80,8 @@ impl Notifier {
             .map(|i| (i.name.clone(), i.clone()))
             .collect();
         self.groups = plan.groups.clone();
+        self.smtp = plan.smtp.clone();
+        self.router_id = plan.router_id.clone();
         if self.fifo != plan.notify_fifo || self.fifo_file.is_none() {
             self.fifo = plan.notify_fifo.clone();
             self.fifo_file = self.fifo.as_deref().and_then(open_fifo);
@@ -97,7 +104,11 @@ impl Notifier {
                 };
                 let state = notify_state(*to);
                 let notify = plan.notify.clone();
+                let mail = plan.smtp_alert;
                 self.fire("INSTANCE", instance, state, *priority, &notify);
+                if mail {
+                    self.mail("Instance", instance, state);
+                }
                 self.groups_after(instance);
             }
             Event::LowerPriority { instance, src } => {
@@ -141,6 +152,9 @@ impl Notifier {
             }
             self.group_states.insert(g.name.clone(), state);
             self.fire("GROUP", &g.name, notify_state(state), 0, &g.notify);
+            if g.smtp_alert {
+                self.mail("Group", &g.name, notify_state(state));
+            }
         }
     }
 
@@ -161,6 +175,17 @@ impl Notifier {
         if let Some(f) = &mut self.fifo_file {
             let _ = f.write_all(fifo_line(kind, name, state, priority).as_bytes());
         }
+    }
+
+    /// keepalived mails MASTER, BACKUP and FAULT transitions (not the stop at shutdown,
+    /// when there is no time left to deliver it).
+    fn mail(&self, kind: &str, name: &str, state: &str) {
+        let Some(smtp) = &self.smtp else { return };
+        if state == "STOP" {
+            return;
+        }
+        let (subject, body) = message(&self.router_id, kind, name, state);
+        spawn_alert(smtp.clone(), subject, body);
     }
 
     fn spawn(&self, s: &NotifyScript, extra: &[String]) {

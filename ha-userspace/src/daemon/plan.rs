@@ -7,16 +7,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use thiserror::Error;
 
+use super::vmac::{parse_mac, vrrp_mac};
 use crate::config::model::global::Global;
 use crate::config::model::script::NotifyScript;
 use crate::config::model::vrrp::{
-    instance::AuthType, InitialState, IpAddress, Notify, Route, Rule, TrackFile, TrackProcess, SyncGroup, Tracked, Vrrp, VrrpInstance,
-    VrrpScript,
+    instance::AuthType, InitialState, IpAddress, Notify, Route, Rule, SyncGroup, TrackFile,
+    TrackProcess, Tracked, Vrrp, VrrpInstance, VrrpScript,
 };
 use crate::config::model::Config;
 use crate::config::source::SourceMap;
 use crate::config::units::{Centis, Micros};
-use super::vmac::{parse_mac, vrrp_mac};
 use crate::vrrp::fsm::{InstanceConfig, StartState, PRIORITY_OWNER};
 use crate::vrrp::packet::{pad_key, Family, Version, MCAST_V4, MCAST_V6};
 use crate::vrrp::timers::DEFAULT_DOWN_TIMER_ADVERTS;
@@ -247,7 +247,11 @@ pub enum PlanError {
         ifname: String,
     },
     #[error("{at}: vrrp_instance {name}: use_vmac MAC {mac} is not 5 or 6 hex octets")]
-    VmacMac { name: String, at: String, mac: String },
+    VmacMac {
+        name: String,
+        at: String,
+        mac: String,
+    },
     #[error("{at}: vrrp_instance {name}: {kind} {object} is not defined")]
     UnknownTracked {
         name: String,
@@ -480,7 +484,10 @@ fn instance(
                 None => vrrp_mac(family, i.vrid),
             };
             Some(VmacPlan {
-                name: v.ifname.clone().unwrap_or_else(|| format!("vrrp.{}", i.vrid)),
+                name: v
+                    .ifname
+                    .clone()
+                    .unwrap_or_else(|| format!("vrrp.{}", i.vrid)),
                 mac,
             })
         }

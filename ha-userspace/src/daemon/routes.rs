@@ -5,12 +5,11 @@
 use std::net::IpAddr;
 
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
-    RouteScope, RouteType as NlRouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
+    RouteType as NlRouteType,
 };
 use netlink_packet_route::rule::{
-    RuleAction as NlRuleAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange,
-    RuleUidRange,
+    RuleAction as NlRuleAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange, RuleUidRange,
 };
 use netlink_packet_route::AddressFamily;
 
@@ -244,12 +243,16 @@ mod tests {
         assert_eq!(m.header.table, 100);
         assert_eq!(m.header.scope, RouteScope::Universe);
         assert_eq!(m.header.protocol, RouteProtocol::from(RTPROT_KEEPALIVED));
-        assert!(m.attributes.contains(&RouteAttribute::Destination(
-            RouteAddress::Inet("198.51.100.0".parse().unwrap())
-        )));
-        assert!(m.attributes.contains(&RouteAttribute::Gateway(
-            RouteAddress::Inet("192.0.2.1".parse().unwrap())
-        )));
+        assert!(m
+            .attributes
+            .contains(&RouteAttribute::Destination(RouteAddress::Inet(
+                "198.51.100.0".parse().unwrap()
+            ))));
+        assert!(m
+            .attributes
+            .contains(&RouteAttribute::Gateway(RouteAddress::Inet(
+                "192.0.2.1".parse().unwrap()
+            ))));
         assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
         assert!(m.attributes.contains(&RouteAttribute::Priority(5)));
         assert!(m.attributes.contains(&RouteAttribute::Table(100)));

@@ -15,8 +15,8 @@ use super::engine::{self, Command, EngineHandle};
 use super::notify::Notifier;
 use super::plan::{plan, Plan};
 use super::scripts;
-use super::{track_file, track_process};
 use super::status::Status;
+use super::{track_file, track_process};
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
 
 #[derive(Debug, Clone)]
@@ -193,7 +193,11 @@ struct Watchers {
 }
 
 impl Watchers {
-    fn start(plan: &Plan, engine: &Arc<EngineHandle>, files: crate::daemon::tracking::Objects) -> Self {
+    fn start(
+        plan: &Plan,
+        engine: &Arc<EngineHandle>,
+        files: crate::daemon::tracking::Objects,
+    ) -> Self {
         Watchers {
             _scripts: scripts::start(plan, engine.clone(), plan.script_user.as_deref()),
             _files: track_file::start(plan, engine.clone(), files),

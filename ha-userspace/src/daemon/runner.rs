@@ -143,8 +143,15 @@ impl Runner {
                     _ => None,
                 };
                 Some(
-                    Vmac::create(nl, &v.name, (base.index, &base.name), v.mac, plan.family, ll)
-                        .map_err(nl_err)?,
+                    Vmac::create(
+                        nl,
+                        &v.name,
+                        (base.index, &base.name),
+                        v.mac,
+                        plan.family,
+                        ll,
+                    )
+                    .map_err(nl_err)?,
                 )
             }
         };
@@ -370,7 +377,14 @@ impl Runner {
     }
 
     /// A script, process or file changed state.
-    pub fn on_object(&mut self, now: MonoTime, kind: ObjKind, name: &str, value: i64, ctx: &mut Ctx<'_>) {
+    pub fn on_object(
+        &mut self,
+        now: MonoTime,
+        kind: ObjKind,
+        name: &str,
+        value: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
         let key = (kind, name.to_owned());
         if let Some(v) = self.objects.get_mut(&key) {
             if *v != value {

@@ -26,7 +26,11 @@ fn read_value(path: &Path) -> i64 {
     match std::fs::read_to_string(path) {
         Ok(t) => parse_value(&t).unwrap_or_else(|| {
             if !t.trim().is_empty() {
-                warn!("track_file {}: {:?} is not a number: reading 0", path.display(), t.trim());
+                warn!(
+                    "track_file {}: {:?} is not a number: reading 0",
+                    path.display(),
+                    t.trim()
+                );
             }
             0
         }),
@@ -100,12 +104,18 @@ pub fn start(plan: &Plan, engine: Arc<EngineHandle>, mut last: Objects) -> Watch
         };
         let mut buf = [0u8; 4096];
         loop {
-            let Ok(mut guard) = afd.readable().await else { return };
+            let Ok(mut guard) = afd.readable().await else {
+                return;
+            };
             // Drain the events; which file changed does not matter, all are re-read (cheap).
             loop {
                 // SAFETY: reading into a valid buffer from our inotify fd.
                 let n = unsafe {
-                    libc::read(afd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                    libc::read(
+                        afd.get_ref().as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                    )
                 };
                 if n <= 0 {
                     break;

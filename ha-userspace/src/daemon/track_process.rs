@@ -248,8 +248,12 @@ async fn run(defs: Vec<TrackProcess>, engine: Arc<EngineHandle>) {
                 rep.pending = None;
                 continue;
             }
-            let delay = if ok { def.fork_delay } else { def.terminate_delay }
-                .map_or(Duration::ZERO, |d| Duration::from_micros(d.0));
+            let delay = if ok {
+                def.fork_delay
+            } else {
+                def.terminate_delay
+            }
+            .map_or(Duration::ZERO, |d| Duration::from_micros(d.0));
             let due = match rep.pending {
                 Some((want, at)) if want == ok => at,
                 _ => now + delay,
@@ -369,10 +373,7 @@ fn parse_events(buf: &[u8]) -> Vec<ProcEvent> {
             out.push(ProcEvent::Lost);
         }
         let ev = off + NLMSG_HDRLEN + CN_MSG_LEN;
-        if let (Some(what), Some(tgid)) = (
-            u32_at(buf, ev),
-            u32_at(buf, ev + PROC_EVENT_HDR + 4),
-        ) {
+        if let (Some(what), Some(tgid)) = (u32_at(buf, ev), u32_at(buf, ev + PROC_EVENT_HDR + 4)) {
             match what {
                 PROC_EVENT_EXEC | PROC_EVENT_COMM => out.push(ProcEvent::Changed(tgid)),
                 PROC_EVENT_EXIT => {
@@ -430,9 +431,19 @@ mod tests {
         let mut more = a.clone();
         more.push("-D".into());
         assert!(!matches(&exact, "haproxy", &more));
-        let partial = def("/usr/sbin/haproxy", &["-f"], Some(ParamMatch::Partial), false);
+        let partial = def(
+            "/usr/sbin/haproxy",
+            &["-f"],
+            Some(ParamMatch::Partial),
+            false,
+        );
         assert!(matches(&partial, "haproxy", &more));
-        let initial = def("/usr/sbin/haproxy", &["-f", "/etc/h"], Some(ParamMatch::Initial), false);
+        let initial = def(
+            "/usr/sbin/haproxy",
+            &["-f", "/etc/h"],
+            Some(ParamMatch::Initial),
+            false,
+        );
         assert!(matches(&initial, "haproxy", &a));
         let none = def("/bin/sleep", &[], Some(ParamMatch::Exact), false);
         assert!(!matches(&none, "sleep", &argv(&["/bin/sleep", "5"])));
@@ -493,7 +504,12 @@ mod tests {
         while std::time::Instant::now() < end && !seen.contains(&ProcEvent::Changed(pid)) {
             // SAFETY: reading into a valid buffer from our socket.
             let n = unsafe {
-                libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+                libc::recv(
+                    fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
             };
             if n > 0 {
                 seen.extend(parse_events(&buf[..n as usize]));
