@@ -17,10 +17,11 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 use tracing::{error, info, warn};
 
 use super::apply;
-use super::clock::{mono_now, rx_time, unix_secs};
+use super::clock::{mono_now, unix_secs};
 use super::garp::Announcer;
 use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
 use super::plan::{AuthPlan, Plan};
+use super::receive::{AdvertReceiver, RawReceiver, Rx};
 use super::runner::{Ctx, Event, Runner, RunnerError};
 use super::socket::RxSocket;
 use super::status::Status;
@@ -106,7 +107,7 @@ type RxKey = (u32, Family, u8);
 struct Engine {
     plan: Plan,
     runners: Vec<Runner>,
-    rx: BTreeMap<RxKey, RxSocket>,
+    rx: BTreeMap<RxKey, Box<dyn AdvertReceiver>>,
     nl: Netlink,
     linkmon: LinkMonitor,
     announcer: Announcer,
@@ -119,7 +120,6 @@ struct Engine {
     config: String,
     loaded_at: u64,
     reloads: u64,
-    buf: Vec<u8>,
     /// The ppoll set: eventfd, link monitor, then one entry per `pollkeys` receive socket.
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
@@ -170,7 +170,6 @@ pub fn spawn(
         config,
         loaded_at: unix_secs(),
         reloads: 0,
-        buf: vec![0; 65536],
         pollset: Vec::new(),
         pollkeys: Vec::new(),
     };
@@ -312,7 +311,7 @@ impl Engine {
         self.pollkeys = self.rx.keys().copied().collect();
         self.pollset = [self.wake.as_raw_fd(), self.linkmon.as_raw_fd()]
             .into_iter()
-            .chain(self.pollkeys.iter().map(|k| self.rx[k].as_raw_fd()))
+            .chain(self.pollkeys.iter().map(|k| self.rx[k].fd()))
             .map(pollfd)
             .collect();
     }
@@ -333,52 +332,49 @@ impl Engine {
 
     fn drain_rx(&mut self, key: RxKey, events: &mut Vec<Event>) {
         let (ifindex, family, _) = key;
-        loop {
-            let got = match self.rx.get(&key).map(|s| s.recv(&mut self.buf)) {
-                Some(Ok(Some(g))) => g,
-                Some(Ok(None)) | None => return,
-                Some(Err(e)) => {
-                    warn!("receive on ifindex {ifindex}: {e}");
-                    return;
-                }
-            };
-            let now = rx_time(got.stamp_realtime_ns);
-            let pkt = &self.buf[..got.len];
-            let (vrid, v6) = match family {
-                Family::V4 => (vrid_v4(pkt), None),
-                Family::V6 => {
-                    let (IpAddr::V6(src), Some(IpAddr::V6(dst))) = (got.src, got.dst) else {
-                        continue;
+        let Engine {
+            rx,
+            runners,
+            nl,
+            announcer,
+            links,
+            unknown_vrid,
+            ..
+        } = self;
+        let Some(receiver) = rx.get_mut(&key) else {
+            return;
+        };
+        let r = receiver.drain(&mut |got| {
+            let (vrid, src) = match got {
+                Rx::Packet { bytes, src, v6, .. } => {
+                    let vrid = match v6 {
+                        None => vrid_v4(bytes),
+                        Some(_) => peek_vrid(bytes).map(|(_, v)| v),
                     };
-                    (
-                        peek_vrid(pkt).map(|(_, v)| v),
-                        Some((src, dst, got.hop_limit)),
-                    )
+                    (vrid, src)
                 }
+                Rx::Advert { vrid, src, .. } => (Some(vrid), src),
             };
             let Some(vrid) = vrid else {
-                self.unknown_vrid += 1;
-                continue;
+                *unknown_vrid += 1;
+                return;
             };
-            let found = self.runners.iter().position(|r| {
-                r.ifindex == ifindex
-                    && r.plan.family == family
-                    && r.plan.vrid == vrid
-                    && (r.plan.unicast_peers.is_empty()
-                        || r.plan.unicast_peers.iter().any(|p| p.addr == got.src))
-            });
-            let found = found.or_else(|| {
-                self.runners.iter().position(|r| {
-                    r.ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid
-                })
-            });
+            let ours =
+                |r: &Runner| r.ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid;
+            // Unicast instances sharing a VRID on one interface are told apart by peer.
+            let found = runners
+                .iter()
+                .position(|r| ours(r) && r.plan.unicast_peers.iter().any(|p| p.addr == src))
+                .or_else(|| runners.iter().position(ours));
             let Some(i) = found else {
-                self.unknown_vrid += 1;
-                continue;
+                *unknown_vrid += 1;
+                return;
             };
-            let r = &mut self.runners[i];
-            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
-            r.on_packet(now, &self.buf[..got.len], v6, &mut ctx);
+            let mut ctx = Self::ctx(nl, announcer, links, events);
+            runners[i].on_rx(got, &mut ctx);
+        });
+        if let Err(e) = r {
+            warn!("receive on ifindex {ifindex}: {e}");
         }
     }
 
@@ -639,7 +635,7 @@ impl Engine {
 fn open_rx(
     runners: &[&Runner],
     links: &[Link],
-    rx: &mut BTreeMap<RxKey, RxSocket>,
+    rx: &mut BTreeMap<RxKey, Box<dyn AdvertReceiver>>,
 ) -> Result<(), EngineError> {
     let mut want: BTreeMap<RxKey, BTreeSet<IpAddr>> = BTreeMap::new();
     for r in runners {
@@ -666,7 +662,8 @@ fn open_rx(
         let groups: Vec<IpAddr> = groups.iter().copied().collect();
         let s = RxSocket::open(key.1, &ifname, key.0, key.2, &groups)
             .map_err(io_err("VRRP receive socket"))?;
-        opened.insert(*key, s);
+        let r: Box<dyn AdvertReceiver> = Box::new(RawReceiver::new(s));
+        opened.insert(*key, r);
     }
     rx.retain(|k, _| want.contains_key(k));
     rx.extend(opened);

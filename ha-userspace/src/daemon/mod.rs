@@ -10,6 +10,7 @@ pub mod garp;
 pub mod netlink;
 pub mod notify;
 pub mod plan;
+pub mod receive;
 pub mod routes;
 pub mod run;
 pub mod runner;

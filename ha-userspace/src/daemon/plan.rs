@@ -125,6 +125,8 @@ pub struct InstancePlan {
     pub mcast_dst: Option<IpAddr>,
     pub unicast_peers: Vec<UnicastPeer>,
     pub unicast_ttl: u8,
+    /// `old_unicast_checksum`: start with keepalived's pre-2.0.8 v3 unicast checksum.
+    pub old_unicast_checksum: bool,
     pub check_unicast_src: bool,
     /// keepalived's `skip_check_adv_addr`.
     pub skip_check_adv_addr: bool,
@@ -524,6 +526,7 @@ fn instance(
         mcast_dst,
         unicast_peers,
         unicast_ttl: i.unicast_ttl.unwrap_or(255),
+        old_unicast_checksum: i.old_unicast_checksum == Some(true),
         check_unicast_src: i.check_unicast_src || g.vrrp_check_unicast_src,
         skip_check_adv_addr: i.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
         auth,

@@ -13,6 +13,7 @@ use super::clock::unix_secs;
 use super::garp::Announcer;
 use super::netlink::{Link, Netlink, NetlinkError};
 use super::plan::{AuthPlan, InstancePlan};
+use super::receive::Rx;
 use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
 use super::tracking::{effect, effective, file_effect, Effect, ObjKind, Objects};
@@ -20,8 +21,11 @@ use super::vmac::Vmac;
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
 use crate::vrrp::fsm::{Action, ConfigError, Input, Instance, Reason, State};
+use crate::vrrp::ipv4::IPV4_HEADER_LEN;
 use crate::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
-use crate::vrrp::packet::{encode, Advert, Auth, Family};
+use crate::vrrp::packet::{
+    encode, Advert, Auth, EncodeError, Family, Version, IPPROTO_VRRP, MCAST_V4,
+};
 use crate::vrrp::timers::MonoTime;
 use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
 
@@ -100,6 +104,8 @@ pub struct Runner {
     advert: Advert,
     /// The `use_vmac` macvlan, removed when the runner goes.
     _vmac: Option<Vmac>,
+    /// Send VRRPv3 IPv4 unicast checksums over 224.0.0.18 (keepalived before 2.0.8).
+    old_checksum: bool,
 }
 
 impl Runner {
@@ -241,6 +247,7 @@ impl Runner {
             expect: expectations(&plan),
             advert: advert_of(&plan),
             _vmac: vmac,
+            old_checksum: plan.old_unicast_checksum,
             plan,
         })
     }
@@ -292,9 +299,47 @@ impl Runner {
         }
     }
 
+    /// What the receive path delivered for this VRID.
+    pub fn on_rx(&mut self, rx: Rx<'_>, ctx: &mut Ctx<'_>) {
+        match rx {
+            Rx::Packet { bytes, v6, at, .. } => self.on_packet(at, bytes, v6, ctx),
+            Rx::Advert {
+                src,
+                priority,
+                adver_int,
+                at,
+                ..
+            } => self.on_advert(at, src, priority, adver_int, ctx),
+        }
+    }
+
+    /// A validated advert: into the state machine.
+    fn on_advert(
+        &mut self,
+        now: MonoTime,
+        src: IpAddr,
+        priority: u8,
+        adver_int: crate::config::units::Centis,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.counters.adverts_received += 1;
+        if priority == 0 {
+            self.counters.priority_zero_received += 1;
+        }
+        self.fsm.handle(
+            now,
+            Input::Advert {
+                src,
+                priority,
+                adver_int,
+            },
+        );
+        self.run_actions(now, ctx);
+    }
+
     /// One received packet for this VRID: IPv4 as read from the raw socket (header
     /// included), IPv6 as the VRRP message with its ancillary data.
-    pub fn on_packet(
+    fn on_packet(
         &mut self,
         now: MonoTime,
         pkt: &[u8],
@@ -321,23 +366,23 @@ impl Runner {
             Some((s, dst, hops)) => validate::receive_ipv6(pkt, s, dst, hops, &self.expect),
         };
         match result {
-            Ok(Accepted { advert, ah_seq, .. }) => {
+            Ok(Accepted {
+                advert,
+                ah_seq,
+                old_unicast_checksum,
+            }) => {
                 if let Some(seq) = ah_seq {
                     self.ah_last_rx = seq;
                 }
-                self.counters.adverts_received += 1;
-                if advert.priority == 0 {
-                    self.counters.priority_zero_received += 1;
+                if old_unicast_checksum && !self.old_checksum {
+                    // keepalived's `unicast_chksum_compat` auto mode: answer in kind.
+                    info!(
+                        instance = %self.plan.name,
+                        "peer {src} uses the pre-2.0.8 unicast checksum: sending it too"
+                    );
+                    self.old_checksum = true;
                 }
-                self.fsm.handle(
-                    now,
-                    Input::Advert {
-                        src,
-                        priority: advert.priority,
-                        adver_int: advert.adver_int,
-                    },
-                );
-                self.run_actions(now, ctx);
+                self.on_advert(now, src, advert.priority, advert.adver_int, ctx);
             }
             Err(Dropped(reason)) => {
                 self.drops.inc(reason);
@@ -591,6 +636,9 @@ impl Runner {
                         AuthPlan::Ah(key) => {
                             encode_ipv4_ah(advert, &ip, &key, self.ah_seq, self.plan.is_unicast())
                         }
+                        _ if self.old_checksum && self.plan.version == Version::V3 => {
+                            encode_old_checksum(advert, &ip)
+                        }
                         _ => encode_ipv4_packet(advert, &ip),
                     }
                 }
@@ -771,4 +819,14 @@ fn advert_of(plan: &InstancePlan) -> Advert {
             AuthPlan::Ah(_) => Auth::Ah,
         },
     }
+}
+
+/// A VRRPv3 IPv4 unicast advert with its checksum computed over 224.0.0.18 instead of the
+/// peer's address, as keepalived did before 2.0.8 (`unicast_chksum_compat`).
+fn encode_old_checksum(advert: &Advert, ip: &Ipv4Tx) -> Result<Vec<u8>, EncodeError> {
+    let msg = encode(advert, ip.src.into(), MCAST_V4.into())?;
+    let mut out = Vec::with_capacity(IPV4_HEADER_LEN + msg.len());
+    out.extend_from_slice(&ip.header(IPPROTO_VRRP, msg.len()));
+    out.extend_from_slice(&msg);
+    Ok(out)
 }

@@ -376,11 +376,9 @@ fn parse_events(buf: &[u8]) -> Vec<ProcEvent> {
         if let (Some(what), Some(tgid)) = (u32_at(buf, ev), u32_at(buf, ev + PROC_EVENT_HDR + 4)) {
             match what {
                 PROC_EVENT_EXEC | PROC_EVENT_COMM => out.push(ProcEvent::Changed(tgid)),
-                PROC_EVENT_EXIT => {
-                    // Only the whole process (pid == tgid), not one of its threads.
-                    if u32_at(buf, ev + PROC_EVENT_HDR) == Some(tgid) {
-                        out.push(ProcEvent::Exited(tgid));
-                    }
+                // Only the whole process (pid == tgid), not one of its threads.
+                PROC_EVENT_EXIT if u32_at(buf, ev + PROC_EVENT_HDR) == Some(tgid) => {
+                    out.push(ProcEvent::Exited(tgid));
                 }
                 _ => {}
             }
