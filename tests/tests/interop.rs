@@ -32,6 +32,7 @@ struct Case {
     family: Family,
     unicast: bool,
     auth: Auth,
+    vmac: bool,
 }
 
 /// Long enough for VRRPv2's one-second adverts (Master_Down_Interval ≈ 3.6 s) several times.
@@ -50,6 +51,9 @@ fn spec(c: Case, lab: &Lab, me: usize, prio: u8) -> InstanceSpec {
             Family::V6 => IpAddr::V6(lab.nodes[i].ip6),
         };
         s.unicast = Some((addr(me), vec![addr(1 - me)]));
+    }
+    if c.vmac {
+        s.extra.push_str("    use_vmac\n");
     }
     match c.auth {
         Auth::None => {}
@@ -179,6 +183,7 @@ const fn case(version: u8, family: Family, unicast: bool, auth: Auth) -> Case {
         family,
         unicast,
         auth,
+        vmac: false,
     }
 }
 
@@ -226,4 +231,11 @@ fn v3_ipv6_multicast() {
 #[test]
 fn v3_ipv6_unicast() {
     both_roles("v3_ipv6_unicast", case(3, Family::V6, true, Auth::None));
+}
+
+#[test]
+fn v3_ipv4_multicast_use_vmac() {
+    let mut c = case(3, Family::V4, false, Auth::None);
+    c.vmac = true;
+    both_roles("v3_ipv4_multicast_use_vmac", c);
 }

@@ -279,9 +279,10 @@ fn ipv6_election_and_failover() {
     wait_holders(&lab, IpAddr::V6(VIP6), &["n2"]);
 }
 
-/// SIGHUP applies a difference: an unchanged MASTER keeps its VIP with no transition and
-/// no priority 0 (the backup never takes over), a new instance starts; an invalid file is
-/// refused and the running config stays.
+/// SIGHUP applies a difference: a MASTER whose settings changed (priority, VIPs) keeps its
+/// state and VIP with no transition and no priority 0 (the backup never takes over), the
+/// added VIP appears; a new instance starts; an invalid file is refused and the running
+/// config stays.
 #[test]
 fn reload_without_a_gap_and_bad_reload_keeps_running() {
     if !can_run("reload") {
@@ -295,15 +296,21 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     wait_state(&b, "VI_1", "BACKUP");
     let before = a.instance("VI_1").unwrap();
 
+    // VI_1 changes in place (priority, one more VIP); VI_2 is new.
+    let mut changed = one.clone();
+    changed.priority = 180;
+    changed.vips.push("198.51.100.77/32".into());
     let mut two = InstanceSpec::new("VI_2", 52, 200);
     two.vips = vec![format!("{VIP4_B}/24")];
-    std::fs::write(&a.config, config("", &[one.clone(), two])).unwrap();
+    std::fs::write(&a.config, config("", &[changed, two])).unwrap();
     a.signal(libc::SIGHUP);
     wait_state(&a, "VI_2", "MASTER");
     let after = a.instance("VI_1").unwrap();
     assert_eq!(after.state, "MASTER");
+    assert_eq!(after.effective_priority, 180);
     assert_eq!(after.counters.became_master, before.counters.became_master);
     assert_eq!(after.counters.priority_zero_sent, 0);
+    assert!(lab.nodes[0].has_addr("198.51.100.77".parse().unwrap()));
     assert_eq!(a.status().unwrap().reloads, 1);
     let bi = b.instance("VI_1").unwrap();
     assert_eq!(bi.counters.became_master, 0, "the backup never took over");

@@ -20,7 +20,7 @@ use super::apply;
 use super::clock::{mono_now, unix_secs};
 use super::garp::Announcer;
 use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
-use super::plan::{AuthPlan, Plan};
+use super::plan::{AuthPlan, InstancePlan, Plan};
 use super::receive::{AdvertReceiver, RawReceiver, Rx};
 use super::runner::{Ctx, Event, Runner, RunnerError};
 use super::socket::RxSocket;
@@ -460,32 +460,61 @@ impl Engine {
     /// ones start. Everything that can fail is opened before anything is stopped.
     fn reload(&mut self, plan: Plan, events: &mut Vec<Event>) -> Result<String, String> {
         let links = self.nl.links().map_err(|e| e.to_string())?;
+        // Sort every new instance into: unchanged, changed in place, or (re)started.
+        // Everything that can fail happens before anything running is touched.
+        let mut updates: Vec<(usize, InstancePlan, Vec<u32>)> = Vec::new();
         let mut fresh = Vec::new();
         for p in &plan.instances {
-            let same = self.runners.iter().any(|r| r.plan == *p);
-            if !same {
-                let r = Runner::new(p.clone(), &mut self.nl, &links, &self.objects)
-                    .map_err(|e| e.to_string())?;
-                fresh.push(r);
+            if self.runners.iter().any(|r| r.plan == *p) {
+                continue;
+            }
+            let same = self.runners.iter().position(|r| r.same_identity(p));
+            match same {
+                Some(i) => {
+                    let vips = self.runners[i]
+                        .resolve_vips(p, &links)
+                        .map_err(|e| e.to_string())?;
+                    updates.push((i, p.clone(), vips));
+                }
+                None => fresh.push(
+                    Runner::new(p.clone(), &mut self.nl, &links, &self.objects)
+                        .map_err(|e| e.to_string())?,
+                ),
+            }
+        }
+        let kept = |r: &Runner| {
+            plan.instances.contains(&r.plan) || plan.instances.iter().any(|p| r.same_identity(p))
+        };
+        let mut all: Vec<&Runner> = self.runners.iter().filter(|r| kept(r)).collect();
+        all.extend(fresh.iter());
+        let mut rx = std::mem::take(&mut self.rx);
+        let opened = open_rx(&all, &links, &mut rx);
+        self.rx = rx;
+        opened.map_err(|e| e.to_string())?;
+        self.rebuild_pollset();
+        self.links = links;
+        let now = mono_now();
+        // Changed in place; one the state machine refuses is restarted instead.
+        let mut n_changed = 0;
+        for (i, p, vips) in updates {
+            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            match self.runners[i].update(now, p, vips, &self.objects, &mut ctx) {
+                Ok(()) => n_changed += 1,
+                Err(p) => match Runner::new(p, &mut self.nl, &self.links, &self.objects) {
+                    Ok(r) => fresh.push(r),
+                    Err(e) => error!("reload: {e}"),
+                },
             }
         }
         let (keep, stop): (Vec<Runner>, Vec<Runner>) = std::mem::take(&mut self.runners)
             .into_iter()
             .partition(|r| plan.instances.contains(&r.plan));
-        let mut all: Vec<&Runner> = keep.iter().collect();
-        all.extend(fresh.iter());
-        let mut rx = std::mem::take(&mut self.rx);
-        if let Err(e) = open_rx(&all, &links, &mut rx) {
-            self.rx = rx;
-            // Nothing was stopped: put the running instances back.
-            self.runners = keep.into_iter().chain(stop).collect();
-            return Err(e.to_string());
+        let (n_stop, n_new) = (stop.len(), fresh.len());
+        let n_same = keep.len() - n_changed;
+        for mut r in stop {
+            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            r.input(now, Input::Shutdown, &mut ctx);
         }
-        self.rx = rx;
-        self.rebuild_pollset();
-        self.links = links;
-        let now = mono_now();
-        let (n_keep, n_stop, n_new) = (keep.len(), stop.len(), fresh.len());
         if plan.statics != self.plan.statics {
             let old = &self.plan.statics;
             let new = &plan.statics;
@@ -512,10 +541,6 @@ impl Engine {
             set_statics(&mut self.nl, false, &gone, &self.links);
             set_statics(&mut self.nl, true, new, &self.links);
         }
-        for mut r in stop {
-            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
-            r.input(now, Input::Shutdown, &mut ctx);
-        }
         for r in &mut fresh {
             let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
             r.start(now, &mut ctx);
@@ -532,7 +557,9 @@ impl Engine {
         self.plan = plan;
         self.reloads += 1;
         self.loaded_at = unix_secs();
-        let summary = format!("reloaded: {n_keep} unchanged, {n_stop} stopped, {n_new} started");
+        let summary = format!(
+            "reloaded: {n_same} unchanged, {n_changed} changed in place, {n_stop} stopped, {n_new} started"
+        );
         info!("{summary}");
         Ok(summary)
     }

@@ -18,6 +18,7 @@ use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
 use super::tracking::{effect, effective, file_effect, Effect, ObjKind, Objects};
 use super::vmac::Vmac;
+use crate::config::model::vrrp::{IpAddress, Route, Rule};
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
 use crate::vrrp::fsm::{Action, ConfigError, Input, Instance, Reason, State};
@@ -71,7 +72,7 @@ struct Burst {
 pub struct Runner {
     pub plan: InstancePlan,
     /// The interface adverts are sent and received on: the instance's interface, or its
-    /// VMAC (`use_vmac` without `vmac_xmit_base`).
+    /// VMAC (`usevmac` without `vmac_xmit_base`).
     pub ifindex: u32,
     pub io_ifname: String,
     pub mac: [u8; 6],
@@ -102,8 +103,8 @@ pub struct Runner {
     expect: RxExpect,
     /// The advert we send, built once; only the priority changes.
     advert: Advert,
-    /// The `use_vmac` macvlan, removed when the runner goes.
-    _vmac: Option<Vmac>,
+    /// The `usevmac` macvlan, removed when the runner goes.
+    vmac: Option<Vmac>,
     /// Send VRRPv3 IPv4 unicast checksums over 224.0.0.18 (keepalived before 2.0.8).
     old_checksum: bool,
 }
@@ -189,25 +190,16 @@ impl Runner {
             let up = find(&t.ifname).is_some_and(|l| l.up);
             tracked_ifs.insert(t.ifname.clone(), up);
         }
-        let mut objects = Objects::new();
-        for t in &plan.track_scripts {
-            let key = (ObjKind::Script, t.script.name.clone());
-            let v = known
-                .get(&key)
-                .copied()
-                .unwrap_or(i64::from(!t.script.init_fail));
-            objects.insert(key, v);
-        }
-        for t in &plan.track_processes {
-            let key = (ObjKind::Process, t.process.name.clone());
-            let v = known.get(&key).copied().unwrap_or(0);
-            objects.insert(key, v);
-        }
-        for t in &plan.track_files {
-            let key = (ObjKind::File, t.file.name.clone());
-            let v = known.get(&key).copied().unwrap_or(0);
-            objects.insert(key, v);
-        }
+        let objects: Objects = tracked_keys(&plan)
+            .into_iter()
+            .map(|key| {
+                let v = known
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_else(|| initial_value(&plan, &key));
+                (key, v)
+            })
+            .collect();
         let tx = TxSocket::open(plan.family, &io_name, io_index, src).map_err(|source| {
             RunnerError::Socket {
                 name: name.clone(),
@@ -246,10 +238,147 @@ impl Runner {
             vip_ifindex,
             expect: expectations(&plan),
             advert: advert_of(&plan),
-            _vmac: vmac,
+            vmac: vmac,
             old_checksum: plan.old_unicast_checksum,
             plan,
         })
+    }
+
+    /// Whether `p` can replace this instance's plan in place (a reload): the same router on
+    /// the wire, the same sockets, the same interfaces.
+    pub fn same_identity(&self, p: &InstancePlan) -> bool {
+        let a = &self.plan;
+        a.name == p.name
+            && a.ifname == p.ifname
+            && a.family == p.family
+            && a.version == p.version
+            && a.vrid == p.vrid
+            && a.vmac == p.vmac
+            && a.vmac_xmit_base == p.vmac_xmit_base
+            && a.src_ip == p.src_ip
+            && a.mcast_dst == p.mcast_dst
+            && matches!(a.auth, AuthPlan::Ah(_)) == matches!(p.auth, AuthPlan::Ah(_))
+            && (a.priority == 255) == (p.priority == 255)
+    }
+
+    /// The interface of each VIP of `p` (`dev`, else the VMAC or the instance's interface).
+    pub fn resolve_vips(&self, p: &InstancePlan, links: &[Link]) -> Result<Vec<u32>, RunnerError> {
+        let default = match &self.vmac {
+            Some(v) => v.index,
+            None => links
+                .iter()
+                .find(|l| l.name == p.ifname)
+                .map(|l| l.index)
+                .ok_or_else(|| RunnerError::NoInterface {
+                    name: p.name.clone(),
+                    ifname: p.ifname.clone(),
+                })?,
+        };
+        p.vips
+            .iter()
+            .map(|v| match &v.dev {
+                None => Ok(default),
+                Some(dev) => links
+                    .iter()
+                    .find(|l| &l.name == dev)
+                    .map(|l| l.index)
+                    .ok_or_else(|| RunnerError::NoInterface {
+                        name: p.name.clone(),
+                        ifname: dev.clone(),
+                    }),
+            })
+            .collect()
+    }
+
+    /// Applies a changed plan in place, keeping the state (see `Instance::reconfigure`). A
+    /// MASTER swaps only the VIPs, routes and rules that changed and announces the new VIPs.
+    /// `Err` (nothing changed) when the state machine refuses: restart the instance instead.
+    pub fn update(
+        &mut self,
+        now: MonoTime,
+        p: InstancePlan,
+        vip_ifindex: Vec<u32>,
+        known: &Objects,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), InstancePlan> {
+        if self.fsm.reconfigure(p.fsm_config(self.src)).is_err() {
+            return Err(p);
+        }
+        let master = self.fsm.state() == State::Master;
+        if master {
+            let old: Vec<(u32, &IpAddress)> = self
+                .vip_ifindex
+                .iter()
+                .copied()
+                .zip(&self.plan.vips)
+                .collect();
+            let new: Vec<(u32, &IpAddress)> = vip_ifindex.iter().copied().zip(&p.vips).collect();
+            let gone: Vec<_> = old.iter().filter(|a| !new.contains(a)).copied().collect();
+            let added: Vec<_> = new.iter().filter(|a| !old.contains(a)).copied().collect();
+            let gone_routes: Vec<Route> = self
+                .plan
+                .routes
+                .iter()
+                .filter(|r| !p.routes.contains(r))
+                .cloned()
+                .collect();
+            let new_routes: Vec<Route> = p
+                .routes
+                .iter()
+                .filter(|r| !self.plan.routes.contains(r))
+                .cloned()
+                .collect();
+            let gone_rules: Vec<Rule> = self
+                .plan
+                .rules
+                .iter()
+                .filter(|r| !p.rules.contains(r))
+                .cloned()
+                .collect();
+            let new_rules: Vec<Rule> = p
+                .rules
+                .iter()
+                .filter(|r| !self.plan.rules.contains(r))
+                .cloned()
+                .collect();
+            let owner = p.name.clone();
+            apply::rules(ctx.nl, false, &gone_rules, &owner);
+            apply::routes(ctx.nl, false, &gone_routes, ctx.links, &owner);
+            apply::addresses(ctx.nl, false, &gone, &owner);
+            apply::addresses(ctx.nl, true, &added, &owner);
+            apply::routes(ctx.nl, true, &new_routes, ctx.links, &owner);
+            apply::rules(ctx.nl, true, &new_rules, &owner);
+        }
+        let announce = master && p.vips != self.plan.vips;
+        // Tracked objects: keep known states, take new ones.
+        let mut objects = Objects::new();
+        for key in tracked_keys(&p) {
+            let v = self
+                .objects
+                .get(&key)
+                .or_else(|| known.get(&key))
+                .copied()
+                .unwrap_or_else(|| initial_value(&p, &key));
+            objects.insert(key, v);
+        }
+        self.objects = objects;
+        let mut tracked_ifs = BTreeMap::new();
+        for t in &p.track_interfaces {
+            let up = ctx.links.iter().any(|l| l.name == t.ifname && l.up);
+            tracked_ifs.insert(t.ifname.clone(), up);
+        }
+        self.tracked_ifs = tracked_ifs;
+        self.expect = expectations(&p);
+        self.advert = advert_of(&p);
+        self.vip_ifindex = vip_ifindex;
+        self.plan = p;
+        if announce {
+            let g = self.plan.garp;
+            self.announce(g.master_repeat, ctx);
+        }
+        self.run_actions(now, ctx);
+        self.retrack(now, ctx);
+        Ok(())
     }
 
     /// Starts the state machine, in FAULT if a tracked object is already down.
@@ -829,4 +958,34 @@ fn encode_old_checksum(advert: &Advert, ip: &Ipv4Tx) -> Result<Vec<u8>, EncodeEr
     out.extend_from_slice(&ip.header(IPPROTO_VRRP, msg.len()));
     out.extend_from_slice(&msg);
     Ok(out)
+}
+
+/// Every script, process and file an instance tracks.
+fn tracked_keys(p: &InstancePlan) -> Vec<(ObjKind, String)> {
+    let scripts = p
+        .track_scripts
+        .iter()
+        .map(|t| (ObjKind::Script, t.script.name.clone()));
+    let processes = p
+        .track_processes
+        .iter()
+        .map(|t| (ObjKind::Process, t.process.name.clone()));
+    let files = p
+        .track_files
+        .iter()
+        .map(|t| (ObjKind::File, t.file.name.clone()));
+    scripts.chain(processes).chain(files).collect()
+}
+
+/// A tracked object's state before anything was heard: a script is up unless `init_fail`;
+/// a process is down until seen; a file reads 0.
+fn initial_value(p: &InstancePlan, key: &(ObjKind, String)) -> i64 {
+    match key.0 {
+        ObjKind::Script => p
+            .track_scripts
+            .iter()
+            .find(|t| t.script.name == key.1)
+            .map_or(1, |t| i64::from(!t.script.init_fail)),
+        ObjKind::Process | ObjKind::File => 0,
+    }
 }

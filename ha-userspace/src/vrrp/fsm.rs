@@ -138,6 +138,34 @@ pub enum Action {
     OwnerConflict { src: IpAddr },
 }
 
+/// Why [`Instance::reconfigure`] refused a new config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconfigureError {
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error("the VRID, version, primary address or address ownership changed")]
+    Identity,
+}
+
+/// keepalived's `vrrp_complete_instance` rules: no `state` means MASTER for the owner and
+/// BACKUP otherwise; the owner always preempts; `state MASTER` clears `nopreempt` and
+/// `preempt_delay`; `nopreempt` clears `preempt_delay`.
+fn normalize(mut cfg: InstanceConfig) -> Result<InstanceConfig, ConfigError> {
+    cfg.check()?;
+    let start = *cfg.start.get_or_insert(if cfg.priority == PRIORITY_OWNER {
+        StartState::Master
+    } else {
+        StartState::Backup
+    });
+    if cfg.priority == PRIORITY_OWNER || start == StartState::Master {
+        cfg.preempt = true;
+    }
+    if start == StartState::Master || !cfg.preempt {
+        cfg.preempt_delay = Micros(0);
+    }
+    Ok(cfg)
+}
+
 /// The router we believe is master, as last heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterInfo {
@@ -174,19 +202,8 @@ impl Instance {
     /// no `state` means MASTER for the owner and BACKUP otherwise; the owner always preempts;
     /// `state MASTER` clears `nopreempt` and `preempt_delay`; `nopreempt` clears
     /// `preempt_delay`. [`Instance::config`] shows the result.
-    pub fn new(mut cfg: InstanceConfig) -> Result<Self, ConfigError> {
-        cfg.check()?;
-        let start = *cfg.start.get_or_insert(if cfg.priority == PRIORITY_OWNER {
-            StartState::Master
-        } else {
-            StartState::Backup
-        });
-        if cfg.priority == PRIORITY_OWNER || start == StartState::Master {
-            cfg.preempt = true;
-        }
-        if start == StartState::Master || !cfg.preempt {
-            cfg.preempt_delay = Micros(0);
-        }
+    pub fn new(cfg: InstanceConfig) -> Result<Self, ConfigError> {
+        let cfg = normalize(cfg)?;
         Ok(Instance {
             state: State::Initialize,
             base_priority: cfg.priority,
@@ -205,6 +222,36 @@ impl Instance {
 
     pub fn config(&self) -> &InstanceConfig {
         &self.cfg
+    }
+
+    /// A reload changed the settings but not what identifies the router on the wire (VRID,
+    /// version, primary address, address owner or not): the state, its timer and the
+    /// master we follow are kept, so a MASTER goes on advertising without a gap
+    /// (DESIGN.md §10). The new base priority applies at once, as a priority change would
+    /// (the daemon then re-applies its tracking weights); a new interval from the next timer.
+    /// `Err` when the identity changed: the daemon must restart the instance instead.
+    pub fn reconfigure(&mut self, cfg: InstanceConfig) -> Result<(), ReconfigureError> {
+        let cfg = normalize(cfg).map_err(ReconfigureError::Config)?;
+        let old = &self.cfg;
+        if cfg.vrid != old.vrid
+            || cfg.version != old.version
+            || cfg.primary_ip != old.primary_ip
+            || (cfg.priority == PRIORITY_OWNER) != self.is_owner()
+        {
+            return Err(ReconfigureError::Identity);
+        }
+        let priority = cfg.priority;
+        self.cfg = cfg;
+        self.base_priority = priority;
+        if !self.cfg.preempt {
+            self.preempt_until = None;
+        }
+        if self.state == State::Master {
+            // A master advertises its own interval (RFC 5798 §6.4.3).
+            self.master_adver_int = self.cfg.adver_int;
+        }
+        self.on_priority_change(priority);
+        Ok(())
     }
 
     pub fn state(&self) -> State {

@@ -232,6 +232,22 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
     pause(Duration::from_millis(300))?;
     report(&prober, t, "return and preemption");
 
+    println!("== reloading node1 with a changed config (SIGHUP: priority 150 -> 160)");
+    let t = Instant::now();
+    std::fs::write(&n1.config, NODE1.replace("priority 150", "priority 160"))?;
+    n1.signal(libc::SIGHUP);
+    let reloaded = wait_until(Duration::from_secs(5), || {
+        n1.instance(INSTANCE)
+            .is_some_and(|i| i.effective_priority == 160)
+    });
+    interrupted()?;
+    if !reloaded {
+        bail!("node1 did not apply the reload:\n{}", n1.log_text());
+    }
+    pause(Duration::from_millis(300))?;
+    report(&prober, t, "reload");
+    println!("   node1 stayed MASTER: the changed instance was updated in place");
+
     println!("== stopping ha on node1 gracefully (SIGTERM: priority-0 advert, VIP released)");
     let t = Instant::now();
     n1.stop();
@@ -278,6 +294,10 @@ fn await_server(prober: &Prober, node: &str, since: Instant) -> Result<()> {
 
 fn report(prober: &Prober, since: Instant, what: &str) {
     match longest_gap(&prober.snapshot(), since) {
+        Some((gap, before, after)) if before == after => println!(
+            "== {what}: no outage; the longest gap between answers was {:.1} ms (1 ms probes, all from {after})",
+            gap.as_secs_f64() * 1000.0
+        ),
         Some((gap, before, after)) => println!(
             "== {what}: client-visible outage {:.1} ms ({before} -> {after}), measured by a 1 ms prober",
             gap.as_secs_f64() * 1000.0

@@ -6,6 +6,7 @@ mod backup;
 mod fault;
 mod master;
 mod preempt_delay;
+mod reconfigure;
 mod sim;
 mod sim_tests;
 mod startup;
