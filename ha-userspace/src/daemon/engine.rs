@@ -500,7 +500,7 @@ impl Engine {
             let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
             match self.runners[i].update(now, p, vips, &self.objects, &mut ctx) {
                 Ok(()) => n_changed += 1,
-                Err(p) => match Runner::new(p, &mut self.nl, &self.links, &self.objects) {
+                Err(p) => match Runner::new(*p, &mut self.nl, &self.links, &self.objects) {
                     Ok(r) => fresh.push(r),
                     Err(e) => error!("reload: {e}"),
                 },

@@ -238,7 +238,7 @@ impl Runner {
             vip_ifindex,
             expect: expectations(&plan),
             advert: advert_of(&plan),
-            vmac: vmac,
+            vmac,
             old_checksum: plan.old_unicast_checksum,
             plan,
         })
@@ -300,9 +300,9 @@ impl Runner {
         vip_ifindex: Vec<u32>,
         known: &Objects,
         ctx: &mut Ctx<'_>,
-    ) -> Result<(), InstancePlan> {
+    ) -> Result<(), Box<InstancePlan>> {
         if self.fsm.reconfigure(p.fsm_config(self.src)).is_err() {
-            return Err(p);
+            return Err(Box::new(p));
         }
         let master = self.fsm.state() == State::Master;
         if master {
