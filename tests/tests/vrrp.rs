@@ -734,3 +734,61 @@ fn smtp_alert_reaches_a_real_smtp_server() {
         d.log_text()
     );
 }
+
+/// `vrrp_garp_interval`: the gratuitous ARPs of a takeover are spaced by at least the
+/// interval on the wire; without it the burst goes out at once.
+#[test]
+fn garp_interval_paces_the_burst() {
+    if !can_run("garp_interval") {
+        return;
+    }
+    let lab = Lab::new("garp", 1, true).unwrap();
+    let client = lab.client.clone().unwrap();
+    let mut spec = InstanceSpec::new("VI_1", 61, 150);
+    spec.vips = vec![
+        format!("{VIP4}/24"),
+        format!("{VIP4_B}/24"),
+        "192.0.2.102/24".into(),
+    ];
+    spec.extra = "    garp_master_repeat 2\n    garp_master_delay 0\n".into();
+    // Two VIP bursts of 3 addresses × 2 repeats: 6 announcements each time.
+    for (global, paced) in [("", false), ("    vrrp_garp_interval 0.05\n", true)] {
+        let cap = ha_tests::capture::ArpCapture::start_in(&client.ns).unwrap();
+        let mut d = Daemon::start(
+            &lab,
+            &lab.nodes[0],
+            Kind::Ha,
+            &config(global, std::slice::from_ref(&spec)),
+        );
+        wait_state(&d, "VI_1", "MASTER");
+        let garps = || -> Vec<_> {
+            cap.frames()
+                .into_iter()
+                .filter(|f| f.is_gratuitous())
+                .collect()
+        };
+        let ok = wait_until(WAIT, || garps().len() >= 6);
+        let g = garps();
+        assert!(ok, "6 gratuitous ARPs expected, saw {}", g.len());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(garps().len(), 6, "no more than the burst");
+        let gaps: Vec<Duration> = g.windows(2).map(|w| w[1].at - w[0].at).collect();
+        if paced {
+            assert!(
+                gaps.iter().all(|d| *d >= Duration::from_millis(45)),
+                "gaps {gaps:?} shorter than vrrp_garp_interval 0.05"
+            );
+        } else {
+            let spread = g[5].at - g[0].at;
+            assert!(
+                spread < Duration::from_millis(45),
+                "unpaced burst spread over {spread:?}"
+            );
+        }
+        let mut addrs: Vec<_> = g.iter().map(|f| f.sender_ip).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(addrs.len(), 3, "each VIP announced: {addrs:?}");
+        d.stop();
+    }
+}

@@ -220,7 +220,7 @@ impl Engine {
         for r in &mut self.runners {
             let mut ctx = Ctx {
                 nl: &mut self.nl,
-                announcer: &self.announcer,
+                announcer: &mut self.announcer,
                 links: &self.links,
                 events: &mut events,
             };
@@ -237,7 +237,12 @@ impl Engine {
 
     /// One wait and everything that woke it. False once stopped.
     fn poll_once(&mut self) -> bool {
-        let deadline = self.runners.iter().filter_map(Runner::deadline).min();
+        let deadline = self
+            .runners
+            .iter()
+            .filter_map(Runner::deadline)
+            .chain(self.announcer.deadline())
+            .min();
         for p in &mut self.pollset {
             p.revents = 0;
         }
@@ -285,12 +290,15 @@ impl Engine {
             if r.deadline().is_some_and(|d| d <= now) {
                 let mut ctx = Ctx {
                     nl: &mut self.nl,
-                    announcer: &self.announcer,
+                    announcer: &mut self.announcer,
                     links: &self.links,
                     events: &mut events,
                 };
                 r.on_timer(now, &mut ctx);
             }
+        }
+        if self.announcer.deadline().is_some_and(|d| d <= now) {
+            self.announcer.on_timer(now);
         }
         let mut running = true;
         if woke(self, 0) {
@@ -318,7 +326,7 @@ impl Engine {
 
     fn ctx<'a>(
         nl: &'a mut Netlink,
-        announcer: &'a Announcer,
+        announcer: &'a mut Announcer,
         links: &'a [Link],
         events: &'a mut Vec<Event>,
     ) -> Ctx<'a> {
@@ -399,7 +407,7 @@ impl Engine {
                 None => self.links.push(l.clone()),
             }
             for r in &mut self.runners {
-                let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                 r.on_link(now, &l, &mut ctx);
             }
         }
@@ -411,7 +419,7 @@ impl Engine {
         match c {
             Command::Stop => {
                 for r in &mut self.runners {
-                    let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                    let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                     r.input(now, Input::Shutdown, &mut ctx);
                 }
                 set_statics(&mut self.nl, false, &self.plan.statics, &self.links);
@@ -425,7 +433,8 @@ impl Engine {
                     None => Err(format!("no vrrp_instance named {instance}")),
                     Some(r) => {
                         let before = r.fsm.state();
-                        let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                        let mut ctx =
+                            Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                         r.input(now, Input::ForceFailover, &mut ctx);
                         let after = r.fsm.state();
                         if before == after {
@@ -447,7 +456,7 @@ impl Engine {
             Command::Track { kind, name, value } => {
                 self.objects.insert((kind, name.clone()), value);
                 for r in &mut self.runners {
-                    let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                    let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                     r.on_object(now, kind, &name, value, &mut ctx);
                 }
             }
@@ -497,7 +506,7 @@ impl Engine {
         // Changed in place; one the state machine refuses is restarted instead.
         let mut n_changed = 0;
         for (i, p, vips) in updates {
-            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
             match self.runners[i].update(now, p, vips, &self.objects, &mut ctx) {
                 Ok(()) => n_changed += 1,
                 Err(p) => match Runner::new(*p, &mut self.nl, &self.links, &self.objects) {
@@ -512,7 +521,7 @@ impl Engine {
         let (n_stop, n_new) = (stop.len(), fresh.len());
         let n_same = keep.len() - n_changed;
         for mut r in stop {
-            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
             r.input(now, Input::Shutdown, &mut ctx);
         }
         if plan.statics != self.plan.statics {
@@ -542,7 +551,7 @@ impl Engine {
             set_statics(&mut self.nl, true, new, &self.links);
         }
         for r in &mut fresh {
-            let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
             r.start(now, &mut ctx);
         }
         // Keep the config's order.
@@ -594,7 +603,8 @@ impl Engine {
                             | (State::Master, State::Backup, State::Master)
                     );
                     if follow {
-                        let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                        let mut ctx =
+                            Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                         r.input(now, Input::ForceFailover, &mut ctx);
                     }
                 }
@@ -630,7 +640,7 @@ impl Engine {
                     continue;
                 }
                 let want = faulty.iter().any(|f| *f != r.plan.name);
-                let mut ctx = Self::ctx(&mut self.nl, &self.announcer, &self.links, events);
+                let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
                 changed |= r.set_group_fault(want, now, &mut ctx);
             }
         }

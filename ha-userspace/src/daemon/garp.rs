@@ -5,10 +5,15 @@
 
 use std::io;
 use std::mem::size_of;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tracing::debug;
+
+use super::pacer::{Message, Pacer};
+use crate::config::units::Micros;
+use crate::vrrp::timers::MonoTime;
 
 const ETH_P_ARP: u16 = 0x0806;
 const ARPOP_REQUEST: u16 = 1;
@@ -55,10 +60,11 @@ pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, router: bool) -> [u8; 32] 
     m
 }
 
-/// Sends announcements on any interface.
+/// Sends announcements on any interface, paced by [`Pacer`].
 pub struct Announcer {
     packet: OwnedFd,
     icmp6: Socket,
+    pacer: Pacer,
 }
 
 impl Announcer {
@@ -81,7 +87,46 @@ impl Announcer {
         icmp6.set_multicast_hops_v6(255)?;
         icmp6.set_unicast_hops_v6(255)?;
         icmp6.set_multicast_loop_v6(false).ok();
-        Ok(Announcer { packet, icmp6 })
+        Ok(Announcer {
+            packet,
+            icmp6,
+            pacer: Pacer::default(),
+        })
+    }
+
+    /// Sends `msg` now, or queues it until `interval` has passed since the previous
+    /// message of its kind on its interface.
+    pub fn announce(&mut self, now: MonoTime, msg: Message, interval: Micros) -> io::Result<()> {
+        match self.pacer.offer(now, msg, interval) {
+            Some(m) => self.send(&m),
+            None => Ok(()),
+        }
+    }
+
+    /// When a queued announcement is due.
+    pub fn deadline(&self) -> Option<MonoTime> {
+        self.pacer.deadline()
+    }
+
+    /// Sends the queued announcements due at `now`.
+    pub fn on_timer(&mut self, now: MonoTime) {
+        for m in self.pacer.due(now) {
+            if let Err(e) = self.send(&m) {
+                debug!(addr = %m.addr, "announcement not sent: {e}");
+            }
+        }
+    }
+
+    /// Forgets queued announcements of addresses we released.
+    pub fn forget(&mut self, addrs: &[IpAddr]) {
+        self.pacer.forget(addrs);
+    }
+
+    fn send(&self, m: &Message) -> io::Result<()> {
+        match m.addr {
+            IpAddr::V4(a) => self.send_arp(m.ifindex, m.mac, a),
+            IpAddr::V6(a) => self.send_na(m.ifindex, m.mac, a, false),
+        }
     }
 
     pub fn send_arp(&self, ifindex: u32, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<()> {

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod garp;
 pub mod netlink;
 pub mod notify;
+pub mod pacer;
 pub mod plan;
 pub mod receive;
 pub mod routes;

@@ -60,6 +60,37 @@ pub struct GarpPlan {
     pub gna_interval: Micros,
 }
 
+/// A `garp_group`: announcement gaps for its interfaces, overriding the global ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpLane {
+    /// Its position among the `garp_group` blocks (identifies an aggregate lane).
+    pub index: usize,
+    pub interfaces: Vec<String>,
+    /// `interfaces { … }`: one gap across all of them; `interface`: a gap per interface.
+    pub aggregate: bool,
+    pub interval: Micros,
+    pub gna_interval: Micros,
+}
+
+/// Which pacing queue an announcement on `ifname` joins and the gaps it must keep:
+/// `(lane, arp gap, na gap)`. A lane is the interface index, or a value above any
+/// interface index for an aggregated `garp_group`.
+pub fn garp_lane(
+    lanes: &[GarpLane],
+    g: &GarpPlan,
+    ifname: &str,
+    ifindex: u32,
+) -> (u64, Micros, Micros) {
+    match lanes
+        .iter()
+        .find(|l| l.interfaces.iter().any(|i| i == ifname))
+    {
+        Some(l) if l.aggregate => ((1 << 32) | l.index as u64, l.interval, l.gna_interval),
+        Some(l) => (u64::from(ifindex), l.interval, l.gna_interval),
+        None => (u64::from(ifindex), g.interval, g.gna_interval),
+    }
+}
+
 /// A `track_script` entry resolved against its `vrrp_script`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedScript {
@@ -132,6 +163,8 @@ pub struct InstancePlan {
     pub skip_check_adv_addr: bool,
     pub auth: AuthPlan,
     pub garp: GarpPlan,
+    /// The `garp_group` blocks, resolved against the global gaps.
+    pub garp_lanes: Vec<GarpLane>,
     pub notify: Notify,
     pub notify_master_rx_lower_pri: Option<NotifyScript>,
     pub track_interfaces: Vec<TrackedInterface>,
@@ -474,6 +507,18 @@ fn instance(
         .map(tracked_interface)
         .collect();
     let garp = garp(i, g);
+    let garp_lanes = v
+        .garp_groups
+        .iter()
+        .enumerate()
+        .map(|(index, gg)| GarpLane {
+            index,
+            interfaces: gg.interfaces.clone(),
+            aggregate: gg.aggregate,
+            interval: gg.garp_interval.unwrap_or(garp.interval),
+            gna_interval: gg.gna_interval.unwrap_or(garp.gna_interval),
+        })
+        .collect();
     let vmac = match &i.use_vmac {
         None => None,
         Some(v) => {
@@ -531,6 +576,7 @@ fn instance(
         skip_check_adv_addr: i.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
         auth,
         garp,
+        garp_lanes,
         notify: i.notify.clone(),
         notify_master_rx_lower_pri: i.notify_master_rx_lower_pri.clone(),
         track_interfaces,

@@ -12,7 +12,8 @@ use super::apply;
 use super::clock::unix_secs;
 use super::garp::Announcer;
 use super::netlink::{Link, Netlink, NetlinkError};
-use super::plan::{AuthPlan, InstancePlan};
+use super::pacer::Message;
+use super::plan::{garp_lane, AuthPlan, InstancePlan};
 use super::receive::Rx;
 use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
@@ -344,6 +345,8 @@ impl Runner {
             let owner = p.name.clone();
             apply::rules(ctx.nl, false, &gone_rules, &owner);
             apply::routes(ctx.nl, false, &gone_routes, ctx.links, &owner);
+            let released: Vec<IpAddr> = gone.iter().map(|(_, v)| v.addr).collect();
+            ctx.announcer.forget(&released);
             apply::addresses(ctx.nl, false, &gone, &owner);
             apply::addresses(ctx.nl, true, &added, &owner);
             apply::routes(ctx.nl, true, &new_routes, ctx.links, &owner);
@@ -374,7 +377,7 @@ impl Runner {
         self.plan = p;
         if announce {
             let g = self.plan.garp;
-            self.announce(g.master_repeat, ctx);
+            self.announce(now, g.master_repeat, ctx);
         }
         self.run_actions(now, ctx);
         self.retrack(now, ctx);
@@ -407,12 +410,12 @@ impl Runner {
         }
         if let Some(b) = self.second_burst.filter(|b| b.at <= now) {
             self.second_burst = None;
-            self.announce(b.count, ctx);
+            self.announce(now, b.count, ctx);
         }
         if let Some(at) = self.refresh_at.filter(|t| *t <= now) {
             let every = self.plan.garp.master_refresh;
             self.refresh_at = Some(at + every);
-            self.announce(self.plan.garp.master_refresh_repeat, ctx);
+            self.announce(now, self.plan.garp.master_refresh_repeat, ctx);
         }
     }
 
@@ -669,7 +672,7 @@ impl Runner {
                 Action::RemoveVips => self.set_vips(false, ctx),
                 Action::SendGratuitous => {
                     let g = self.plan.garp;
-                    self.announce(g.master_repeat, ctx);
+                    self.announce(now, g.master_repeat, ctx);
                     self.second_burst = (g.master_delay > Micros(0)).then_some(Burst {
                         at: now + g.master_delay,
                         count: g.master_repeat,
@@ -684,7 +687,7 @@ impl Runner {
                     debug!(instance = %self.plan.name, %src, priority, "lower-priority advert while MASTER");
                     let g = self.plan.garp;
                     if g.lower_prio_repeat > 0 {
-                        self.announce(g.lower_prio_repeat, ctx);
+                        self.announce(now, g.lower_prio_repeat, ctx);
                         if g.lower_prio_delay > Micros(0) {
                             self.second_burst = Some(Burst {
                                 at: now + g.lower_prio_delay,
@@ -810,24 +813,39 @@ impl Runner {
             apply::routes(ctx.nl, true, &self.plan.routes, ctx.links, owner);
             apply::rules(ctx.nl, true, &self.plan.rules, owner);
         } else {
+            let released: Vec<IpAddr> = self.plan.vips.iter().map(|v| v.addr).collect();
+            ctx.announcer.forget(&released);
             apply::rules(ctx.nl, false, &self.plan.rules, owner);
             apply::routes(ctx.nl, false, &self.plan.routes, ctx.links, owner);
             apply::addresses(ctx.nl, false, &addrs, owner);
         }
     }
 
-    fn announce(&mut self, count: u32, ctx: &mut Ctx<'_>) {
+    fn announce(&mut self, now: MonoTime, count: u32, ctx: &mut Ctx<'_>) {
         if self.fsm.state() != State::Master {
             return;
         }
         for _ in 0..count {
             for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
                 let mac = ctx.mac_of(ifindex).unwrap_or(self.mac);
-                let r = match v.addr {
-                    IpAddr::V4(a) => ctx.announcer.send_arp(ifindex, mac, a),
-                    IpAddr::V6(a) => ctx.announcer.send_na(ifindex, mac, a, false),
+                let ifname = ctx
+                    .links
+                    .iter()
+                    .find(|l| l.index == ifindex)
+                    .map_or("", |l| l.name.as_str());
+                let (lane, arp_gap, na_gap) =
+                    garp_lane(&self.plan.garp_lanes, &self.plan.garp, ifname, ifindex);
+                let interval = match v.addr {
+                    IpAddr::V4(_) => arp_gap,
+                    IpAddr::V6(_) => na_gap,
                 };
-                match r {
+                let msg = Message {
+                    lane,
+                    ifindex,
+                    mac,
+                    addr: v.addr,
+                };
+                match ctx.announcer.announce(now, msg, interval) {
                     Ok(()) => self.counters.gratuitous_sent += 1,
                     Err(e) => debug!(instance = %self.plan.name, "announcement not sent: {e}"),
                 }
@@ -881,7 +899,7 @@ impl Runner {
 /// What a runner borrows from the engine while handling an input.
 pub struct Ctx<'a> {
     pub nl: &'a mut Netlink,
-    pub announcer: &'a Announcer,
+    pub announcer: &'a mut Announcer,
     pub links: &'a [Link],
     pub events: &'a mut Vec<Event>,
 }

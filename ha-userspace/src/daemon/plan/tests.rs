@@ -176,3 +176,30 @@ fn an_unchanged_instance_plans_equal() {
     let c = plan_of(&BASIC.replace("priority 100", "priority 101")).unwrap();
     assert_ne!(a.instances, c.instances);
 }
+
+#[test]
+fn garp_groups_override_the_global_gaps_per_interface_or_aggregate() {
+    let text = format!(
+        "global_defs {{\n vrrp_garp_interval 0.01\n vrrp_gna_interval 0.02\n}}\n\
+         garp_group {{\n garp_interval 0.5\n interface eth1\n}}\n\
+         garp_group {{\n gna_interval 0.3\n interfaces {{\n eth2\n eth3\n }}\n}}\n{BASIC}"
+    );
+    let p = plan_of(&text).unwrap();
+    let i = &p.instances[0];
+    let ms = |n: u64| Micros(n * 1000);
+    assert_eq!(
+        garp_lane(&i.garp_lanes, &i.garp, "eth0", 2),
+        (2, ms(10), ms(20)),
+        "no group: the globals, one lane per interface"
+    );
+    assert_eq!(
+        garp_lane(&i.garp_lanes, &i.garp, "eth1", 3),
+        (3, ms(500), ms(20)),
+        "interface: its own lane and gap, the other gap inherited"
+    );
+    let (l2, a2, n2) = garp_lane(&i.garp_lanes, &i.garp, "eth2", 4);
+    let (l3, _, _) = garp_lane(&i.garp_lanes, &i.garp, "eth3", 5);
+    assert_eq!((a2, n2), (ms(10), ms(300)));
+    assert_eq!(l2, l3, "interfaces {{ }}: one lane for the group");
+    assert!(l2 > u64::from(u32::MAX), "not any interface's lane");
+}
