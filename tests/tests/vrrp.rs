@@ -792,3 +792,96 @@ fn garp_interval_paces_the_burst() {
         d.stop();
     }
 }
+
+/// RFC 5798 §6.1 Accept_Mode: under `vrrp_strict` (no_accept) the MASTER answers ARP for the
+/// VIP but drops traffic addressed to it (keepalived's nftables drop rule); `accept`, set by
+/// a reload, lets it through; stopping removes the tables.
+#[test]
+fn no_accept_drops_traffic_to_the_vip_until_accept() {
+    if !can_run("no_accept") {
+        return;
+    }
+    if !ha_tests::have("nft") {
+        println!("SKIPPED no_accept: the nft command (package nftables) is not installed");
+        return;
+    }
+    let lab = Lab::new("acc", 1, true).unwrap();
+    let client = lab.client.clone().unwrap();
+    let node = lab.nodes[0].clone();
+    let spec = InstanceSpec::new("VI_1", 71, 150);
+    let strict = "    vrrp_strict\n";
+    let mut d = Daemon::start(
+        &lab,
+        &node,
+        Kind::Ha,
+        &config(strict, std::slice::from_ref(&spec)),
+    );
+    wait_state(&d, "VI_1", "MASTER");
+    let in_ns = |ns: &str, cmd: &str| -> (bool, String) {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "sh", "-c", cmd])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    {
+        let ns = node.ns.clone();
+        std::thread::spawn(move || {
+            if ha_tests::probe::enter_netns(&ns).is_ok() {
+                let _ = ha_tests::probe::serve("n1");
+            }
+        });
+    }
+    let connects = |addr: IpAddr| {
+        let ns = client.ns.clone();
+        std::thread::spawn(move || {
+            ha_tests::probe::enter_netns(&ns).is_ok()
+                && std::net::TcpStream::connect_timeout(
+                    &(addr, ha_tests::probe::HTTP_PORT).into(),
+                    Duration::from_secs(1),
+                )
+                .is_ok()
+        })
+        .join()
+        .unwrap_or(false)
+    };
+    assert!(
+        wait_until(WAIT, || connects(IpAddr::V4(node.ip4))),
+        "the node's own address answers"
+    );
+    let ping = || connects(vip());
+    let table = || in_ns(&node.ns, "nft list table ip ha");
+    let (has, text) = table();
+    assert!(has && text.contains(&VIP4.to_string()), "drop set: {text}");
+    assert!(!ping(), "no_accept: the VIP must not answer");
+    let (_, neigh) = in_ns(&client.ns, &format!("ip neigh show {VIP4}"));
+    assert!(
+        neigh.contains("lladdr"),
+        "ARP for the VIP is still answered: {neigh:?}"
+    );
+
+    let mut accept = spec.clone();
+    accept.extra = "    accept\n".into();
+    std::fs::write(&d.config, config(strict, std::slice::from_ref(&accept))).unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(wait_until(WAIT, || d
+        .status()
+        .is_some_and(|s| s.reloads == 1)));
+    assert!(!table().0, "accept: no table left");
+    assert!(ping(), "accept: the VIP answers");
+    assert_eq!(d.state("VI_1").as_deref(), Some("MASTER"));
+
+    std::fs::write(&d.config, config(strict, std::slice::from_ref(&spec))).unwrap();
+    d.signal(libc::SIGHUP);
+    assert!(wait_until(WAIT, || d
+        .status()
+        .is_some_and(|s| s.reloads == 2)));
+    assert!(table().0, "no_accept again after a reload");
+    assert!(!ping());
+    d.stop();
+    assert!(!table().0, "the tables are removed at exit");
+    assert!(!in_ns(&node.ns, "nft list table ip6 ha").0);
+}

@@ -58,6 +58,12 @@ const REQUIREMENTS: &[Requirement] = &[
         },
     },
     Requirement {
+        what: "nft (nftables: the no_accept drop rules, as keepalived installs them)",
+        package: "nftables",
+        required: true,
+        present: || find_program("nft").is_some(),
+    },
+    Requirement {
         what: "ip (iproute2, network namespaces)",
         package: "iproute2",
         required: true,

@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 
 use super::apply;
 use super::clock::{mono_now, unix_secs};
+use super::firewall::{DropSet, Firewall};
 use super::garp::Announcer;
 use super::netlink::{Link, LinkMonitor, Netlink, NetlinkError};
 use super::plan::{AuthPlan, InstancePlan, Plan};
@@ -123,6 +124,7 @@ struct Engine {
     /// The ppoll set: eventfd, link monitor, then one entry per `pollkeys` receive socket.
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
+    firewall: Firewall,
 }
 
 /// Opens everything the plan needs and starts the engine thread. Errors (a missing
@@ -172,8 +174,11 @@ pub fn spawn(
         reloads: 0,
         pollset: Vec::new(),
         pollkeys: Vec::new(),
+        firewall: Firewall::default(),
     };
     engine.rebuild_pollset();
+    let plan = engine.plan.clone();
+    engine.set_firewall(&plan);
     let thread = std::thread::Builder::new()
         .name("vrrp-engine".into())
         .spawn(move || {
@@ -413,6 +418,14 @@ impl Engine {
         }
     }
 
+    /// Loads the no_accept tables for `plan` (before its VIPs are added, so there is no
+    /// window where they accept traffic). A failure is logged; the VIPs still move.
+    fn set_firewall(&mut self, plan: &Plan) {
+        if let Err(e) = self.firewall.update(&plan.firewall, DropSet::of(plan)) {
+            error!("{e}");
+        }
+    }
+
     /// False when the engine must stop.
     fn command(&mut self, c: Command, events: &mut Vec<Event>) -> bool {
         let now = mono_now();
@@ -423,6 +436,9 @@ impl Engine {
                     r.input(now, Input::Shutdown, &mut ctx);
                 }
                 set_statics(&mut self.nl, false, &self.plan.statics, &self.links);
+                if let Err(e) = self.firewall.clear() {
+                    error!("{e}");
+                }
                 return false;
             }
             Command::Status(reply) => {
@@ -502,6 +518,7 @@ impl Engine {
         opened.map_err(|e| e.to_string())?;
         self.rebuild_pollset();
         self.links = links;
+        self.set_firewall(&plan);
         let now = mono_now();
         // Changed in place; one the state machine refuses is restarted instead.
         let mut n_changed = 0;

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod clock;
 pub mod control;
 pub mod engine;
+pub mod firewall;
 pub mod garp;
 pub mod netlink;
 pub mod notify;

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use thiserror::Error;
 
+use super::firewall::FirewallPlan;
 use super::vmac::{parse_mac, vrrp_mac};
 use crate::config::model::global::Global;
 use crate::config::model::script::NotifyScript;
@@ -239,6 +240,8 @@ pub struct Plan {
     /// `static_ipaddress`, `static_routes`, `static_rules`: set while the daemon runs,
     /// whatever the VRRP state.
     pub statics: Statics,
+    /// The nftables tables that enforce `no_accept`.
+    pub firewall: FirewallPlan,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,7 +350,25 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
             }
             _ => None,
         },
+        firewall: firewall(g),
     })
+}
+
+/// `nftables [NAME]`, `nftables_priority`, `nftables_counters`, `nftables_ifindex`.
+fn firewall(g: &Global) -> FirewallPlan {
+    use crate::config::model::global::tuning::Setting;
+    let mut fw = FirewallPlan::default();
+    if let Some(Setting::Text(name)) = g.tuning.get("nftables") {
+        if !name.is_empty() {
+            fw.table = name.clone();
+        }
+    }
+    if let Some(Setting::Int(p)) = g.tuning.get("nftables_priority") {
+        fw.priority = i32::try_from(*p).unwrap_or(fw.priority);
+    }
+    fw.counters = matches!(g.tuning.get("nftables_counters"), Some(Setting::Flag(true)));
+    fw.ifindex = matches!(g.tuning.get("nftables_ifindex"), Some(Setting::Flag(true)));
+    fw
 }
 
 fn group(s: &SyncGroup, g: &Global) -> GroupPlan {

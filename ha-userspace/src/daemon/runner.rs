@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
 
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info};
 
 use super::apply;
 use super::clock::unix_secs;
@@ -660,15 +660,9 @@ impl Runner {
         while let Some(a) = self.fsm.poll_action() {
             match a {
                 Action::SendAdvert { priority } => self.send_advert(priority),
-                Action::AddVips { accept } => {
-                    if !accept {
-                        warn!(
-                            instance = %self.plan.name,
-                            "no_accept (strict mode) is not enforced yet: traffic to the VIPs is accepted"
-                        );
-                    }
-                    self.set_vips(true, ctx);
-                }
+                // Accept_Mode is enforced by the engine's nftables tables (firewall.rs),
+                // loaded before any instance starts.
+                Action::AddVips { .. } => self.set_vips(true, ctx),
                 Action::RemoveVips => self.set_vips(false, ctx),
                 Action::SendGratuitous => {
                     let g = self.plan.garp;

@@ -203,3 +203,66 @@ fn garp_groups_override_the_global_gaps_per_interface_or_aggregate() {
     assert_eq!(l2, l3, "interfaces {{ }}: one lane for the group");
     assert!(l2 > u64::from(u32::MAX), "not any interface's lane");
 }
+
+#[test]
+fn no_accept_drop_set_and_nftables_settings() {
+    use crate::daemon::firewall::DropSet;
+    let text = r#"
+global_defs {
+    vrrp_strict
+    nftables kad
+    nftables_priority 3
+    nftables_counters
+}
+vrrp_instance STRICT {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    version 3
+    virtual_ipaddress {
+        192.0.2.10/24
+    }
+}
+vrrp_instance OWNER {
+    interface eth0
+    virtual_router_id 2
+    priority 255
+    version 3
+    virtual_ipaddress {
+        192.0.2.20/24
+    }
+}
+vrrp_instance ACCEPT {
+    interface eth0
+    virtual_router_id 3
+    priority 100
+    version 3
+    accept
+    virtual_ipaddress {
+        192.0.2.30/24
+    }
+}
+vrrp_instance SIX {
+    interface eth1
+    virtual_router_id 4
+    priority 100
+    version 3
+    virtual_ipaddress {
+        2001:db8::40/64
+        fe80::40/64
+    }
+}
+"#;
+    let p = plan_of(text).unwrap();
+    assert_eq!(p.firewall.table, "kad");
+    assert_eq!(p.firewall.priority, 3);
+    assert!(p.firewall.counters && !p.firewall.ifindex);
+    let s = DropSet::of(&p);
+    let v4: Vec<String> = s.v4.iter().map(ToString::to_string).collect();
+    assert_eq!(v4, ["192.0.2.10"], "the owner and accept instances accept");
+    assert_eq!(s.v6.len(), 1);
+    assert_eq!(
+        s.v6_link_local.iter().next().map(|(d, _)| d.as_str()),
+        Some("eth1")
+    );
+}
