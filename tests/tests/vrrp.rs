@@ -884,4 +884,15 @@ fn no_accept_drops_traffic_to_the_vip_until_accept() {
     d.stop();
     assert!(!table().0, "the tables are removed at exit");
     assert!(!in_ns(&node.ns, "nft list table ip6 ha").0);
+
+    // A table left by a killed run is removed at start, even by an accept-mode config.
+    assert!(in_ns(&node.ns, "nft add table ip ha").0);
+    let d = Daemon::start(
+        &lab,
+        &node,
+        Kind::Ha,
+        &config(strict, std::slice::from_ref(&accept)),
+    );
+    wait_state(&d, "VI_1", "MASTER");
+    assert!(!table().0, "stale table removed");
 }

@@ -177,8 +177,12 @@ pub fn spawn(
         firewall: Firewall::default(),
     };
     engine.rebuild_pollset();
-    let plan = engine.plan.clone();
-    engine.set_firewall(&plan);
+    if let Err(e) = engine
+        .firewall
+        .start(&engine.plan.firewall, DropSet::of(&engine.plan))
+    {
+        error!("{e}");
+    }
     let thread = std::thread::Builder::new()
         .name("vrrp-engine".into())
         .spawn(move || {

@@ -225,6 +225,19 @@ pub struct Firewall {
 }
 
 impl Firewall {
+    /// The first load, at start. With no no_accept instance it still removes tables a killed
+    /// run may have left (they would drop traffic to VIPs now in accept mode); a machine
+    /// without `nft` cannot have such tables, so that case is not an error.
+    pub fn start(&mut self, fw: &FirewallPlan, set: DropSet) -> Result<(), FirewallError> {
+        if set.is_empty() {
+            return match load(&script(fw, &set)) {
+                Err(FirewallError::NoNft(_)) | Ok(()) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        self.update(fw, set)
+    }
+
     /// Brings the tables in line with `plan`; a no-op when nothing changed.
     pub fn update(&mut self, fw: &FirewallPlan, set: DropSet) -> Result<(), FirewallError> {
         let unchanged = match &self.loaded {
@@ -309,8 +322,8 @@ mod tests {
 
     #[test]
     fn no_no_accept_instance_never_touches_nftables() {
-        // `update` with an empty set and nothing loaded returns before running nft, so a
-        // machine without nftables runs accept-mode configs.
+        // `update` with an empty set and nothing loaded returns before running nft (reloads
+        // of accept-mode configs never spawn it).
         let mut f = Firewall::default();
         assert!(f
             .update(&FirewallPlan::default(), DropSet::default())
