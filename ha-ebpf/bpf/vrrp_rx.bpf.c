@@ -1,106 +1,374 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * vrrp_rx — XDP program for the interfaces that run VRRP instances.
+ * vrrp_rx — the XDP program on every interface that runs VRRP instances (DESIGN.md
+ * decisions 3 and 4).
  *
- * This first version only classifies and counts: Ethernet (+ one VLAN tag) → IPv4/IPv6 →
- * protocol 112, into per-CPU named counters. Every frame is passed to the stack (XDP_PASS);
- * advert validation, the per-VRID state map and ring-buffer events (DESIGN.md decision 3)
- * build on these parsers later.
+ * - VRRP adverts (IPv4 protocol 112, IPv6 next header 112) for an instance the engine
+ *   configured in vrrp_instances are checked (vrrp.h). One identical to the advert the engine
+ *   follows only refreshes vrrp_state.last_seen_ns and is dropped: the daemon does not wake
+ *   up. Any other valid advert becomes a ring-buffer event carrying the message and is
+ *   dropped; an invalid one is counted, dropped, and logged through a rate-limited event.
+ *   Adverts for VRIDs not configured here pass to the stack untouched.
+ * - While following, a bpf_timer per instance watches last_seen_ns and sends a master-down
+ *   event when the master has been silent for the Master_Down_Interval the engine set.
+ * - ARP requests and neighbour solicitations for owned VIPs are answered in place (neigh.h).
+ * - Every frame lands in one named per-CPU counter.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "consts.h"
+#include "csum.h"
 #include "ha_common.h"
+#include "maps.h"
+#include "neigh.h"
 #include "parsing.h"
+#include "vrrp.h"
 
-/*
- * One ha_xdp_counters per CPU (slot HA_XDP_COUNTERS_KEY): per-CPU so that the increments need
- * no atomics; userspace adds the copies up (ha_common::XdpCounters::sum).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ha_xdp_counters);
-} xdp_counters SEC(".maps");
+#define HA_ETH_P_ARP 0x0806
+#define HA_CLOCK_MONOTONIC 1
+#define HA_NSEC_PER_SEC 1000000000ULL
+/* IPv4 flags + fragment offset: MF and the 13-bit offset. */
+#define HA_IP_MF_OFFSET 0x3fff
 
-/* Which counter a frame lands in, decided by the parsers. */
-enum verdict_counter {
-	CNT_VRRP_V4,
-	CNT_VRRP_V6,
-	CNT_PASS_OTHER,
-	CNT_TRUNCATED,
-};
-
-static __always_inline enum verdict_counter classify(struct hdr_cursor *c, int *vlan_tagged)
+static __always_inline struct ha_xdp_counters *counters(void)
 {
-	enum parse_result res;
-	__be16 ethertype;
-	__u8 l4_proto;
-	int is_v6;
+	__u32 key = HA_XDP_COUNTERS_KEY;
 
-	res = parse_ethernet(c, &ethertype, vlan_tagged);
-	if (res != PARSE_OK)
-		return CNT_TRUNCATED;
+	return bpf_map_lookup_elem(&xdp_counters, &key);
+}
 
-	if (ethertype == bpf_htons(HA_ETH_P_IPV4)) {
-		res = parse_ipv4(c, &l4_proto);
-		is_v6 = 0;
-	} else if (ethertype == bpf_htons(HA_ETH_P_IPV6)) {
-		res = parse_ipv6(c, &l4_proto);
-		is_v6 = 1;
-	} else {
-		return CNT_PASS_OTHER;
+/* Master-down: the followed master has been silent for down_ns (RFC 5798 §6.4.2). */
+static int down_timer_fired(void *map, struct ha_vrrp_key *key, struct ha_vrrp_state *st)
+{
+	struct ha_vrrp_instance *inst = bpf_map_lookup_elem(&vrrp_instances, key);
+	struct ha_xdp_counters *cnt;
+	struct ha_vrrp_event *ev;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 deadline;
+
+	(void)map;
+	if (!inst || inst->state != HA_STATE_BACKUP || !(inst->flags & HA_F_FOLLOW) ||
+	    !inst->down_ns) {
+		st->armed = 0;
+		return 0;
 	}
-	if (res == PARSE_TRUNCATED)
-		return CNT_TRUNCATED;
-	/* A malformed IP header is the stack's to drop and count, not ours. */
-	if (res != PARSE_OK || l4_proto != HA_IPPROTO_VRRP)
-		return CNT_PASS_OTHER;
+	deadline = st->last_seen_ns + inst->down_ns;
+	if (now < deadline) {
+		bpf_timer_start(&st->timer, deadline - now, 0);
+		return 0;
+	}
+	st->armed = 0;
+	ev = bpf_ringbuf_reserve(&vrrp_events, sizeof(*ev), 0);
+	cnt = counters();
+	if (!ev) {
+		if (cnt)
+			cnt->events_lost++;
+		return 0;
+	}
+	__builtin_memset(ev, 0, 56);
+	ev->ts_ns = st->last_seen_ns;
+	ev->ifindex = key->ifindex;
+	ev->kind = HA_EV_MASTER_DOWN;
+	ev->family = key->family;
+	ev->vrid = key->vrid;
+	bpf_ringbuf_submit(ev, 0);
+	st->events++;
+	if (cnt)
+		cnt->master_down++;
+	return 0;
+}
 
-	if (!cursor_has(c, HA_VRRP_FIXED_HDR_LEN))
-		return CNT_TRUNCATED;
-	return is_v6 ? CNT_VRRP_V6 : CNT_VRRP_V4;
+/* The adverts of the followed master: refresh the timestamp, (re)arm the timer. */
+static __always_inline void absorb(const struct ha_vrrp_event *ev,
+				   const struct ha_vrrp_instance *inst)
+{
+	struct ha_vrrp_key key = {
+		.ifindex = ev->ifindex,
+		.family = ev->family,
+		.vrid = ev->vrid,
+	};
+	struct ha_vrrp_state *st = bpf_map_lookup_elem(&vrrp_state, &key);
+
+	if (!st) {
+		struct ha_vrrp_state fresh = {};
+
+		bpf_map_update_elem(&vrrp_state, &key, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&vrrp_state, &key);
+		if (!st)
+			return;
+	}
+	st->last_seen_ns = ev->ts_ns;
+	st->absorbed++;
+	if (st->armed || !inst->down_ns)
+		return;
+	if (!st->timer_ready) {
+		bpf_timer_init(&st->timer, &vrrp_state, HA_CLOCK_MONOTONIC);
+		bpf_timer_set_callback(&st->timer, down_timer_fired);
+		st->timer_ready = 1;
+	}
+	if (bpf_timer_start(&st->timer, inst->down_ns, 0) == 0)
+		st->armed = 1;
+}
+
+static __always_inline void count_event(const struct ha_vrrp_event *ev)
+{
+	struct ha_vrrp_key key = {
+		.ifindex = ev->ifindex,
+		.family = ev->family,
+		.vrid = ev->vrid,
+	};
+	struct ha_vrrp_state *st = bpf_map_lookup_elem(&vrrp_state, &key);
+
+	if (st)
+		st->events++;
+}
+
+/* At most one invalid-advert event per second per CPU. */
+static __always_inline int invalid_log_due(__u64 now)
+{
+	__u32 zero = 0;
+	__u64 *at = bpf_map_lookup_elem(&invalid_log_at, &zero);
+
+	if (!at || (*at && now - *at < HA_NSEC_PER_SEC))
+		return 0;
+	*at = now;
+	return 1;
+}
+
+static __always_inline void count_bad(struct ha_xdp_counters *cnt, __u8 reason)
+{
+	switch (reason) {
+	case HA_BAD_TTL:
+		cnt->drop_ttl++;
+		break;
+	case HA_BAD_VERSION:
+		cnt->drop_version++;
+		break;
+	case HA_BAD_TYPE:
+		cnt->drop_type++;
+		break;
+	case HA_BAD_LENGTH:
+		cnt->drop_length++;
+		break;
+	case HA_BAD_CHECKSUM:
+		cnt->drop_checksum++;
+		break;
+	case HA_BAD_AUTH_TYPE:
+		cnt->drop_auth_type++;
+		break;
+	case HA_BAD_AUTH:
+		cnt->drop_auth++;
+		break;
+	case HA_BAD_ADVER_INT:
+		cnt->drop_adver_int++;
+		break;
+	case HA_BAD_ADDR_COUNT:
+		cnt->drop_addr_count++;
+		break;
+	case HA_BAD_DESTINATION:
+		cnt->drop_destination++;
+		break;
+	default:
+		cnt->drop_unicast_peer++;
+		break;
+	}
+}
+
+static __always_inline int handle_vrrp(struct xdp_md *ctx, struct ha_xdp_counters *cnt,
+				       const struct vrrp_pkt *p, struct ha_vrrp_event *ev)
+{
+	struct ha_vrrp_instance *inst = 0;
+	enum vrrp_verdict v;
+
+	if (p->family == HA_FAMILY_V6)
+		cnt->seen_vrrp_v6++;
+	else
+		cnt->seen_vrrp_v4++;
+	v = vrrp_check(ctx, ev, p, &inst);
+	switch (v) {
+	case V_ABSORB:
+		if (inst)
+			absorb(ev, inst);
+		cnt->absorbed++;
+		return XDP_DROP;
+	case V_EVENT:
+		ev->kind = HA_EV_ADVERT;
+		/* A full ring buffer must not lose the advert: the raw socket still gets it. */
+		if (bpf_ringbuf_output(&vrrp_events, ev, sizeof(*ev), 0)) {
+			cnt->events_lost++;
+			return XDP_PASS;
+		}
+		count_event(ev);
+		cnt->advert_events++;
+		return XDP_DROP;
+	case V_NOT_OURS:
+		cnt->pass_not_ours++;
+		return XDP_PASS;
+	case V_UNHANDLED:
+		cnt->pass_unhandled++;
+		return XDP_PASS;
+	case V_TRUNCATED:
+		cnt->truncated++;
+		return XDP_PASS;
+	case V_BAD:
+	default:
+		count_bad(cnt, ev->reason);
+		if (invalid_log_due(ev->ts_ns)) {
+			ev->kind = HA_EV_INVALID;
+			if (bpf_ringbuf_output(&vrrp_events, ev, sizeof(*ev), 0))
+				cnt->events_lost++;
+		}
+		return XDP_DROP;
+	}
+}
+
+static __always_inline struct ha_vrrp_event *scratch_event(struct xdp_md *ctx, __u8 family,
+							   __u8 ttl)
+{
+	__u32 zero = 0;
+	struct ha_vrrp_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!ev)
+		return 0;
+	/* The header part only: data is overwritten by the copy of the message. */
+	__builtin_memset(ev, 0, 56);
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->ifindex = ctx->ingress_ifindex;
+	ev->family = family;
+	ev->ttl = ttl;
+	return ev;
 }
 
 SEC("xdp")
 int vrrp_rx(struct xdp_md *ctx)
 {
-	struct hdr_cursor cursor = {
-		.pos = (void *)(long)ctx->data,
+	void *data = (void *)(long)ctx->data;
+	struct hdr_cursor c = {
+		.pos = data,
 		.end = (void *)(long)ctx->data_end,
 	};
-	__u32 key = HA_XDP_COUNTERS_KEY;
-	struct ha_xdp_counters *cnt;
+	struct ha_xdp_counters *cnt = counters();
+	struct ha_vrrp_event *ev;
+	struct vrrp_pkt p = {};
+	struct ethhdr *eth = data;
+	__be16 ethertype;
 	int vlan_tagged = 0;
+	__u8 l4;
 
-	enum verdict_counter which = classify(&cursor, &vlan_tagged);
-
-	cnt = bpf_map_lookup_elem(&xdp_counters, &key);
 	if (!cnt)
-		return XDP_PASS; /* cannot happen for slot 0 of an array; the verifier wants the check */
-
-	/* Plain increments: XDP runs with migration disabled, and this copy is this CPU's alone. */
-	switch (which) {
-	case CNT_VRRP_V4:
-		cnt->seen_vrrp_v4++;
-		break;
-	case CNT_VRRP_V6:
-		cnt->seen_vrrp_v6++;
-		break;
-	case CNT_PASS_OTHER:
-		cnt->pass_other++;
-		break;
-	case CNT_TRUNCATED:
+		return XDP_PASS; /* slot 0 of an array always exists; the verifier wants the check */
+	if (parse_ethernet(&c, &ethertype, &vlan_tagged) != PARSE_OK) {
 		cnt->truncated++;
-		break;
+		return XDP_PASS;
 	}
-	if (vlan_tagged)
+	if (vlan_tagged) {
+		/* A tagged frame belongs to the VLAN device, which has its own program. */
 		cnt->vlan_tagged++;
+		cnt->pass_other++;
+		return XDP_PASS;
+	}
 
+	if (ethertype == bpf_htons(HA_ETH_P_ARP)) {
+		switch (arp_reply(&c, eth, ctx->ingress_ifindex)) {
+		case NEIGH_REPLY:
+			cnt->arp_reply++;
+			return XDP_TX;
+		case NEIGH_TRUNCATED:
+			cnt->truncated++;
+			return XDP_PASS;
+		default:
+			cnt->arp_pass++;
+			return XDP_PASS;
+		}
+	}
+
+	if (ethertype == bpf_htons(HA_ETH_P_IPV4)) {
+		struct iphdr *ip = c.pos;
+		enum parse_result r = parse_ipv4(&c, &l4);
+		__u32 tot, hlen;
+
+		if (r == PARSE_TRUNCATED) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		if (r != PARSE_OK || l4 != HA_IPPROTO_VRRP) {
+			cnt->pass_other++;
+			return XDP_PASS;
+		}
+		tot = bpf_ntohs(ip->tot_len);
+		hlen = ip->ihl * 4;
+		if (tot < hlen || (void *)ip + tot > c.end) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		ev = scratch_event(ctx, HA_FAMILY_V4, ip->ttl);
+		if (!ev)
+			return XDP_PASS;
+		__builtin_memcpy(ev->src, &ip->saddr, 4);
+		__builtin_memcpy(ev->dst, &ip->daddr, 4);
+		p.off = (__u32)((void *)c.pos - data);
+		p.len = tot - hlen;
+		p.ttl = ip->ttl;
+		p.family = HA_FAMILY_V4;
+		p.multicast = (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000);
+		p.fragment = (ip->frag_off & bpf_htons(HA_IP_MF_OFFSET)) != 0;
+		return handle_vrrp(ctx, cnt, &p, ev);
+	}
+
+	if (ethertype == bpf_htons(HA_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = c.pos;
+		__u32 plen;
+
+		if (parse_ipv6(&c, &l4) != PARSE_OK) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		if (l4 == HA_IPPROTO_ICMPV6) {
+			switch (ns_reply(&c, eth, ip6, ctx->ingress_ifindex)) {
+			case NEIGH_REPLY:
+				cnt->na_reply++;
+				return XDP_TX;
+			case NEIGH_TRUNCATED:
+				cnt->truncated++;
+				return XDP_PASS;
+			case NEIGH_OTHER:
+				cnt->pass_other++;
+				return XDP_PASS;
+			default:
+				cnt->ns_pass++;
+				return XDP_PASS;
+			}
+		}
+		if (l4 != HA_IPPROTO_VRRP) {
+			cnt->pass_other++;
+			return XDP_PASS;
+		}
+		plen = bpf_ntohs(ip6->payload_len);
+		if (c.pos + plen > c.end) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		ev = scratch_event(ctx, HA_FAMILY_V6, ip6->hop_limit);
+		if (!ev)
+			return XDP_PASS;
+		__builtin_memcpy(ev->src, &ip6->saddr, 16);
+		__builtin_memcpy(ev->dst, &ip6->daddr, 16);
+		p.off = (__u32)(c.pos - data);
+		p.len = plen;
+		p.ttl = ip6->hop_limit;
+		p.family = HA_FAMILY_V6;
+		p.multicast = ip6->daddr.in6_u.u6_addr8[0] == 0xff;
+		return handle_vrrp(ctx, cnt, &p, ev);
+	}
+
+	cnt->pass_other++;
 	return XDP_PASS;
 }
 
-/* "Dual MIT/GPL": GPL-compatible, so GPL-only helpers (bpf_timer_*, later) stay available. */
+/* "Dual MIT/GPL": GPL-compatible, so the GPL-only bpf_timer helpers are available. */
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

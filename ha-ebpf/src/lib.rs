@@ -6,7 +6,9 @@
 
 pub use ha_common as common;
 
-/// `bpf/vrrp_rx.bpf.c`: XDP program for VRRP interfaces (classifies and counts, passes all).
+/// `bpf/vrrp_rx.bpf.c`: the XDP program for VRRP interfaces: checks adverts and absorbs those
+/// of the followed master, sends the rest to the engine through a ring buffer, watches the
+/// master with a kernel timer, answers ARP and neighbour solicitations for owned VIPs.
 /// Aligned because the ELF parser reads the object in place.
 pub const VRRP_RX: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp_rx.o"));
 

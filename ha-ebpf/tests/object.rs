@@ -7,7 +7,9 @@ mod btf;
 
 use std::mem::{offset_of, size_of, size_of_val};
 
-use ha_common::XdpCounters;
+use ha_common::{
+    PeerKey, PeerTtl, VipKey, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState, XdpCounters,
+};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 /// `EM_BPF` from elf.h.
@@ -75,31 +77,21 @@ fn vrrp_rx_is_a_bpf_elf_with_program_btf_and_licence() {
     );
 }
 
-#[test]
-fn btf_layout_of_ha_xdp_counters_matches_rust() {
-    let file = parse(ha_ebpf::VRRP_RX);
-    let btf = btf::Btf::parse(section_data(&file, ".BTF")).expect("parse .BTF");
-    let (size, members) = btf
-        .struct_layout("ha_xdp_counters")
-        .expect("struct ha_xdp_counters in BTF");
+/// (name, offset, size) of each Rust field, in declaration order like BTF's members.
+macro_rules! rust_layout {
+    ($t:ty: $($f:ident),* $(,)?) => {{
+        let v = <$t as bytemuck::Zeroable>::zeroed();
+        (
+            size_of::<$t>(),
+            vec![$((stringify!($f), offset_of!($t, $f), size_of_val(&v.$f))),*],
+        )
+    }};
+}
 
-    // (name, offset, size) of each Rust field, in declaration order like BTF's members.
-    macro_rules! rust_field {
-        ($f:ident) => {
-            (
-                stringify!($f),
-                offset_of!(XdpCounters, $f),
-                size_of_val(&XdpCounters::default().$f),
-            )
-        };
-    }
-    let rust = [
-        rust_field!(seen_vrrp_v4),
-        rust_field!(seen_vrrp_v6),
-        rust_field!(vlan_tagged),
-        rust_field!(pass_other),
-        rust_field!(truncated),
-    ];
+fn check(btf: &btf::Btf, c_name: &str, rust: (usize, Vec<(&str, usize, usize)>)) {
+    let (size, members) = btf
+        .struct_layout(c_name)
+        .unwrap_or_else(|e| panic!("struct {c_name} in BTF: {e}"));
     let c: Vec<(&str, usize, usize)> = members
         .iter()
         .map(|m| {
@@ -110,9 +102,63 @@ fn btf_layout_of_ha_xdp_counters_matches_rust() {
             )
         })
         .collect();
-    assert_eq!(
-        c, rust,
-        "C struct ha_xdp_counters and Rust XdpCounters disagree"
+    assert_eq!(c, rust.1, "C struct {c_name} and its Rust twin disagree");
+    assert_eq!(size as usize, rust.0, "size of {c_name}");
+}
+
+/// DESIGN.md decision 2: every struct crossing the boundary, as the compiled object's BTF
+/// describes it, against `ha-common`.
+#[test]
+fn btf_layouts_match_ha_common() {
+    let file = parse(ha_ebpf::VRRP_RX);
+    let btf = btf::Btf::parse(section_data(&file, ".BTF")).expect("parse .BTF");
+    let counters = XdpCounters::NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i * 8, 8))
+        .collect();
+    check(
+        &btf,
+        "ha_xdp_counters",
+        (size_of::<XdpCounters>(), counters),
     );
-    assert_eq!(size as usize, size_of::<XdpCounters>());
+    check(
+        &btf,
+        "ha_vrrp_key",
+        rust_layout!(VrrpKey: ifindex, family, vrid, pad),
+    );
+    check(
+        &btf,
+        "ha_vrrp_instance",
+        rust_layout!(VrrpInstance: version, priority, state, flags, auth_type, naddrs,
+            adver_int, auth_pass, master, master_prio, pad1, master_int, master_csum,
+            master_len, down_ns),
+    );
+    check(
+        &btf,
+        "ha_vrrp_state",
+        rust_layout!(VrrpState: last_seen_ns, absorbed, events, armed, timer_ready, timer),
+    );
+    check(&btf, "ha_peer_key", rust_layout!(PeerKey: vrrp, addr));
+    check(
+        &btf,
+        "ha_peer_ttl",
+        rust_layout!(PeerTtl: min_ttl, max_ttl, pad),
+    );
+    check(
+        &btf,
+        "ha_vip_key",
+        rust_layout!(VipKey: ifindex, family, pad, addr),
+    );
+    check(
+        &btf,
+        "ha_vip_value",
+        rust_layout!(VipValue: mac, router, pad),
+    );
+    check(
+        &btf,
+        "ha_vrrp_event",
+        rust_layout!(VrrpEvent: ts_ns, ifindex, kind, family, vrid, ttl, reason, pad, len,
+            pad1, src, dst, data),
+    );
 }

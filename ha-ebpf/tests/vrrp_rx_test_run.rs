@@ -1,225 +1,1058 @@
-//! Runs `vrrp_rx` in the kernel with `BPF_PROG_TEST_RUN` on hand-built frames and checks the
-//! verdict, the output frame and which per-CPU counters moved. Needs root (CAP_BPF and
-//! CAP_NET_ADMIN); without it the test says SKIPPED on stderr and returns.
+//! The `BPF_PROG_TEST_RUN` fixture suite of `vrrp_rx` (Katran-style): each case is an input
+//! frame and the map setup it runs against → the expected verdict, output frame, counters
+//! that moved (all others must not) and ring-buffer events. Needs root (CAP_BPF,
+//! CAP_NET_ADMIN); without it the tests say SKIPPED on stderr and return.
 
 #[path = "support/frames.rs"]
 mod frames;
 
 use std::io::Write;
+use std::time::Duration;
 
-use aya::maps::PerCpuArray;
+use aya::maps::{HashMap, PerCpuArray, RingBuf};
 use aya::programs::Xdp;
 use aya::{Ebpf, EbpfLoader, TestRun, TestRunOptions};
-use ha_common::{XdpCounters, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP};
+use frames::*;
+use ha_common::*;
 
-/// `XDP_PASS` from `enum xdp_action` (linux/bpf.h).
+const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+/// The interface the cases "arrive" on: loopback, which exists in every namespace (the
+/// kernel checks `ingress_ifindex` against real devices).
+const IFINDEX: u32 = 1;
 
-/// True when the test may touch the kernel; otherwise says so where a person will see it.
 fn root_or_skip(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests, and a
-    // skip nobody sees looks like a pass.
     let _ = writeln!(std::io::stderr(), "SKIPPED: needs root ({test})");
     false
 }
 
-/// Loads the embedded object and verifies `vrrp_rx` (a verifier rejection fails here, with
-/// the verifier log in the panic message).
-fn load_vrrp_rx() -> Ebpf {
-    let mut bpf = EbpfLoader::new()
-        .load(ha_ebpf::VRRP_RX)
-        .expect("load vrrp_rx.o");
-    let prog: &mut Xdp = bpf
-        .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
-        .expect("program vrrp_rx in object")
-        .try_into()
-        .expect("vrrp_rx is an XDP program");
-    if let Err(e) = prog.load() {
-        panic!("kernel rejected vrrp_rx: {e:#?}");
+fn key(family: u8, vrid: u8) -> VrrpKey {
+    VrrpKey {
+        ifindex: IFINDEX,
+        family,
+        vrid,
+        pad: [0; 2],
     }
-    bpf
 }
 
-fn counters(bpf: &Ebpf) -> XdpCounters {
-    let map = bpf.map(XDP_COUNTERS_MAP).expect("map xdp_counters");
-    let array =
-        PerCpuArray::<_, XdpCounters>::try_from(map).expect("xdp_counters is a per-CPU array");
-    let per_cpu = array
-        .get(&XDP_COUNTERS_KEY, 0)
-        .expect("read xdp_counters[0]");
-    XdpCounters::sum(per_cpu.iter())
+fn addr16(a: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..a.len()].copy_from_slice(a);
+    out
 }
 
-/// Runs `frame` through the program `repeat` times; returns the verdict and checks that the
-/// frame came out unchanged (this program only observes).
-fn run(bpf: &Ebpf, frame: &[u8], repeat: u32) -> u32 {
-    let prog: &Xdp = bpf
-        .program(ha_ebpf::VRRP_RX_PROGRAM)
-        .expect("program vrrp_rx")
-        .try_into()
-        .expect("XDP program");
-    let mut out = vec![0u8; frame.len() + 256];
-    let result = prog
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            repeat,
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    assert_eq!(
-        &out[..result.data_size_out as usize],
-        frame,
-        "vrrp_rx modified the frame"
-    );
-    result.return_value
+/// A loaded `vrrp_rx` with the maps of one test.
+struct Fixture {
+    bpf: Ebpf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let mut bpf = EbpfLoader::new()
+            .load(ha_ebpf::VRRP_RX)
+            .expect("load vrrp_rx.o");
+        let prog: &mut Xdp = bpf
+            .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
+            .expect("program vrrp_rx")
+            .try_into()
+            .expect("XDP program");
+        if let Err(e) = prog.load() {
+            panic!("kernel rejected vrrp_rx: {e:#?}");
+        }
+        Fixture { bpf }
+    }
+
+    /// The instances, peers and VIPs every case runs against.
+    fn standard() -> Fixture {
+        let mut f = Fixture::new();
+        let v3 = VrrpInstance {
+            version: 3,
+            priority: 100,
+            state: STATE_BACKUP,
+            flags: F_CHECK_COUNT,
+            naddrs: 1,
+            ..Default::default()
+        };
+        f.instance(key(FAMILY_V4, 51), v3);
+        f.instance(key(FAMILY_V6, 51), v3);
+        let mut pass = [0u8; 8];
+        pass[..6].copy_from_slice(b"secret");
+        f.instance(
+            key(FAMILY_V4, 52),
+            VrrpInstance {
+                version: 2,
+                auth_type: AUTH_PASS,
+                auth_pass: pass,
+                adver_int: 1,
+                ..v3
+            },
+        );
+        f.instance(
+            key(FAMILY_V4, 53),
+            VrrpInstance {
+                flags: F_CHECK_COUNT | F_UNICAST | F_CHECK_UNICAST_SRC,
+                ..v3
+            },
+        );
+        f.peer(key(FAMILY_V4, 53), &SRC4, 10, 255);
+        f.follow(key(FAMILY_V4, 54), &followed(), 0);
+        f.vip(FAMILY_V4, &VIP4, OUR_MAC, false);
+        f.vip(FAMILY_V6, &VIP6, OUR_MAC, false);
+        f
+    }
+
+    fn instance(&mut self, k: VrrpKey, v: VrrpInstance) {
+        let mut m: HashMap<_, VrrpKey, VrrpInstance> =
+            HashMap::try_from(self.bpf.map_mut(VRRP_INSTANCES_MAP).expect("map")).expect("hash");
+        m.insert(k, v, 0).expect("insert instance");
+    }
+
+    /// An instance that follows `advert` (as the engine sets it while BACKUP).
+    fn follow(&mut self, k: VrrpKey, advert: &Advert, down_ns: u64) {
+        let msg = advert.message();
+        self.instance(
+            k,
+            VrrpInstance {
+                version: advert.version,
+                priority: 90,
+                state: STATE_BACKUP,
+                flags: F_CHECK_COUNT | F_FOLLOW,
+                naddrs: 1,
+                master: addr16(&advert.src),
+                master_prio: advert.priority,
+                master_int: u16::from_ne_bytes([msg[4], msg[5]]),
+                master_csum: u16::from_ne_bytes([msg[6], msg[7]]),
+                master_len: msg.len() as u16,
+                down_ns,
+                ..Default::default()
+            },
+        );
+    }
+
+    fn peer(&mut self, k: VrrpKey, addr: &[u8], min_ttl: u8, max_ttl: u8) {
+        let mut m: HashMap<_, PeerKey, PeerTtl> =
+            HashMap::try_from(self.bpf.map_mut(VRRP_PEERS_MAP).expect("map")).expect("hash");
+        let pk = PeerKey {
+            vrrp: k,
+            addr: addr16(addr),
+        };
+        let v = PeerTtl {
+            min_ttl,
+            max_ttl,
+            pad: [0; 2],
+        };
+        m.insert(pk, v, 0).expect("insert peer");
+    }
+
+    fn vip(&mut self, family: u8, addr: &[u8], mac: [u8; 6], router: bool) {
+        let mut m: HashMap<_, VipKey, VipValue> =
+            HashMap::try_from(self.bpf.map_mut(OWNED_VIPS_MAP).expect("map")).expect("hash");
+        let k = VipKey {
+            ifindex: IFINDEX,
+            family,
+            pad: [0; 3],
+            addr: addr16(addr),
+        };
+        let v = VipValue {
+            mac,
+            router: u8::from(router),
+            pad: 0,
+        };
+        m.insert(k, v, 0).expect("insert vip");
+    }
+
+    /// Lets the next invalid advert log an event (the rate limit is per CPU and second).
+    fn reset_invalid_log(&mut self) {
+        let mut m: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.bpf.map_mut("invalid_log_at").expect("map")).expect("array");
+        let n = aya::util::nr_cpus().expect("cpus");
+        m.set(
+            0,
+            aya::maps::PerCpuValues::try_from(vec![0u64; n]).expect("values"),
+            0,
+        )
+        .expect("reset");
+    }
+
+    fn counters(&self) -> XdpCounters {
+        let array: PerCpuArray<_, XdpCounters> =
+            PerCpuArray::try_from(self.bpf.map(XDP_COUNTERS_MAP).expect("map")).expect("array");
+        let per_cpu = array.get(&XDP_COUNTERS_KEY, 0).expect("read counters");
+        XdpCounters::sum(per_cpu.iter())
+    }
+
+    fn state(&self, k: VrrpKey) -> Option<VrrpState> {
+        let m: HashMap<_, VrrpKey, VrrpState> =
+            HashMap::try_from(self.bpf.map(VRRP_STATE_MAP).expect("map")).expect("hash");
+        m.get(&k, 0).ok()
+    }
+
+    /// Runs `frame` once on [`IFINDEX`]: the verdict and the frame as it came out.
+    fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
+        let prog: &Xdp = self
+            .bpf
+            .program(ha_ebpf::VRRP_RX_PROGRAM)
+            .expect("program")
+            .try_into()
+            .expect("XDP");
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+        // egress_ifindex.
+        let mut ctx = [0u8; 24];
+        ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&IFINDEX.to_ne_bytes());
+        let mut out = vec![0u8; frame.len() + 256];
+        let r = prog
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                ..TestRunOptions::default()
+            })
+            .expect("BPF_PROG_TEST_RUN");
+        out.truncate(r.data_size_out as usize);
+        (r.return_value, out)
+    }
+
+    fn events(&mut self) -> Vec<VrrpEvent> {
+        let mut rb = RingBuf::try_from(self.bpf.map_mut(VRRP_EVENTS_MAP).expect("map"))
+            .expect("ring buffer");
+        let mut out = Vec::new();
+        while let Some(item) = rb.next() {
+            out.push(bytemuck::pod_read_unaligned::<VrrpEvent>(&item[..]));
+        }
+        out
+    }
+}
+
+/// The advert instance 54 follows.
+fn followed() -> Advert {
+    Advert {
+        vrid: 54,
+        ..Advert::v3_4()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Out {
+    /// The frame comes out as it went in.
+    Same,
+    /// Rewritten to exactly these bytes (a reply).
+    Bytes(fn() -> Vec<u8>),
 }
 
 struct Case {
     name: &'static str,
     frame: Vec<u8>,
-    /// Exactly how much each counter must move for one run of `frame`.
-    expect: XdpCounters,
+    verdict: u32,
+    out: Out,
+    /// The counters that move by one; every other one must not move.
+    moved: &'static [&'static str],
+    /// (kind, reason) of the events it must produce, in order.
+    events: &'static [(u8, u8)],
+}
+
+fn case(
+    name: &'static str,
+    frame: Vec<u8>,
+    verdict: u32,
+    moved: &'static [&'static str],
+    events: &'static [(u8, u8)],
+) -> Case {
+    Case {
+        name,
+        frame,
+        verdict,
+        out: Out::Same,
+        moved,
+        events,
+    }
+}
+
+const EV_NEW: &[(u8, u8)] = &[(EV_ADVERT, WHY_NOT_FOLLOWING)];
+const EV_CHANGED: &[(u8, u8)] = &[(EV_ADVERT, WHY_CHANGED)];
+const V4_EVENT: &[&str] = &["seen_vrrp_v4", "advert_events"];
+const V6_EVENT: &[&str] = &["seen_vrrp_v6", "advert_events"];
+const NONE: &[(u8, u8)] = &[];
+
+fn invalid(reason: u8) -> &'static [(u8, u8)] {
+    Box::leak(Box::new([(EV_INVALID, reason)]))
+}
+
+fn v4_drop(counter: &'static str) -> &'static [&'static str] {
+    Box::leak(Box::new(["seen_vrrp_v4", counter]))
+}
+
+fn v6_drop(counter: &'static str) -> &'static [&'static str] {
+    Box::leak(Box::new(["seen_vrrp_v6", counter]))
+}
+
+fn cut(mut f: Vec<u8>, len: usize) -> Vec<u8> {
+    f.truncate(len);
+    f
+}
+
+fn unicast(a: Advert) -> Advert {
+    Advert {
+        vrid: 53,
+        dst: vec![192, 0, 2, 1],
+        ttl: 64,
+        ..a
+    }
 }
 
 fn cases() -> Vec<Case> {
-    let v4 = frames::vrrp_v4_advert(None);
-    let tagged = frames::vrrp_v4_advert(Some(100));
-    let one = XdpCounters::default();
+    let v3 = Advert::v3_4;
+    let v6 = Advert::v3_6;
+    let v2 = || Advert {
+        vrid: 52,
+        ..Advert::v2_4()
+    };
+    let mut old_checksum = unicast(v3());
+    // keepalived < 2.0.8: the v3 unicast checksum with 224.0.0.18 in the pseudo-header.
+    {
+        let with_group = Advert {
+            dst: DST4.to_vec(),
+            ..old_checksum.clone()
+        };
+        let good = with_group.message();
+        let real = old_checksum.message();
+        let delta = u16::from_be_bytes([good[6], good[7]])
+            .wrapping_sub(u16::from_be_bytes([real[6], real[7]]));
+        old_checksum.checksum_delta = delta;
+    }
+    let mut big6 = v6();
+    big6.addrs = (0..32u8)
+        .map(|i| addr16(&[0x20, 0x01, 0x0d, 0xb8, i])[..].to_vec())
+        .collect();
+    let mut two_addrs = v3();
+    two_addrs.addrs.push(vec![192, 0, 2, 101]);
+    let v4_len = v3().frame().len();
+    let v6_len = v6().frame().len();
+
     vec![
-        Case {
-            name: "VRRPv3 over IPv4",
-            frame: v4.clone(),
-            expect: XdpCounters {
-                seen_vrrp_v4: 1,
-                ..one
+        // Valid adverts: the engine must see them (nothing followed yet).
+        case(
+            "v3 IPv4 advert, new master",
+            v3().frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_NEW,
+        ),
+        case(
+            "v3 IPv6 advert, new master",
+            v6().frame(),
+            XDP_DROP,
+            V6_EVENT,
+            EV_NEW,
+        ),
+        case(
+            "v2 IPv4 PASS advert",
+            v2().frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_NEW,
+        ),
+        case(
+            "v3 with Ethernet padding to 60 bytes",
+            Advert {
+                padding: 60 - v4_len,
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_NEW,
+        ),
+        case(
+            "v3 behind IPv4 options (router alert)",
+            Advert {
+                ip_options: vec![0x94, 4, 0, 0],
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_NEW,
+        ),
+        case(
+            "unicast from an allowed peer inside its TTL window",
+            unicast(v3()).frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_NEW,
+        ),
+        // The followed master.
+        case(
+            "identical to the followed advert: absorbed",
+            followed().frame(),
+            XDP_DROP,
+            &["seen_vrrp_v4", "absorbed"],
+            NONE,
+        ),
+        case(
+            "followed master changes priority",
+            Advert {
+                priority: 120,
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_CHANGED,
+        ),
+        case(
+            "followed master sends priority 0",
+            Advert {
+                priority: 0,
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_CHANGED,
+        ),
+        case(
+            "another source on the followed VRID",
+            Advert {
+                src: vec![192, 0, 2, 3],
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_CHANGED,
+        ),
+        case(
+            "followed master changes its interval",
+            Advert {
+                interval: 50,
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            V4_EVENT,
+            EV_CHANGED,
+        ),
+        // Not ours: to the stack untouched.
+        case(
+            "VRID not configured",
+            Advert { vrid: 99, ..v3() }.frame(),
+            XDP_PASS,
+            &["seen_vrrp_v4", "pass_not_ours"],
+            NONE,
+        ),
+        case(
+            "IPv6 VRID not configured",
+            Advert { vrid: 99, ..v6() }.frame(),
+            XDP_PASS,
+            &["seen_vrrp_v6", "pass_not_ours"],
+            NONE,
+        ),
+        case(
+            "802.1Q-tagged advert",
+            Advert {
+                vlan: Some(100),
+                ..v3()
+            }
+            .frame(),
+            XDP_PASS,
+            &["vlan_tagged", "pass_other"],
+            NONE,
+        ),
+        // RFC 5798 §7.1 drops.
+        case(
+            "TTL 254",
+            Advert { ttl: 254, ..v3() }.frame(),
+            XDP_DROP,
+            v4_drop("drop_ttl"),
+            invalid(1),
+        ),
+        case(
+            "hop limit 1",
+            Advert { ttl: 1, ..v6() }.frame(),
+            XDP_DROP,
+            v6_drop("drop_ttl"),
+            invalid(1),
+        ),
+        case(
+            "version 2 on a v3 instance",
+            Advert { version: 2, ..v3() }.frame(),
+            XDP_DROP,
+            v4_drop("drop_version"),
+            invalid(2),
+        ),
+        case(
+            "version 4",
+            Advert { version: 4, ..v3() }.frame(),
+            XDP_DROP,
+            v4_drop("drop_version"),
+            invalid(2),
+        ),
+        case(
+            "type 2",
+            Advert { kind: 2, ..v3() }.frame(),
+            XDP_DROP,
+            v4_drop("drop_type"),
+            invalid(3),
+        ),
+        case(
+            "count says 2, one address",
+            Advert {
+                count: Some(2),
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_length"),
+            invalid(4),
+        ),
+        case(
+            "bytes after the address list",
+            Advert {
+                trailing: 4,
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_length"),
+            invalid(4),
+        ),
+        case(
+            "IPv6 count says 0",
+            Advert {
+                count: Some(0),
+                ..v6()
+            }
+            .frame(),
+            XDP_DROP,
+            v6_drop("drop_length"),
+            invalid(4),
+        ),
+        case(
+            "IP length leaves 4 bytes of VRRP",
+            {
+                let mut f = v3().frame();
+                f[16..18].copy_from_slice(&24u16.to_be_bytes());
+                let c = internet_checksum(&[&{
+                    let mut h = f[14..34].to_vec();
+                    h[10] = 0;
+                    h[11] = 0;
+                    h
+                }]);
+                f[24..26].copy_from_slice(&c.to_be_bytes());
+                f
             },
-        },
-        Case {
-            name: "VRRPv3 over IPv6",
-            frame: frames::vrrp_v6_advert(),
-            expect: XdpCounters {
-                seen_vrrp_v6: 1,
-                ..one
+            XDP_DROP,
+            v4_drop("drop_length"),
+            invalid(4),
+        ),
+        case(
+            "v3 IPv4 bad checksum",
+            Advert {
+                checksum_delta: 1,
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_checksum"),
+            invalid(5),
+        ),
+        case(
+            "v3 IPv6 bad checksum",
+            Advert {
+                checksum_delta: 1,
+                ..v6()
+            }
+            .frame(),
+            XDP_DROP,
+            v6_drop("drop_checksum"),
+            invalid(5),
+        ),
+        case(
+            "v2 bad checksum",
+            Advert {
+                checksum_delta: 1,
+                ..v2()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_checksum"),
+            invalid(5),
+        ),
+        case(
+            "v2 wrong password",
+            Advert {
+                password: *b"guessed!",
+                ..v2()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_auth"),
+            invalid(7),
+        ),
+        case(
+            "v2 no auth on a PASS instance",
+            Advert {
+                auth_type: 0,
+                ..v2()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_auth_type"),
+            invalid(6),
+        ),
+        case(
+            "v2 auth type 3",
+            Advert {
+                auth_type: 3,
+                ..v2()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_auth_type"),
+            invalid(6),
+        ),
+        case(
+            "v2 Adver Int 2 s against 1 s",
+            Advert {
+                interval: 2,
+                ..v2()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_adver_int"),
+            invalid(8),
+        ),
+        case(
+            "v3 Max Adver Int 0",
+            Advert {
+                interval: 0,
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_adver_int"),
+            invalid(8),
+        ),
+        case(
+            "two addresses, one configured",
+            two_addrs.frame(),
+            XDP_DROP,
+            v4_drop("drop_addr_count"),
+            invalid(9),
+        ),
+        case(
+            "multicast instance, unicast destination",
+            Advert {
+                dst: vec![192, 0, 2, 1],
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_destination"),
+            invalid(10),
+        ),
+        case(
+            "unicast instance, multicast destination",
+            Advert {
+                vrid: 53,
+                ttl: 255,
+                ..v3()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_destination"),
+            invalid(10),
+        ),
+        case(
+            "unicast from a source not in unicast_peer",
+            Advert {
+                src: vec![192, 0, 2, 9],
+                ..unicast(v3())
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_unicast_peer"),
+            invalid(11),
+        ),
+        case(
+            "unicast below the peer's min_ttl",
+            Advert {
+                ttl: 5,
+                ..unicast(v3())
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_ttl"),
+            invalid(1),
+        ),
+        // Ours, but for the raw socket.
+        case(
+            "keepalived's old v3 unicast checksum",
+            old_checksum.frame(),
+            XDP_PASS,
+            &["seen_vrrp_v4", "pass_unhandled"],
+            NONE,
+        ),
+        case(
+            "IPv4 fragment",
+            Advert {
+                frag: 0x2000,
+                ..v3()
+            }
+            .frame(),
+            XDP_PASS,
+            &["seen_vrrp_v4", "pass_unhandled"],
+            NONE,
+        ),
+        case(
+            "IPv6 advert longer than 512 bytes",
+            {
+                big6.count = Some(32);
+                big6.frame()
             },
-        },
+            XDP_PASS,
+            &["seen_vrrp_v6", "pass_unhandled"],
+            NONE,
+        ),
+        // Truncated at each header boundary.
+        // (A frame cut inside Ethernet cannot be fed: BPF_PROG_TEST_RUN wants 14 bytes.)
+        case(
+            "Ethernet header only",
+            cut(v3().frame(), 14),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "cut inside the IPv4 header",
+            cut(v3().frame(), 14 + 12),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "cut inside the IPv4 options",
+            cut(
+                Advert {
+                    ip_options: vec![0x94, 4, 0, 0],
+                    ..v3()
+                }
+                .frame(),
+                14 + 22,
+            ),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "cut inside the IPv6 header",
+            cut(v6().frame(), 14 + 30),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "cut inside the VRRP header",
+            cut(v3().frame(), 14 + 20 + 4),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "cut inside the address list",
+            cut(v3().frame(), v4_len - 2),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        case(
+            "IPv6 cut inside the address list",
+            cut(v6().frame(), v6_len - 8),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
+        // ARP and neighbour discovery.
         Case {
-            name: "VRRPv3 over IPv4 in an 802.1Q tag",
-            frame: tagged.clone(),
-            expect: XdpCounters {
-                seen_vrrp_v4: 1,
-                vlan_tagged: 1,
-                ..one
-            },
+            name: "ARP request for an owned VIP",
+            frame: arp_request(VIP4),
+            verdict: XDP_TX,
+            out: Out::Bytes(|| arp_reply(VIP4, OUR_MAC)),
+            moved: &["arp_reply"],
+            events: NONE,
         },
+        case(
+            "ARP request for an unowned address",
+            arp_request([192, 0, 2, 77]),
+            XDP_PASS,
+            &["arp_pass"],
+            NONE,
+        ),
+        case(
+            "gratuitous ARP for the VIP",
+            arp(1, VIP4, VIP4, [0; 6]),
+            XDP_PASS,
+            &["arp_pass"],
+            NONE,
+        ),
+        case(
+            "ARP probe for the VIP",
+            arp(1, [0; 4], VIP4, [0; 6]),
+            XDP_PASS,
+            &["arp_pass"],
+            NONE,
+        ),
+        case(
+            "ARP reply",
+            arp(2, CLIENT4, VIP4, OUR_MAC),
+            XDP_PASS,
+            &["arp_pass"],
+            NONE,
+        ),
+        case(
+            "ARP cut short",
+            cut(arp_request(VIP4), 30),
+            XDP_PASS,
+            &["truncated"],
+            NONE,
+        ),
         Case {
-            // Ethernet + IPv4 complete, VRRP cut after 4 of its 8 fixed bytes.
-            name: "VRRP header truncated",
-            frame: v4[..14 + 20 + 4].to_vec(),
-            expect: XdpCounters {
-                truncated: 1,
-                ..one
-            },
+            name: "neighbour solicitation for an owned VIP",
+            frame: neighbor_solicit(VIP6, CLIENT6, 255, false),
+            verdict: XDP_TX,
+            out: Out::Bytes(|| neighbor_advert(VIP6, OUR_MAC, false)),
+            moved: &["na_reply"],
+            events: NONE,
         },
-        Case {
-            name: "IPv4 header truncated",
-            frame: v4[..14 + 10].to_vec(),
-            expect: XdpCounters {
-                truncated: 1,
-                ..one
+        case(
+            "NS for an unowned address",
+            neighbor_solicit(CLIENT6, CLIENT6, 255, false),
+            XDP_PASS,
+            &["ns_pass"],
+            NONE,
+        ),
+        case(
+            "NS for DAD (unspecified source)",
+            neighbor_solicit(VIP6, [0; 16], 255, true),
+            XDP_PASS,
+            &["ns_pass"],
+            NONE,
+        ),
+        case(
+            "NS with hop limit 64",
+            neighbor_solicit(VIP6, CLIENT6, 64, false),
+            XDP_PASS,
+            &["ns_pass"],
+            NONE,
+        ),
+        case(
+            "NS without a source link-layer option",
+            neighbor_solicit(VIP6, CLIENT6, 255, true),
+            XDP_PASS,
+            &["ns_pass"],
+            NONE,
+        ),
+        // Unrelated traffic.
+        case(
+            "ICMPv6 echo request",
+            ping6(),
+            XDP_PASS,
+            &["pass_other"],
+            NONE,
+        ),
+        case(
+            "TCP SYN to the VIP",
+            tcp_syn_v4(),
+            XDP_PASS,
+            &["pass_other"],
+            NONE,
+        ),
+        case(
+            "LLDP",
+            {
+                let mut f = ethernet([1, 0x80, 0xc2, 0, 0, 0xe], PEER_MAC, None, 0x88cc);
+                f.extend([0u8; 46]);
+                f
             },
-        },
-        Case {
-            // The kernel's test run needs at least 14 bytes; the tag needs 4 more.
-            name: "VLAN tag truncated",
-            frame: tagged[..16].to_vec(),
-            expect: XdpCounters {
-                truncated: 1,
-                ..one
-            },
-        },
-        Case {
-            name: "plain TCP SYN",
-            frame: frames::tcp_syn_v4(),
-            expect: XdpCounters {
-                pass_other: 1,
-                ..one
-            },
-        },
+            XDP_PASS,
+            &["pass_other"],
+            NONE,
+        ),
     ]
 }
 
 #[test]
-fn vrrp_rx_counts_each_frame_kind_and_passes_everything() {
-    if !root_or_skip("vrrp_rx_counts_each_frame_kind_and_passes_everything") {
+fn fixtures() {
+    if !root_or_skip("vrrp_rx fixtures") {
         return;
     }
-    let bpf = load_vrrp_rx();
-    for case in cases() {
-        let before = counters(&bpf);
-        let verdict = run(&bpf, &case.frame, 1);
-        let moved = counters(&bpf).delta_since(&before);
-        assert_eq!(verdict, XDP_PASS, "{}: verdict", case.name);
-        assert_eq!(moved, case.expect, "{}: counters moved", case.name);
-    }
-}
-
-#[test]
-fn vrrp_rx_counts_every_repetition() {
-    if !root_or_skip("vrrp_rx_counts_every_repetition") {
-        return;
-    }
-    let bpf = load_vrrp_rx();
-    let before = counters(&bpf);
-    assert_eq!(run(&bpf, &frames::vrrp_v6_advert(), 1000), XDP_PASS);
-    let moved = counters(&bpf).delta_since(&before);
-    assert_eq!(
-        moved,
-        XdpCounters {
-            seen_vrrp_v6: 1000,
-            ..XdpCounters::default()
+    let cases = cases();
+    assert!(cases.len() >= 40, "the suite promises at least 40 frames");
+    let mut fx = Fixture::standard();
+    let mut failures = Vec::new();
+    for c in &cases {
+        fx.reset_invalid_log();
+        let _ = fx.events();
+        let before = fx.counters();
+        let (verdict, out) = fx.run(&c.frame);
+        let moved = fx.counters().delta_since(&before);
+        let events: Vec<(u8, u8)> = fx.events().iter().map(|e| (e.kind, e.reason)).collect();
+        let mut problems = Vec::new();
+        if verdict != c.verdict {
+            problems.push(format!("verdict {verdict}, expected {}", c.verdict));
         }
+        match c.out {
+            Out::Same if out != c.frame => problems.push("frame modified".into()),
+            Out::Bytes(want) if out != want() => {
+                problems.push(format!("reply {:02x?}\n   expected {:02x?}", out, want()))
+            }
+            _ => {}
+        }
+        for (name, n) in moved.iter() {
+            let want = u64::from(c.moved.contains(&name));
+            if n != want {
+                problems.push(format!("counter {name} moved by {n}, expected {want}"));
+            }
+        }
+        if events != c.events {
+            problems.push(format!("events {events:?}, expected {:?}", c.events));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}:\n  {}", c.name, problems.join("\n  ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
     );
 }
 
-/// The fixtures themselves: a wrong checksum here would make later validation tests lie.
+/// The event carries what the engine needs to run its own checks: the message, addresses,
+/// TTL and the kernel receive time.
 #[test]
-fn fixtures_carry_valid_checksums() {
-    let v4 = frames::vrrp_v4_advert(None);
-    // A correct header sums to zero with its checksum in place (RFC 1071).
+fn advert_event_carries_the_message() {
+    if !root_or_skip("advert event") {
+        return;
+    }
+    let mut fx = Fixture::standard();
+    let a = Advert::v3_6();
+    let t0 = monotonic_ns();
+    assert_eq!(fx.run(&a.frame()).0, XDP_DROP);
+    let ev = fx.events();
+    assert_eq!(ev.len(), 1);
+    let e = &ev[0];
     assert_eq!(
-        frames::internet_checksum(&[&v4[14..34]]),
-        0,
-        "IPv4 header checksum"
+        (e.kind, e.family, e.vrid, e.ttl, e.ifindex),
+        (EV_ADVERT, FAMILY_V6, 51, 255, IFINDEX)
     );
-    let vrrp = &v4[34..];
-    assert_eq!(vrrp.len(), 12, "8-byte fixed header + one IPv4 address");
-    let pseudo = [&v4[26..34], &[0, frames::IPPROTO_VRRP, 0, 12][..]].concat();
-    assert_eq!(
-        frames::internet_checksum(&[&pseudo, vrrp]),
-        0,
-        "VRRPv3/IPv4 checksum"
+    assert_eq!(e.message(), &a.message()[..]);
+    assert_eq!(e.src, SRC6);
+    assert_eq!(e.dst, DST6);
+    assert!(
+        e.ts_ns >= t0 && e.ts_ns <= monotonic_ns(),
+        "kernel monotonic receive time"
     );
+}
 
-    let v6 = frames::vrrp_v6_advert();
-    let vrrp6 = &v6[54..];
-    assert_eq!(vrrp6.len(), 24, "8-byte fixed header + one IPv6 address");
-    let pseudo6 = [
-        &v6[22..54],
-        &[0, 0, 0, 24, 0, 0, 0, frames::IPPROTO_VRRP][..],
-    ]
-    .concat();
-    assert_eq!(
-        frames::internet_checksum(&[&pseudo6, vrrp6]),
-        0,
-        "VRRPv3/IPv6 checksum"
+/// Invalid adverts are logged at most once per second per CPU, but all counted.
+#[test]
+fn invalid_events_are_rate_limited() {
+    if !root_or_skip("rate limit") {
+        return;
+    }
+    let mut fx = Fixture::standard();
+    fx.reset_invalid_log();
+    let bad = Advert {
+        ttl: 1,
+        ..Advert::v3_4()
+    }
+    .frame();
+    for _ in 0..20 {
+        assert_eq!(fx.run(&bad).0, XDP_DROP);
+    }
+    let ev = fx.events();
+    assert!(
+        (1..=2).contains(&ev.len()),
+        "{} events for 20 bad adverts",
+        ev.len()
     );
+    assert_eq!(fx.counters().drop_ttl, 20);
+}
 
-    let tagged = frames::vrrp_v4_advert(Some(100));
-    assert_eq!(&tagged[12..16], &[0x81, 0x00, 0x00, 100]);
-    assert_eq!(&tagged[18..], &v4[14..], "the tag is the only difference");
+/// Absorbed adverts refresh the timestamp; when they stop for `down_ns` the kernel timer
+/// sends one master-down event (RFC 5798 §6.4.2 Master_Down_Timer, in the kernel).
+#[test]
+fn master_down_timer_fires_after_silence() {
+    if !root_or_skip("master-down timer") {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let k = key(FAMILY_V4, 54);
+    fx.follow(k, &followed(), 50_000_000);
+    let frame = followed().frame();
+    for _ in 0..3 {
+        assert_eq!(fx.run(&frame).0, XDP_DROP);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = fx
+        .state(k)
+        .expect("state created by the first absorbed advert");
+    assert_eq!(st.absorbed, 3);
+    assert_eq!(st.armed, 1);
+    assert!(fx.events().is_empty(), "no event while the master speaks");
+    std::thread::sleep(Duration::from_millis(120));
+    let ev = fx.events();
+    assert_eq!(ev.len(), 1, "one master-down event");
+    assert_eq!(
+        (ev[0].kind, ev[0].vrid, ev[0].family),
+        (EV_MASTER_DOWN, 54, FAMILY_V4)
+    );
+    assert_eq!(ev[0].ts_ns, st.last_seen_ns);
+    assert_eq!(fx.counters().master_down, 1);
+    assert_eq!(fx.state(k).unwrap().armed, 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(fx.events().is_empty(), "fires once");
+}
+
+/// A timer armed while following stays silent once the engine stops following (it became
+/// MASTER, or the master changed).
+#[test]
+fn master_down_timer_is_silent_when_not_following() {
+    if !root_or_skip("master-down timer") {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let k = key(FAMILY_V4, 54);
+    fx.follow(k, &followed(), 30_000_000);
+    assert_eq!(fx.run(&followed().frame()).0, XDP_DROP);
+    fx.instance(
+        k,
+        VrrpInstance {
+            version: 3,
+            state: STATE_MASTER,
+            ..Default::default()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(fx.events().is_empty());
+    assert_eq!(fx.counters().master_down, 0);
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

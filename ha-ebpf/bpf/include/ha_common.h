@@ -1,36 +1,221 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
  * C mirror of the Rust crate `ha-common`: every struct that crosses the kernel/userspace
- * boundary through a map. One definition per language; the _Static_asserts below and the Rust
- * tests (ha-common's layout test and ha-ebpf's BTF layout test) pin both to the same numbers.
- * Only fixed-width fields, explicit padding, no implicit holes.
+ * boundary through a map or the ring buffer. One definition per language; the
+ * _Static_asserts below and the Rust tests (ha-common's layout tests and ha-ebpf's BTF layout
+ * test) pin both to the same numbers. Only fixed-width fields, explicit padding, no implicit
+ * holes.
  */
 #ifndef HA_COMMON_H
 #define HA_COMMON_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>
+
+#define HA_OFF(type, field) __builtin_offsetof(struct type, field)
 
 /* The only slot of the single-entry per-CPU counters map; Rust: XDP_COUNTERS_KEY. */
 #define HA_XDP_COUNTERS_KEY 0
 
+/* Longest VRRP message the fast path handles (and copies into an event): bpf_csum_diff's
+ * limit. 8 + 4 × 126 IPv4 or 8 + 16 × 31 IPv6 addresses; longer adverts go to the stack. */
+#define HA_VRRP_MAX_LEN 512
+
+/* ha_vrrp_key.family */
+#define HA_FAMILY_V4 4
+#define HA_FAMILY_V6 6
+
+/* ha_vrrp_instance.state: the engine's view, written on every transition. */
+#define HA_STATE_INIT 0
+#define HA_STATE_BACKUP 1
+#define HA_STATE_MASTER 2
+#define HA_STATE_FAULT 3
+
+/* ha_vrrp_instance.flags */
+#define HA_F_UNICAST (1 << 0)           /* unicast_peer: TTL window per peer, unicast dst */
+#define HA_F_CHECK_UNICAST_SRC (1 << 1) /* the source must be a configured peer */
+#define HA_F_FOLLOW (1 << 2)            /* master_* is the advert the engine follows */
+#define HA_F_CHECK_COUNT (1 << 3)       /* the address count must equal naddrs */
+
+/* ha_vrrp_instance.auth_type (VRRPv2 only, RFC 2338 §5.3.6; AH travels as IP protocol 51
+ * and is never seen here). */
+#define HA_AUTH_NONE 0
+#define HA_AUTH_PASS 1
+#define HA_AUTH_AH 2
+
+/* ha_vrrp_event.kind */
+#define HA_EV_ADVERT 1      /* a valid advert the engine must see; data holds it */
+#define HA_EV_MASTER_DOWN 2 /* the followed master fell silent for down_ns */
+#define HA_EV_INVALID 3     /* a dropped advert worth logging (rate-limited); reason says why */
+
+/* ha_vrrp_event.reason for HA_EV_ADVERT: why it is not absorbed. */
+#define HA_WHY_NOT_FOLLOWING 1 /* no followed master (new master, or engine not BACKUP) */
+#define HA_WHY_CHANGED 2       /* differs from the followed advert (source, priority, ...) */
+
+/* ha_vrrp_event.reason for HA_EV_INVALID: the drop counter it was charged to. */
+#define HA_BAD_TTL 1
+#define HA_BAD_VERSION 2
+#define HA_BAD_TYPE 3
+#define HA_BAD_LENGTH 4
+#define HA_BAD_CHECKSUM 5
+#define HA_BAD_AUTH_TYPE 6
+#define HA_BAD_AUTH 7
+#define HA_BAD_ADVER_INT 8
+#define HA_BAD_ADDR_COUNT 9
+#define HA_BAD_DESTINATION 10
+#define HA_BAD_UNICAST_PEER 11
+
 /*
- * Per-CPU packet counters of vrrp_rx; Rust: ha_common::XdpCounters.
- * A frame increments exactly one of seen_vrrp_v4, seen_vrrp_v6, pass_other, truncated;
- * vlan_tagged is counted on top of that one.
+ * Which VRRP instance a packet belongs to: the interface the XDP program runs on, the IP
+ * family and the VRID. Rust: ha_common::VrrpKey.
  */
-struct ha_xdp_counters {
-	__u64 seen_vrrp_v4; /* IPv4 protocol 112 with a complete VRRP fixed header */
-	__u64 seen_vrrp_v6; /* IPv6 next header 112 with a complete VRRP fixed header */
-	__u64 vlan_tagged;  /* frames that carried one complete 802.1Q/802.1ad tag */
-	__u64 pass_other;   /* complete frames that are not VRRP, passed to the stack */
-	__u64 truncated;    /* frames shorter than the headers they announce */
+struct ha_vrrp_key {
+	__u32 ifindex;
+	__u8 family; /* HA_FAMILY_V4 / HA_FAMILY_V6 */
+	__u8 vrid;
+	__u8 pad[2];
 };
 
-_Static_assert(sizeof(struct ha_xdp_counters) == 40, "ha_xdp_counters: size drifted from ha_common::XdpCounters");
-_Static_assert(__builtin_offsetof(struct ha_xdp_counters, seen_vrrp_v4) == 0, "seen_vrrp_v4 offset");
-_Static_assert(__builtin_offsetof(struct ha_xdp_counters, seen_vrrp_v6) == 8, "seen_vrrp_v6 offset");
-_Static_assert(__builtin_offsetof(struct ha_xdp_counters, vlan_tagged) == 16, "vlan_tagged offset");
-_Static_assert(__builtin_offsetof(struct ha_xdp_counters, pass_other) == 24, "pass_other offset");
-_Static_assert(__builtin_offsetof(struct ha_xdp_counters, truncated) == 32, "truncated offset");
+/*
+ * What the engine tells the kernel about one instance (map vrrp_instances), rewritten on every
+ * transition and priority change. Rust: ha_common::VrrpInstance.
+ */
+struct ha_vrrp_instance {
+	__u8 version;   /* 2 or 3 */
+	__u8 priority;  /* effective priority */
+	__u8 state;     /* HA_STATE_* */
+	__u8 flags;     /* HA_F_* */
+	__u8 auth_type; /* HA_AUTH_* (v2) */
+	__u8 naddrs;    /* expected address count when HA_F_CHECK_COUNT */
+	__u16 adver_int; /* v2: our Adver Int in seconds, as on the wire (must match) */
+	__u8 auth_pass[8]; /* v2 PASS: the NUL-padded password */
+	/* The advert the engine follows while BACKUP (HA_F_FOLLOW): an identical one from the
+	 * same source only refreshes last_seen_ns and is dropped. */
+	__u8 master[16]; /* source address (IPv4 in the first 4 bytes) */
+	__u8 master_prio;
+	__u8 pad1;
+	__u16 master_int; /* the advert's bytes 4..6 as on the wire (network order) */
+	__u16 master_csum; /* its checksum field as on the wire */
+	__u16 master_len; /* its VRRP length */
+	__u64 down_ns;    /* Master_Down_Interval; 0 = no kernel timer */
+};
+
+/*
+ * What the kernel keeps per instance (map vrrp_state): written by XDP and the timer only;
+ * userspace creates the entry once and then only reads it. Rust: ha_common::VrrpState.
+ */
+struct ha_vrrp_state {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last advert from the followed master */
+	__u64 absorbed;     /* adverts consumed without waking userspace */
+	__u64 events;       /* advert and master-down events sent */
+	__u32 armed;        /* the master-down timer runs */
+	__u32 timer_ready;  /* bpf_timer_init done */
+	struct bpf_timer timer;
+};
+
+/* A configured unicast peer (map vrrp_peers). Rust: ha_common::PeerKey / PeerTtl. */
+struct ha_peer_key {
+	struct ha_vrrp_key vrrp;
+	__u8 addr[16];
+};
+
+struct ha_peer_ttl {
+	__u8 min_ttl;
+	__u8 max_ttl;
+	__u8 pad[2];
+};
+
+/* A VIP this node answers ARP / neighbour solicitations for while MASTER (map owned_vips).
+ * Rust: ha_common::VipKey / VipValue. */
+struct ha_vip_key {
+	__u32 ifindex;
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct ha_vip_value {
+	__u8 mac[6]; /* the answer's MAC: the VMAC under use_vmac, else the interface's */
+	__u8 router; /* IPv6: set the NA Router flag */
+	__u8 pad;
+};
+
+/* One ring-buffer record. Rust: ha_common::VrrpEvent. */
+struct ha_vrrp_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns(): receive time, or last_seen_ns for MASTER_DOWN */
+	__u32 ifindex;
+	__u8 kind;   /* HA_EV_* */
+	__u8 family;
+	__u8 vrid;
+	__u8 ttl;    /* IPv4 TTL / IPv6 hop limit */
+	__u8 reason; /* HA_WHY_* or HA_BAD_* */
+	__u8 pad;
+	__u16 len;   /* bytes of data used (the VRRP message) */
+	__u32 pad1;
+	__u8 src[16];
+	__u8 dst[16];
+	__u8 data[HA_VRRP_MAX_LEN];
+};
+
+/*
+ * Per-CPU counters of vrrp_rx (map xdp_counters). Rust: ha_common::XdpCounters. A frame
+ * lands in exactly one verdict counter; vlan_tagged counts on top.
+ */
+struct ha_xdp_counters {
+	__u64 seen_vrrp_v4;     /* IPv4 protocol 112 with a complete fixed header */
+	__u64 seen_vrrp_v6;     /* IPv6 next header 112 with a complete fixed header */
+	__u64 vlan_tagged;      /* frames with one 802.1Q/802.1ad tag */
+	__u64 pass_other;       /* not VRRP/ARP/NS for us: to the stack untouched */
+	__u64 truncated;        /* shorter than the headers they announce: to the stack */
+	__u64 absorbed;         /* valid adverts from the followed master, dropped */
+	__u64 advert_events;    /* valid adverts sent to userspace, dropped */
+	__u64 pass_not_ours;    /* VRRP for a VRID/family not configured here */
+	__u64 pass_unhandled;   /* ours but beyond the fast path (fragment, > 512 bytes,
+				 * v3 IPv4 unicast with keepalived's old checksum): to the
+				 * raw socket */
+	__u64 drop_ttl;
+	__u64 drop_version;
+	__u64 drop_type;
+	__u64 drop_length;
+	__u64 drop_checksum;
+	__u64 drop_auth_type;
+	__u64 drop_auth;
+	__u64 drop_adver_int;
+	__u64 drop_addr_count;
+	__u64 drop_destination;
+	__u64 drop_unicast_peer;
+	__u64 events_lost;      /* ring buffer full */
+	__u64 arp_reply;        /* ARP requests for an owned VIP answered (XDP_TX) */
+	__u64 arp_pass;         /* other ARP: to the stack */
+	__u64 na_reply;         /* neighbour solicitations for an owned VIP answered */
+	__u64 ns_pass;          /* other NS (DAD, unusual options): to the stack */
+	__u64 master_down;      /* master-down events from the timer */
+};
+
+#define HA_XDP_COUNTERS_N 26
+
+_Static_assert(sizeof(struct ha_vrrp_key) == 8, "ha_vrrp_key size");
+_Static_assert(sizeof(struct ha_vrrp_instance) == 48, "ha_vrrp_instance size");
+_Static_assert(HA_OFF(ha_vrrp_instance, adver_int) == 6, "adver_int offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, auth_pass) == 8, "auth_pass offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master) == 16, "master offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_prio) == 32, "master_prio offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_int) == 34, "master_int offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_csum) == 36, "master_csum offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_len) == 38, "master_len offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, down_ns) == 40, "down_ns offset");
+_Static_assert(sizeof(struct ha_vrrp_state) == 48, "ha_vrrp_state size");
+_Static_assert(HA_OFF(ha_vrrp_state, armed) == 24, "state armed offset");
+_Static_assert(HA_OFF(ha_vrrp_state, timer) == 32, "state timer offset");
+_Static_assert(sizeof(struct ha_peer_key) == 24, "ha_peer_key size");
+_Static_assert(sizeof(struct ha_peer_ttl) == 4, "ha_peer_ttl size");
+_Static_assert(sizeof(struct ha_vip_key) == 24, "ha_vip_key size");
+_Static_assert(sizeof(struct ha_vip_value) == 8, "ha_vip_value size");
+_Static_assert(sizeof(struct ha_vrrp_event) == 568, "ha_vrrp_event size");
+_Static_assert(HA_OFF(ha_vrrp_event, len) == 18, "event len offset");
+_Static_assert(HA_OFF(ha_vrrp_event, src) == 24, "event src offset");
+_Static_assert(HA_OFF(ha_vrrp_event, dst) == 40, "event dst offset");
+_Static_assert(HA_OFF(ha_vrrp_event, data) == 56, "event data offset");
+_Static_assert(sizeof(struct ha_xdp_counters) == HA_XDP_COUNTERS_N * 8, "ha_xdp_counters size");
 
 #endif /* HA_COMMON_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The maps vrrp_rx shares with the engine (names are part of the contract: ha_common's
+ * *_MAP constants). Sizes bound what one node runs: 255 VRIDs × 2 families on up to 8
+ * interfaces, and the VIPs and peers that go with them.
+ */
+#ifndef HA_MAPS_H
+#define HA_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "ha_common.h"
+
+#define HA_MAX_INSTANCES 4096
+#define HA_MAX_VIPS 16384
+#define HA_MAX_PEERS 16384
+
+/* Engine → kernel: one per instance, rewritten on transitions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HA_MAX_INSTANCES);
+	__type(key, struct ha_vrrp_key);
+	__type(value, struct ha_vrrp_instance);
+} vrrp_instances SEC(".maps");
+
+/* Kernel-owned: last advert time, counts and the master-down timer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HA_MAX_INSTANCES);
+	__type(key, struct ha_vrrp_key);
+	__type(value, struct ha_vrrp_state);
+} vrrp_state SEC(".maps");
+
+/* unicast_peer allow-list with each peer's TTL window. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HA_MAX_PEERS);
+	__type(key, struct ha_peer_key);
+	__type(value, struct ha_peer_ttl);
+} vrrp_peers SEC(".maps");
+
+/* VIPs answered for in XDP: filled on MASTER, cleared on leaving it (DESIGN.md §4). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HA_MAX_VIPS);
+	__type(key, struct ha_vip_key);
+	__type(value, struct ha_vip_value);
+} owned_vips SEC(".maps");
+
+/* Events for the engine: 256 KiB, ~460 adverts of the largest size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} vrrp_events SEC(".maps");
+
+/* Per-CPU named counters (slot HA_XDP_COUNTERS_KEY); userspace adds the copies up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ha_xdp_counters);
+} xdp_counters SEC(".maps");
+
+/* Per-CPU time of the last HA_EV_INVALID event: at most one per second per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} invalid_log_at SEC(".maps");
+
+#endif /* HA_MAPS_H */
