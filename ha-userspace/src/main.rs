@@ -98,6 +98,10 @@ struct RunArgs {
     /// `vrrp_rt_priority` or 1, so a busy machine does not delay adverts).
     #[arg(long)]
     no_realtime: bool,
+    /// Receive adverts through raw sockets only: no XDP program (the fast path is also left
+    /// out, with a log line, when the kernel refuses BPF).
+    #[arg(long)]
+    no_xdp: bool,
     #[arg(short = 'n', long = "dont-fork", hide = true)]
     dont_fork: bool,
     #[arg(short = 'l', long = "log-console", hide = true)]
@@ -195,6 +199,7 @@ fn run(args: RunArgs) -> i32 {
         dump_dir: args.dump_dir,
         pid_file: args.pid.or(args.vrrp_pid),
         realtime: !args.no_realtime,
+        xdp: !args.no_xdp,
     };
     match ha::daemon::run::run(opts) {
         Ok(()) => 0,

@@ -37,8 +37,22 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `kind` on `node` with `config` (written to the lab directory).
+    /// Starts `kind` on `node` with `config` (written to the lab directory). `ha` runs with
+    /// the XDP fast path unless `HA_TEST_NO_XDP` is set (the raw-socket path then passes
+    /// the same tests).
     pub fn start(lab: &Lab, node: &Node, kind: Kind, config: &str) -> Daemon {
+        let no_xdp = std::env::var_os("HA_TEST_NO_XDP").is_some();
+        Daemon::start_with(
+            lab,
+            node,
+            kind,
+            config,
+            if no_xdp { &["--no-xdp"] } else { &[] },
+        )
+    }
+
+    /// [`Daemon::start`] with extra `ha run` arguments.
+    pub fn start_with(lab: &Lab, node: &Node, kind: Kind, config: &str, extra: &[&str]) -> Daemon {
         let tag = format!("{}-{}", node.name, kind.name());
         let conf = lab.write(&format!("{tag}.conf"), config);
         let socket = lab.path(&format!("{tag}.sock"));
@@ -55,6 +69,7 @@ impl Daemon {
                 .arg(&socket)
                 .arg("--dump-dir")
                 .arg(lab.dir())
+                .args(extra)
                 .env("HA_LOG", "debug")
                 .stdin(Stdio::null())
                 .stdout(out)
@@ -87,6 +102,30 @@ impl Daemon {
             assert!(up, "ha did not come up on {}:\n{}", node.name, d.log_text());
         }
         d
+    }
+
+    /// Context switches of ha's VRRP engine thread so far (voluntary + involuntary): every
+    /// time it woke up.
+    pub fn engine_wakeups(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() != "vrrp-engine" {
+                continue;
+            }
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            return Some(
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches"))
+                    .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                    .sum(),
+            );
+        }
+        None
     }
 
     /// The daemon's pid (`ip netns exec` execs it, so the child's pid is the daemon's).

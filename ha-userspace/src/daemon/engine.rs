@@ -26,7 +26,9 @@ use super::receive::{AdvertReceiver, RawReceiver, Rx};
 use super::runner::{Ctx, Event, Runner, RunnerError};
 use super::socket::RxSocket;
 use super::status::Status;
+use super::status::{XdpInterface, XdpStatus};
 use super::tracking::{ObjKind, Objects};
+use super::xdp::{XdpEvents, XdpPath};
 use crate::vrrp::auth::parse_ah;
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::ipv4::parse_ipv4_packet;
@@ -125,7 +127,17 @@ struct Engine {
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
     firewall: Firewall,
+    /// The XDP fast path and its event ring, when enabled and permitted.
+    xdp: Option<XdpPath>,
+    xdp_events: Option<XdpEvents>,
 }
+
+/// Fixed poll slots: the command eventfd, the link monitor, the XDP ring (or a placeholder
+/// that never fires); the receive sockets follow.
+const SLOT_WAKE: usize = 0;
+const SLOT_LINKS: usize = 1;
+const SLOT_XDP: usize = 2;
+const SLOT_RX: usize = 3;
 
 /// Opens everything the plan needs and starts the engine thread. Errors (a missing
 /// interface, no source address, no permission for raw sockets) are returned before any
@@ -136,6 +148,7 @@ pub fn spawn(
     events: UnboundedSender<Event>,
     realtime: bool,
     objects: Objects,
+    use_xdp: bool,
 ) -> Result<EngineHandle, EngineError> {
     let mut nl = Netlink::new()?;
     let linkmon = LinkMonitor::new()?;
@@ -175,7 +188,19 @@ pub fn spawn(
         pollset: Vec::new(),
         pollkeys: Vec::new(),
         firewall: Firewall::default(),
+        xdp: None,
+        xdp_events: None,
     };
+    if use_xdp {
+        match XdpPath::load() {
+            Ok((path, events)) => {
+                engine.xdp = Some(path);
+                engine.xdp_events = Some(events);
+                engine.attach_xdp_interfaces();
+            }
+            Err(e) => warn!("XDP fast path not available ({e}): adverts go through raw sockets"),
+        }
+    }
     engine.rebuild_pollset();
     if let Err(e) = engine
         .firewall
@@ -229,10 +254,12 @@ impl Engine {
         for r in &mut self.runners {
             let mut ctx = Ctx {
                 nl: &mut self.nl,
+                xdp: self.xdp.as_mut(),
                 announcer: &mut self.announcer,
                 links: &self.links,
                 events: &mut events,
             };
+            r.attach_xdp(&mut ctx);
             r.start(now, &mut ctx);
         }
         self.flush(events);
@@ -286,11 +313,14 @@ impl Engine {
         let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
         if rc > 0 {
             for i in 0..self.pollkeys.len() {
-                if woke(self, i + 2) {
+                if woke(self, i + SLOT_RX) {
                     self.drain_rx(self.pollkeys[i], &mut events);
                 }
             }
-            if woke(self, 1) {
+            if woke(self, SLOT_XDP) {
+                self.drain_xdp(&mut events);
+            }
+            if woke(self, SLOT_LINKS) {
                 self.on_links(&mut events);
             }
         }
@@ -299,6 +329,7 @@ impl Engine {
             if r.deadline().is_some_and(|d| d <= now) {
                 let mut ctx = Ctx {
                     nl: &mut self.nl,
+                    xdp: self.xdp.as_mut(),
                     announcer: &mut self.announcer,
                     links: &self.links,
                     events: &mut events,
@@ -310,7 +341,7 @@ impl Engine {
             self.announcer.on_timer(now);
         }
         let mut running = true;
-        if woke(self, 0) {
+        if woke(self, SLOT_WAKE) {
             let mut buf = [0u8; 8];
             // SAFETY: reading 8 bytes into a valid buffer resets the eventfd counter.
             unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
@@ -326,21 +357,46 @@ impl Engine {
 
     fn rebuild_pollset(&mut self) {
         self.pollkeys = self.rx.keys().copied().collect();
-        self.pollset = [self.wake.as_raw_fd(), self.linkmon.as_raw_fd()]
+        // A negative fd is ignored by ppoll: the XDP slot stays in place without XDP.
+        let xdp_fd = self.xdp_events.as_ref().map_or(-1, |e| e.fd());
+        self.pollset = [self.wake.as_raw_fd(), self.linkmon.as_raw_fd(), xdp_fd]
             .into_iter()
             .chain(self.pollkeys.iter().map(|k| self.rx[k].fd()))
             .map(pollfd)
             .collect();
     }
 
+    /// Attaches the program to every interface an instance runs on (not yet attached).
+    fn attach_xdp_interfaces(&mut self) {
+        let Some(xdp) = self.xdp.as_mut() else {
+            return;
+        };
+        let mut wanted: Vec<u32> = self.runners.iter().map(|r| r.base_ifindex).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for ifindex in wanted {
+            let Some(link) = self.links.iter().find(|l| l.index == ifindex) else {
+                continue;
+            };
+            if let Err(e) = xdp.attach(ifindex, &link.name) {
+                warn!(
+                    "XDP not on {}: {e}; its instances use the raw socket",
+                    link.name
+                );
+            }
+        }
+    }
+
     fn ctx<'a>(
         nl: &'a mut Netlink,
+        xdp: &'a mut Option<XdpPath>,
         announcer: &'a mut Announcer,
         links: &'a [Link],
         events: &'a mut Vec<Event>,
     ) -> Ctx<'a> {
         Ctx {
             nl,
+            xdp: xdp.as_mut(),
             announcer,
             links,
             events,
@@ -353,6 +409,7 @@ impl Engine {
             rx,
             runners,
             nl,
+            xdp,
             announcer,
             links,
             unknown_vrid,
@@ -371,6 +428,8 @@ impl Engine {
                     (vrid, src)
                 }
                 Rx::Advert { vrid, src, .. } => (Some(vrid), src),
+                // Only the XDP ring delivers these (drain_xdp).
+                Rx::Message { .. } | Rx::MasterDown { .. } => return,
             };
             let Some(vrid) = vrid else {
                 *unknown_vrid += 1;
@@ -387,11 +446,68 @@ impl Engine {
                 *unknown_vrid += 1;
                 return;
             };
-            let mut ctx = Self::ctx(nl, announcer, links, events);
+            let mut ctx = Self::ctx(nl, xdp, announcer, links, events);
             runners[i].on_rx(got, &mut ctx);
         });
         if let Err(e) = r {
             warn!("receive on ifindex {ifindex}: {e}");
+        }
+    }
+
+    /// The XDP ring: each event names its interface (where the program runs: the
+    /// instance's own interface), family and VRID.
+    fn drain_xdp(&mut self, events: &mut Vec<Event>) {
+        let Engine {
+            xdp_events,
+            runners,
+            nl,
+            xdp,
+            announcer,
+            links,
+            unknown_vrid,
+            ..
+        } = self;
+        let Some(ring) = xdp_events.as_mut() else {
+            return;
+        };
+        let r = ring.drain(&mut |got| {
+            let (ifindex, family, vrid, src) = match got {
+                Rx::Message {
+                    ifindex,
+                    family,
+                    bytes,
+                    src,
+                    ..
+                } => match peek_vrid(bytes) {
+                    Some((_, vrid)) => (ifindex, family, vrid, Some(src)),
+                    None => return,
+                },
+                Rx::MasterDown {
+                    ifindex,
+                    family,
+                    vrid,
+                    ..
+                } => (ifindex, family, vrid, None),
+                _ => return,
+            };
+            let ours = |r: &Runner| {
+                r.base_ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid
+            };
+            let found = runners
+                .iter()
+                .position(|r| {
+                    ours(r) && src.is_some_and(|s| r.plan.unicast_peers.iter().any(|p| p.addr == s))
+                })
+                .or_else(|| runners.iter().position(ours));
+            let Some(i) = found else {
+                *unknown_vrid += 1;
+                return;
+            };
+            let mut ctx = Self::ctx(nl, xdp, announcer, links, events);
+            runners[i].on_rx(got, &mut ctx);
+        });
+        if let Err(e) = r {
+            warn!("XDP events: {e}");
         }
     }
 
@@ -416,7 +532,13 @@ impl Engine {
                 None => self.links.push(l.clone()),
             }
             for r in &mut self.runners {
-                let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                let mut ctx = Self::ctx(
+                    &mut self.nl,
+                    &mut self.xdp,
+                    &mut self.announcer,
+                    &self.links,
+                    events,
+                );
                 r.on_link(now, &l, &mut ctx);
             }
         }
@@ -436,7 +558,13 @@ impl Engine {
         match c {
             Command::Stop => {
                 for r in &mut self.runners {
-                    let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                    let mut ctx = Self::ctx(
+                        &mut self.nl,
+                        &mut self.xdp,
+                        &mut self.announcer,
+                        &self.links,
+                        events,
+                    );
                     r.input(now, Input::Shutdown, &mut ctx);
                 }
                 set_statics(&mut self.nl, false, &self.plan.statics, &self.links);
@@ -453,8 +581,13 @@ impl Engine {
                     None => Err(format!("no vrrp_instance named {instance}")),
                     Some(r) => {
                         let before = r.fsm.state();
-                        let mut ctx =
-                            Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                        let mut ctx = Self::ctx(
+                            &mut self.nl,
+                            &mut self.xdp,
+                            &mut self.announcer,
+                            &self.links,
+                            events,
+                        );
                         r.input(now, Input::ForceFailover, &mut ctx);
                         let after = r.fsm.state();
                         if before == after {
@@ -476,7 +609,13 @@ impl Engine {
             Command::Track { kind, name, value } => {
                 self.objects.insert((kind, name.clone()), value);
                 for r in &mut self.runners {
-                    let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                    let mut ctx = Self::ctx(
+                        &mut self.nl,
+                        &mut self.xdp,
+                        &mut self.announcer,
+                        &self.links,
+                        events,
+                    );
                     r.on_object(now, kind, &name, value, &mut ctx);
                 }
             }
@@ -527,9 +666,18 @@ impl Engine {
         // Changed in place; one the state machine refuses is restarted instead.
         let mut n_changed = 0;
         for (i, p, vips) in updates {
-            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(
+                &mut self.nl,
+                &mut self.xdp,
+                &mut self.announcer,
+                &self.links,
+                events,
+            );
             match self.runners[i].update(now, p, vips, &self.objects, &mut ctx) {
-                Ok(()) => n_changed += 1,
+                Ok(()) => {
+                    self.runners[i].attach_xdp(&mut ctx);
+                    n_changed += 1
+                }
                 Err(p) => match Runner::new(*p, &mut self.nl, &self.links, &self.objects) {
                     Ok(r) => fresh.push(r),
                     Err(e) => error!("reload: {e}"),
@@ -542,8 +690,15 @@ impl Engine {
         let (n_stop, n_new) = (stop.len(), fresh.len());
         let n_same = keep.len() - n_changed;
         for mut r in stop {
-            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(
+                &mut self.nl,
+                &mut self.xdp,
+                &mut self.announcer,
+                &self.links,
+                events,
+            );
             r.input(now, Input::Shutdown, &mut ctx);
+            r.detach_xdp(&mut ctx);
         }
         if plan.statics != self.plan.statics {
             let old = &self.plan.statics;
@@ -571,8 +726,19 @@ impl Engine {
             set_statics(&mut self.nl, false, &gone, &self.links);
             set_statics(&mut self.nl, true, new, &self.links);
         }
+        // New instances may bring new interfaces for the XDP program.
+        self.runners = fresh;
+        self.attach_xdp_interfaces();
+        let mut fresh = std::mem::take(&mut self.runners);
         for r in &mut fresh {
-            let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+            let mut ctx = Self::ctx(
+                &mut self.nl,
+                &mut self.xdp,
+                &mut self.announcer,
+                &self.links,
+                events,
+            );
+            r.attach_xdp(&mut ctx);
             r.start(now, &mut ctx);
         }
         // Keep the config's order.
@@ -624,8 +790,13 @@ impl Engine {
                             | (State::Master, State::Backup, State::Master)
                     );
                     if follow {
-                        let mut ctx =
-                            Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                        let mut ctx = Self::ctx(
+                            &mut self.nl,
+                            &mut self.xdp,
+                            &mut self.announcer,
+                            &self.links,
+                            events,
+                        );
                         r.input(now, Input::ForceFailover, &mut ctx);
                     }
                 }
@@ -661,7 +832,13 @@ impl Engine {
                     continue;
                 }
                 let want = faulty.iter().any(|f| *f != r.plan.name);
-                let mut ctx = Self::ctx(&mut self.nl, &mut self.announcer, &self.links, events);
+                let mut ctx = Self::ctx(
+                    &mut self.nl,
+                    &mut self.xdp,
+                    &mut self.announcer,
+                    &self.links,
+                    events,
+                );
                 changed |= r.set_group_fault(want, now, &mut ctx);
             }
         }
@@ -684,7 +861,38 @@ impl Engine {
             loaded_at: self.loaded_at,
             reloads: self.reloads,
             unknown_vrid: self.unknown_vrid,
-            instances: self.runners.iter().map(Runner::status).collect(),
+            instances: self
+                .runners
+                .iter()
+                .map(|r| {
+                    let mut st = r.status();
+                    if let Some(k) = self
+                        .xdp
+                        .as_ref()
+                        .and_then(|x| x.state(&super::xdp_sync::key(r.base_ifindex, &r.plan)))
+                    {
+                        st.counters.xdp_absorbed = k.absorbed;
+                        st.counters.xdp_events = k.events;
+                    }
+                    st
+                })
+                .collect(),
+            xdp: self.xdp.as_ref().map(|x| XdpStatus {
+                interfaces: x
+                    .attachments()
+                    .into_iter()
+                    .map(|a| XdpInterface {
+                        name: a.name,
+                        mode: a.mode.into(),
+                        why: a.why,
+                    })
+                    .collect(),
+                counters: x
+                    .counters()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            }),
         }
     }
 }

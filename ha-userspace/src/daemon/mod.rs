@@ -24,3 +24,5 @@ pub mod track_file;
 pub mod track_process;
 pub mod tracking;
 pub mod vmac;
+pub mod xdp;
+pub mod xdp_sync;

@@ -25,6 +25,26 @@ pub enum Rx<'a> {
         v6: Option<(Ipv6Addr, Ipv6Addr, Option<u8>)>,
         at: MonoTime,
     },
+    /// A VRRP message the XDP program handed over (it differs from the advert the engine
+    /// follows): still to be checked, with what the kernel saw of its IP header. It names its
+    /// own interface and family: one ring buffer serves them all.
+    Message {
+        ifindex: u32,
+        family: Family,
+        bytes: &'a [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        hop_limit: u8,
+        at: MonoTime,
+    },
+    /// The kernel's master-down timer fired: the followed master has been silent since
+    /// `last_seen`.
+    MasterDown {
+        ifindex: u32,
+        family: Family,
+        vrid: u8,
+        last_seen: MonoTime,
+    },
     /// An advert the path already validated for this VRID.
     Advert {
         vrid: u8,

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub pid_file: Option<PathBuf>,
     /// Run the engine thread at a realtime priority (default on).
     pub realtime: bool,
+    /// Use the XDP fast path where the kernel allows it (default on; `--no-xdp`).
+    pub xdp: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         ev_tx,
         opts.realtime,
         objects.clone(),
+        opts.xdp,
     )?);
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {

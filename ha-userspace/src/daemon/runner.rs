@@ -19,6 +19,8 @@ use super::socket::TxSocket;
 use super::status::{InstanceCounters, InstanceStatus};
 use super::tracking::{effect, effective, file_effect, Effect, ObjKind, Objects};
 use super::vmac::Vmac;
+use super::xdp::XdpPath;
+use super::xdp_sync::{self, Signature};
 use crate::config::model::vrrp::{IpAddress, Route, Rule};
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
@@ -108,6 +110,25 @@ pub struct Runner {
     vmac: Option<Vmac>,
     /// Send VRRPv3 IPv4 unicast checksums over 224.0.0.18 (keepalived before 2.0.8).
     old_checksum: bool,
+    /// The instance's own interface (the VMAC's parent): where the XDP program sees its
+    /// adverts and ARP.
+    pub base_ifindex: u32,
+    /// The last advert accepted, as the kernel would recognise it again.
+    last_sig: Option<Signature>,
+    /// Who runs the Master_Down_Timer while following (XDP path).
+    watch: Watch,
+}
+
+/// The Master_Down_Timer while BACKUP on the XDP path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Not following through the kernel: the state machine's timer as usual.
+    Off,
+    /// The kernel was just told to follow: the state machine's timer still runs; when it
+    /// expires, the kernel's last-advert time says whether the master is alive.
+    Pending,
+    /// The kernel timer is armed: it sends a master-down event; no userspace timer.
+    Kernel,
 }
 
 impl Runner {
@@ -241,6 +262,9 @@ impl Runner {
             advert: advert_of(&plan),
             vmac,
             old_checksum: plan.old_unicast_checksum,
+            base_ifindex: base.index,
+            last_sig: None,
+            watch: Watch::Off,
             plan,
         })
     }
@@ -394,7 +418,10 @@ impl Runner {
     /// The earliest time something is due: the protocol timer or an announcement.
     pub fn deadline(&self) -> Option<MonoTime> {
         [
-            self.fsm.poll_timeout(),
+            // While the kernel timer watches the master, nothing to wake up for.
+            self.fsm
+                .poll_timeout()
+                .filter(|_| self.watch != Watch::Kernel),
             self.second_burst.map(|b| b.at),
             self.refresh_at,
         ]
@@ -404,8 +431,12 @@ impl Runner {
     }
 
     pub fn on_timer(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) {
-        if self.fsm.poll_timeout().is_some_and(|t| t <= now) {
-            self.fsm.handle(now, Input::Timeout);
+        if self.watch != Watch::Kernel && self.fsm.poll_timeout().is_some_and(|t| t <= now) {
+            // RFC 5798 §6.4.2 Master_Down_Timer: on the XDP path, first ask the kernel
+            // whether adverts kept coming without waking us.
+            if !self.resync_from_kernel(now, ctx) {
+                self.fsm.handle(now, Input::Timeout);
+            }
             self.run_actions(now, ctx);
         }
         if let Some(b) = self.second_burst.filter(|b| b.at <= now) {
@@ -417,6 +448,118 @@ impl Runner {
             self.refresh_at = Some(at + every);
             self.announce(now, self.plan.garp.master_refresh_repeat, ctx);
         }
+    }
+
+    /// While following through the kernel: feeds the state machine the followed master's
+    /// last advert as the kernel saw it. True when the master is alive (its timer restarted
+    /// from that advert); false when the timeout stands.
+    fn resync_from_kernel(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> bool {
+        if self.watch == Watch::Off || self.fsm.state() != State::Backup {
+            return false;
+        }
+        let (Some(sig), Some(xdp)) = (self.last_sig, ctx.xdp.as_deref_mut()) else {
+            return false;
+        };
+        let key = xdp_sync::key(self.base_ifindex, &self.plan);
+        let Some(st) = xdp.state(&key) else {
+            return false;
+        };
+        let last = super::xdp::mono_of_ns(st.last_seen_ns);
+        if st.last_seen_ns == 0 || last + self.fsm.master_down_interval() <= now {
+            return false;
+        }
+        let adver_int = self.fsm.master_adver_int();
+        self.fsm.handle(
+            last,
+            Input::Advert {
+                src: sig.src,
+                priority: sig.priority,
+                adver_int,
+            },
+        );
+        self.watch = if st.armed != 0 {
+            Watch::Kernel
+        } else {
+            Watch::Pending
+        };
+        true
+    }
+
+    /// The kernel's master-down event.
+    fn on_master_down(&mut self, last_seen: MonoTime, ctx: &mut Ctx<'_>) {
+        let now = super::clock::mono_now();
+        if self.watch == Watch::Off || self.fsm.state() != State::Backup {
+            return;
+        }
+        debug!(instance = %self.plan.name, "XDP: master silent since {} µs ago", now.saturating_since(last_seen).0);
+        self.watch = Watch::Pending;
+        if !self.resync_from_kernel(now, ctx) {
+            self.fsm.handle(now, Input::Timeout);
+        }
+        self.run_actions(now, ctx);
+    }
+
+    /// Tells the XDP program what this instance is now: state, priority, checks and the
+    /// advert it may absorb (xdp_sync.rs). A no-op without XDP on the interface, and when
+    /// nothing changed.
+    fn sync_xdp(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(xdp) = ctx.xdp.as_deref_mut() else {
+            return;
+        };
+        if !xdp.is_attached(self.base_ifindex) {
+            return;
+        }
+        let view = xdp_sync::View {
+            plan: &self.plan,
+            state: self.fsm.state(),
+            priority: self.fsm.priority(),
+            own_src: self.src,
+            master: self.fsm.master(),
+            master_down: self.fsm.master_down_interval(),
+            last: self.last_sig,
+        };
+        let value = xdp_sync::kernel_instance(&view);
+        let following = xdp_sync::followed(&view);
+        let key = xdp_sync::key(self.base_ifindex, &self.plan);
+        xdp.set_instance(key, value);
+        self.watch = match (following, self.watch) {
+            (None, _) => Watch::Off,
+            (Some(_), Watch::Off) => Watch::Pending,
+            (Some(_), w) => w,
+        };
+    }
+
+    /// Writes the static part of the kernel's view (unicast peers) and the first state.
+    pub fn attach_xdp(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(xdp) = ctx.xdp.as_deref_mut() {
+            if xdp.is_attached(self.base_ifindex) {
+                let key = xdp_sync::key(self.base_ifindex, &self.plan);
+                xdp.set_peers(key, &xdp_sync::peers(self.base_ifindex, &self.plan));
+            }
+        }
+        self.sync_xdp(ctx);
+    }
+
+    /// Removes this instance from the kernel's maps (it stops, or a reload removed it).
+    pub fn detach_xdp(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(xdp) = ctx.xdp.as_deref_mut() {
+            xdp.remove_instance(xdp_sync::key(self.base_ifindex, &self.plan));
+            xdp.own_vips(self.base_ifindex, &self.vip_addrs(), self.mac, false);
+        }
+        self.watch = Watch::Off;
+    }
+
+    /// The VIPs the XDP program answers ARP / NS for: those on the instance's interface or
+    /// its VMAC, where the program runs.
+    fn vip_addrs(&self) -> Vec<IpAddr> {
+        let vmac = self.vmac.as_ref().map(|v| v.index);
+        self.plan
+            .vips
+            .iter()
+            .zip(&self.vip_ifindex)
+            .filter(|(_, i)| **i == self.base_ifindex || Some(**i) == vmac)
+            .map(|(v, _)| v.addr)
+            .collect()
     }
 
     /// Updates the per-packet part of the receive checks: keepalived's `check_addr` (skip
@@ -435,6 +578,22 @@ impl Runner {
     pub fn on_rx(&mut self, rx: Rx<'_>, ctx: &mut Ctx<'_>) {
         match rx {
             Rx::Packet { bytes, v6, at, .. } => self.on_packet(at, bytes, v6, ctx),
+            Rx::Message {
+                bytes,
+                src,
+                dst,
+                hop_limit,
+                at,
+                ..
+            } => {
+                if src == self.src {
+                    return;
+                }
+                self.update_expect(src);
+                let r = validate::receive_message(bytes, src, dst, Some(hop_limit), &self.expect);
+                self.on_checked(at, src, bytes, r, ctx);
+            }
+            Rx::MasterDown { last_seen, .. } => self.on_master_down(last_seen, ctx),
             Rx::Advert {
                 src,
                 priority,
@@ -497,6 +656,22 @@ impl Runner {
             None => validate::receive_ipv4(pkt, &self.expect),
             Some((s, dst, hops)) => validate::receive_ipv6(pkt, s, dst, hops, &self.expect),
         };
+        let msg = match v6 {
+            Some(_) => pkt,
+            None => crate::vrrp::ipv4::parse_ipv4_packet(pkt).map_or(pkt, |(_, m)| m),
+        };
+        self.on_checked(now, src, msg, result, ctx);
+    }
+
+    /// The outcome of the receive checks, from either path.
+    fn on_checked(
+        &mut self,
+        now: MonoTime,
+        src: IpAddr,
+        msg: &[u8],
+        result: Result<Accepted, Dropped>,
+        ctx: &mut Ctx<'_>,
+    ) {
         match result {
             Ok(Accepted {
                 advert,
@@ -514,6 +689,7 @@ impl Runner {
                     );
                     self.old_checksum = true;
                 }
+                self.last_sig = Signature::of(msg, src);
                 self.on_advert(now, src, advert.priority, advert.adver_int, ctx);
             }
             Err(Dropped(reason)) => {
@@ -701,6 +877,7 @@ impl Runner {
                 ),
             }
         }
+        self.sync_xdp(ctx);
     }
 
     fn on_transition(&mut self, from: State, to: State, reason: Reason, ctx: &mut Ctx<'_>) {
@@ -802,6 +979,12 @@ impl Runner {
             .zip(self.plan.vips.iter())
             .collect();
         let owner = &self.plan.name;
+        let xdp_vips = self.vip_addrs();
+        if let Some(xdp) = ctx.xdp.as_deref_mut() {
+            if xdp.is_attached(self.base_ifindex) {
+                xdp.own_vips(self.base_ifindex, &xdp_vips, self.mac, add);
+            }
+        }
         if add {
             apply::addresses(ctx.nl, true, &addrs, owner);
             apply::routes(ctx.nl, true, &self.plan.routes, ctx.links, owner);
@@ -893,6 +1076,8 @@ impl Runner {
 /// What a runner borrows from the engine while handling an input.
 pub struct Ctx<'a> {
     pub nl: &'a mut Netlink,
+    /// The XDP fast path, when it runs.
+    pub xdp: Option<&'a mut XdpPath>,
     pub announcer: &'a mut Announcer,
     pub links: &'a [Link],
     pub events: &'a mut Vec<Event>,

@@ -16,6 +16,12 @@ pub struct InstanceCounters {
     pub send_errors: u64,
     /// Received packets dropped by the RFC 5798 §7.1 checks, per reason (stable names).
     pub rx_dropped: std::collections::BTreeMap<String, u64>,
+    /// Adverts of the followed master the XDP program absorbed without waking the daemon
+    /// (not counted in `adverts_received`); events the kernel sent for this instance.
+    #[serde(default)]
+    pub xdp_absorbed: u64,
+    #[serde(default)]
+    pub xdp_events: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +60,25 @@ pub struct Status {
     /// VRRP packets for a VRID no instance runs (or too short to name one).
     pub unknown_vrid: u64,
     pub instances: Vec<InstanceStatus>,
+    /// The XDP fast path, when it runs.
+    #[serde(default)]
+    pub xdp: Option<XdpStatus>,
+}
+
+/// `ha status`'s XDP part: where the program runs, in which mode, and its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdpStatus {
+    pub interfaces: Vec<XdpInterface>,
+    /// The program's named counters, summed over CPUs and interfaces.
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdpInterface {
+    pub name: String,
+    /// "native" or "generic".
+    pub mode: String,
+    pub why: Option<String>,
 }
 
 impl Status {
@@ -84,6 +109,32 @@ impl Status {
                 master,
                 i.vips.join(" ")
             ));
+        }
+        match &self.xdp {
+            None => out.push_str("XDP: off (raw sockets)\n"),
+            Some(x) => {
+                let ifs: Vec<String> = x
+                    .interfaces
+                    .iter()
+                    .map(|i| format!("{} {}", i.name, i.mode))
+                    .collect();
+                let c = |n: &str| x.counters.get(n).copied().unwrap_or(0);
+                let dropped: u64 = x
+                    .counters
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("drop_"))
+                    .map(|(_, v)| v)
+                    .sum();
+                out.push_str(&format!(
+                    "XDP: {}; adverts absorbed {}, events {}, dropped {}; ARP replies {}, NA replies {}\n",
+                    ifs.join(", "),
+                    c("absorbed"),
+                    c("advert_events"),
+                    dropped,
+                    c("arp_reply"),
+                    c("na_reply")
+                ));
+            }
         }
         out
     }

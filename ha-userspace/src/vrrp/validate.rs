@@ -329,6 +329,25 @@ pub fn receive_ipv6(
     finish(&meta, msg, decode(msg, meta.src, meta.dst), expect, false)
 }
 
+/// The receive path for a VRRP message handed over by the XDP program (it checked the
+/// basics in the kernel; everything is checked again here against the full expectations):
+/// either family, with the addresses and TTL / hop limit the kernel saw.
+pub fn receive_message(
+    msg: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    hop_limit: Option<u8>,
+    expect: &RxExpect,
+) -> Result<Accepted, Dropped> {
+    let meta = RxMeta {
+        src,
+        dst,
+        hop_limit,
+        ah: None,
+    };
+    finish(&meta, msg, decode(msg, src, dst), expect, false)
+}
+
 fn finish(
     meta: &RxMeta<'_>,
     msg: &[u8],

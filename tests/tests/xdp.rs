@@ -1,0 +1,185 @@
+//! The XDP fast path in network namespaces: ARP for the VIP answered by the program (the
+//! counter moves and the reply on the wire is right), a BACKUP whose engine does not wake up
+//! for the master's adverts (its context switches counted, against the raw-socket path), and
+//! failover through the kernel's master-down timer. The whole VRRP and interop suites also
+//! run with XDP on (it is the default) and again with `HA_TEST_NO_XDP=1`.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use ha_tests::capture::ArpCapture;
+use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
+use ha_tests::lab::{Lab, Node, VIP4};
+use ha_tests::probe::enter_netns;
+use ha_tests::{can_run, wait_until};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn mac_of(node: &Node) -> [u8; 6] {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &node.ns,
+            "cat",
+            "/sys/class/net/eth0/address",
+        ])
+        .output()
+        .expect("ip netns exec");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut mac = [0u8; 6];
+    for (m, part) in mac.iter_mut().zip(text.trim().split(':')) {
+        *m = u8::from_str_radix(part, 16).expect("hex");
+    }
+    mac
+}
+
+fn wait_state(d: &Daemon, name: &str, state: &str) {
+    let ok = wait_until(WAIT, || d.state(name).as_deref() == Some(state));
+    assert!(
+        ok,
+        "{name} on {} is {:?}, not {state}\n{}",
+        d.node.name,
+        d.state(name),
+        d.log_text()
+    );
+}
+
+fn counter(d: &Daemon, name: &str) -> u64 {
+    d.status()
+        .and_then(|s| s.xdp)
+        .and_then(|x| x.counters.get(name).copied())
+        .unwrap_or(0)
+}
+
+fn pair(lab: &Lab, advert_int: &str, extra: &[&str]) -> (Daemon, Daemon) {
+    let mut a = InstanceSpec::new("VI_1", 51, 150);
+    a.advert_int = advert_int.into();
+    let mut b = InstanceSpec::new("VI_1", 51, 100);
+    b.advert_int = advert_int.into();
+    let n1 = Daemon::start_with(lab, &lab.nodes[0], Kind::Ha, &config("", &[a]), extra);
+    let n2 = Daemon::start_with(lab, &lab.nodes[1], Kind::Ha, &config("", &[b]), extra);
+    wait_state(&n1, "VI_1", "MASTER");
+    wait_state(&n2, "VI_1", "BACKUP");
+    (n1, n2)
+}
+
+/// DESIGN.md decision 4: the MASTER's XDP program answers the client's ARP request for the
+/// VIP with XDP_TX; the reply names the VIP and the master's MAC.
+#[test]
+fn arp_for_the_vip_is_answered_by_xdp() {
+    if !can_run("xdp arp") {
+        return;
+    }
+    let lab = Lab::new("xarp", 2, true).unwrap();
+    let (n1, _n2) = pair(&lab, "0.1", &[]);
+    let x = n1
+        .status()
+        .and_then(|s| s.xdp)
+        .expect("XDP runs on the master");
+    assert_eq!(x.interfaces.len(), 1, "{x:?}");
+    let client = lab.client.clone().unwrap();
+    let cap = ArpCapture::start_in(&client.ns).unwrap();
+    let before = counter(&n1, "arp_reply");
+    // A datagram to the VIP makes the client resolve it.
+    let ns = client.ns.clone();
+    std::thread::spawn(move || {
+        enter_netns(&ns).unwrap();
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let _ = s.send_to(b"x", SocketAddr::new(IpAddr::V4(VIP4), 9));
+    })
+    .join()
+    .unwrap();
+    let replied = || {
+        cap.frames()
+            .into_iter()
+            .find(|f| f.op == 2 && f.sender_ip == VIP4)
+    };
+    assert!(
+        wait_until(WAIT, || replied().is_some()),
+        "no ARP reply for the VIP"
+    );
+    let reply = replied().unwrap();
+    assert_eq!(reply.sender_mac, mac_of(&lab.nodes[0]), "the master's MAC");
+    assert_eq!(reply.target_ip, client.ip4, "to the asking client");
+    assert!(
+        counter(&n1, "arp_reply") > before,
+        "the reply came from XDP (arp_reply counter)"
+    );
+}
+
+/// DESIGN.md decision 3: in steady state the BACKUP's adverts are absorbed in the kernel: no
+/// ring-buffer events and no wake-ups of the engine thread; the raw-socket path wakes up for
+/// every advert.
+#[test]
+fn steady_state_backup_does_not_wake_up() {
+    if !can_run("xdp steady state") {
+        return;
+    }
+    let window = Duration::from_secs(3);
+    let lab = Lab::new("xss", 2, false).unwrap();
+    let (_n1, n2) = pair(&lab, "0.05", &[]);
+    // Let the kernel take over following (one check at the first Master_Down_Interval).
+    std::thread::sleep(Duration::from_millis(500));
+    let i0 = n2.instance("VI_1").unwrap();
+    let w0 = n2.engine_wakeups().expect("engine thread");
+    std::thread::sleep(window);
+    let w1 = n2.engine_wakeups().unwrap();
+    let i1 = n2.instance("VI_1").unwrap();
+    let absorbed = i1.counters.xdp_absorbed - i0.counters.xdp_absorbed;
+    let events = i1.counters.xdp_events - i0.counters.xdp_events;
+    assert!(
+        absorbed >= 40,
+        "adverts absorbed in 3 s at 50 ms: {absorbed}"
+    );
+    assert_eq!(events, 0, "no ring-buffer events in steady state");
+    assert_eq!(
+        i1.counters.adverts_received, i0.counters.adverts_received,
+        "no advert reached userspace"
+    );
+    eprintln!(
+        "xdp: absorbed {absorbed}, events {events}, wakeups {}",
+        w1 - w0
+    );
+    // Nothing else runs on this node: a stray link event at most.
+    assert!(
+        w1 - w0 <= 2,
+        "engine woke {} times in 3 s with XDP",
+        w1 - w0
+    );
+    drop(lab);
+
+    let lab = Lab::new("xsr", 2, false).unwrap();
+    let (_n1, n2) = pair(&lab, "0.05", &["--no-xdp"]);
+    assert!(n2.status().unwrap().xdp.is_none());
+    std::thread::sleep(Duration::from_millis(500));
+    let w0 = n2.engine_wakeups().unwrap();
+    std::thread::sleep(window);
+    let w1 = n2.engine_wakeups().unwrap();
+    eprintln!("raw: wakeups {}", w1 - w0);
+    assert!(
+        w1 - w0 >= 40,
+        "raw path: {} wake-ups for ~60 adverts",
+        w1 - w0
+    );
+}
+
+/// RFC 5798 §6.4.2 with the timer in the kernel: the master's link is cut, the kernel's
+/// master-down event makes the backup MASTER; the old master preempts on return.
+#[test]
+fn failover_through_the_kernel_master_down_timer() {
+    if !can_run("xdp failover") {
+        return;
+    }
+    let lab = Lab::new("xfo", 2, false).unwrap();
+    let (n1, n2) = pair(&lab, "0.05", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    lab.cut(&lab.nodes[0]).unwrap();
+    wait_state(&n2, "VI_1", "MASTER");
+    assert!(counter(&n2, "master_down") >= 1, "the kernel timer noticed");
+    assert!(lab.nodes[1].has_addr(IpAddr::V4(VIP4)));
+    lab.restore(&lab.nodes[0]).unwrap();
+    wait_state(&n2, "VI_1", "BACKUP");
+    wait_state(&n1, "VI_1", "MASTER");
+}
