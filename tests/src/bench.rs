@@ -256,9 +256,32 @@ fn total_cpu(pids: &[u32]) -> f64 {
 
 /// Master and backup CPU (fraction of one core) with `n` instances at `advert_int`.
 pub fn cpu(kind: Kind, n: usize, advert_int: &str, secs: u64) -> Result<(f64, f64), String> {
+    cpu_with(kind, &[], n, advert_int, secs)
+}
+
+/// [`cpu`] with extra `ha run` arguments on both nodes (`--no-xdp`).
+pub fn cpu_with(
+    kind: Kind,
+    extra: &[&str],
+    n: usize,
+    advert_int: &str,
+    secs: u64,
+) -> Result<(f64, f64), String> {
     let lab = Lab::new("bcpu", 2, false)?;
-    let m = Daemon::start(&lab, &lab.nodes[0], kind, &many_config(n, advert_int, 150));
-    let b = Daemon::start(&lab, &lab.nodes[1], kind, &many_config(n, advert_int, 100));
+    let m = Daemon::start_with(
+        &lab,
+        &lab.nodes[0],
+        kind,
+        &many_config(n, advert_int, 150),
+        extra,
+    );
+    let b = Daemon::start_with(
+        &lab,
+        &lab.nodes[1],
+        kind,
+        &many_config(n, advert_int, 100),
+        extra,
+    );
     let all = |node: usize| lab.nodes[node].has_addr(IpAddr::V4(vip_of(n - 1)));
     if !wait_until(Duration::from_secs(60), || all(0) && !all(1)) {
         return Err(format!("{kind:?}: no stable election with {n} instances"));

@@ -10,6 +10,7 @@ pub mod capture;
 pub mod daemon;
 pub mod lab;
 pub mod probe;
+pub mod xdp_bench;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -46,6 +46,15 @@ pub fn run(args: &Args) -> Result<u8> {
 /// `cargo xtask bench failover`: release builds (timing is the point), then the lab driver's
 /// benchmark with `args`.
 pub fn bench_failover(args: &[String]) -> Result<u8> {
+    bench_lab("bench-failover", args)
+}
+
+/// `cargo xtask bench xdp`: the same way, the lab driver's XDP benchmark.
+pub fn bench_xdp(args: &[String]) -> Result<u8> {
+    bench_lab("bench-xdp", args)
+}
+
+fn bench_lab(which: &str, args: &[String]) -> Result<u8> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("the benchmark creates network namespaces: run it as root");
@@ -55,7 +64,7 @@ pub fn bench_failover(args: &[String]) -> Result<u8> {
     // SAFETY: installing a handler that does nothing (see `run`).
     unsafe { libc::signal(libc::SIGINT, ignore as *const () as libc::sighandler_t) };
     let status = std::process::Command::new(&lab)
-        .arg("bench-failover")
+        .arg(which)
         .args(args)
         .env("HA_BIN", &ha)
         .stdin(Stdio::null())

@@ -22,8 +22,9 @@ use std::process::{Command, Stdio};
 
 use super::plan::Plan;
 
-/// keepalived's default table name is `keepalived`; ours says who owns it.
-pub const DEFAULT_TABLE: &str = "ha";
+/// keepalived's default table name is `keepalived`; ours says who owns it and what for (a
+/// plain `ha` could be an operator's own table, which a start would delete).
+pub const DEFAULT_TABLE: &str = "ha_vrrp";
 /// keepalived's default `nftables_priority`: just before the filter hooks.
 pub const DEFAULT_PRIORITY: i32 = -1;
 
@@ -247,11 +248,14 @@ impl Firewall {
         if unchanged {
             return Ok(());
         }
-        // A renamed table: remove the old one first.
+        // A renamed table: the old one goes in the same transaction, so no moment is left
+        // without a drop rule.
+        let mut text = String::new();
         if let Some((old, _)) = self.loaded.as_ref().filter(|(f, _)| f.table != fw.table) {
-            load(&script(old, &DropSet::default()))?;
+            text.push_str(&script(old, &DropSet::default()));
         }
-        load(&script(fw, &set))?;
+        text.push_str(&script(fw, &set));
+        load(&text)?;
         self.loaded = (!set.is_empty()).then(|| (fw.clone(), set));
         Ok(())
     }
@@ -280,13 +284,18 @@ mod tests {
     fn ipv4_table_has_keepalived_shape() {
         let s = script(&FirewallPlan::default(), &set());
         assert!(
-            s.starts_with("table ip ha\ndelete table ip ha\ntable ip6 ha\ndelete table ip6 ha\n")
+            s.starts_with(
+                "table ip ha_vrrp\ndelete table ip ha_vrrp\ntable ip6 ha_vrrp\ndelete table ip6 ha_vrrp\n"
+            )
         );
         assert!(s.contains("elements = { 192.0.2.100, 192.0.2.101 }"));
         assert!(s.contains("type filter hook input priority filter - 1; policy accept;"));
         assert!(s.contains("ip daddr @vips drop"));
         assert!(s.contains("ip saddr @vips drop"));
-        assert!(!s.contains("table ip6 ha {"), "no IPv6 VIPs, no IPv6 table");
+        assert!(
+            !s.contains("table ip6 ha_vrrp {"),
+            "no IPv6 VIPs, no IPv6 table"
+        );
     }
 
     #[test]
@@ -316,7 +325,7 @@ mod tests {
         let s = script(&FirewallPlan::default(), &DropSet::default());
         assert_eq!(
             s,
-            "table ip ha\ndelete table ip ha\ntable ip6 ha\ndelete table ip6 ha\n"
+            "table ip ha_vrrp\ndelete table ip ha_vrrp\ntable ip6 ha_vrrp\ndelete table ip6 ha_vrrp\n"
         );
     }
 

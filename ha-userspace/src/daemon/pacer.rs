@@ -10,6 +10,10 @@ use std::net::IpAddr;
 use crate::config::units::Micros;
 use crate::vrrp::timers::MonoTime;
 
+/// At most this many queued messages per address and lane: bursts asked for again and again
+/// faster than the gap drains them cannot grow the queue without limit.
+const MAX_PENDING_PER_ADDR: usize = 32;
+
 /// One announcement: the address announced and the MAC it maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message {
@@ -49,7 +53,12 @@ impl Pacer {
             q.next_at = now + interval;
             return Some(msg);
         }
-        q.pending.push_back(msg);
+        // keepalived keeps one pending flag per address: a burst asked for while the last
+        // one still waits merges into it, so refreshes faster than the gap cannot pile up.
+        let waiting = q.pending.iter().filter(|m| m.addr == msg.addr).count();
+        if waiting < MAX_PENDING_PER_ADDR {
+            q.pending.push_back(msg);
+        }
         None
     }
 
@@ -166,6 +175,16 @@ mod tests {
         assert!(p.offer(t(0), on(2), MS10).is_some());
         assert!(p.offer(t(0), on(3), MS10).is_none());
         assert_eq!(p.due(t(10)), vec![on(3)]);
+    }
+
+    #[test]
+    fn repeated_bursts_do_not_pile_up() {
+        let mut p = Pacer::default();
+        p.offer(t(0), msg(2, "192.0.2.1"), MS10);
+        for _ in 0..1000 {
+            p.offer(t(0), msg(2, "192.0.2.1"), MS10);
+        }
+        assert_eq!(p.pending(), MAX_PENDING_PER_ADDR);
     }
 
     #[test]

@@ -536,8 +536,9 @@ fn instance(
             index,
             interfaces: gg.interfaces.clone(),
             aggregate: gg.aggregate,
-            interval: gg.garp_interval.unwrap_or(garp.interval),
-            gna_interval: gg.gna_interval.unwrap_or(garp.gna_interval),
+            // keepalived: a gap the group does not set is none (not the global one).
+            interval: gg.garp_interval.unwrap_or(Micros(0)),
+            gna_interval: gg.gna_interval.unwrap_or(Micros(0)),
         })
         .collect();
     let vmac = match &i.use_vmac {

@@ -1005,13 +1005,24 @@ impl Runner {
         for _ in 0..count {
             for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
                 let mac = ctx.mac_of(ifindex).unwrap_or(self.mac);
-                let ifname = ctx
-                    .links
-                    .iter()
-                    .find(|l| l.index == ifindex)
-                    .map_or("", |l| l.name.as_str());
-                let (lane, arp_gap, na_gap) =
-                    garp_lane(&self.plan.garp_lanes, &self.plan.garp, ifname, ifindex);
+                // keepalived paces a VMAC's announcements on its parent interface.
+                let on_vmac = self.vmac.as_ref().is_some_and(|v| v.index == ifindex);
+                let (pace_name, pace_index) = if on_vmac {
+                    (self.plan.ifname.as_str(), self.base_ifindex)
+                } else {
+                    let name = ctx
+                        .links
+                        .iter()
+                        .find(|l| l.index == ifindex)
+                        .map_or("", |l| l.name.as_str());
+                    (name, ifindex)
+                };
+                let (lane, arp_gap, na_gap) = garp_lane(
+                    &self.plan.garp_lanes,
+                    &self.plan.garp,
+                    pace_name,
+                    pace_index,
+                );
                 let interval = match v.addr {
                     IpAddr::V4(_) => arp_gap,
                     IpAddr::V6(_) => na_gap,

@@ -56,6 +56,16 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         cpu_secs: u64,
     },
+    /// The XDP benchmark (`cargo xtask bench xdp`): ns/packet per path, and the backup's
+    /// CPU on the XDP path, the raw-socket path and keepalived.
+    BenchXdp {
+        /// Seconds of each CPU window.
+        #[arg(long, default_value_t = 20)]
+        cpu_secs: u64,
+        /// Only one daemon: ha or keepalived.
+        #[arg(long)]
+        daemon: Option<String>,
+    },
     /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
     #[command(hide = true)]
     Serve {
@@ -86,6 +96,7 @@ fn main() -> std::process::ExitCode {
             stability_secs,
             cpu_secs,
         }) => bench_failover(runs, only, daemon, stability_secs, cpu_secs),
+        Some(Cmd::BenchXdp { cpu_secs, daemon }) => bench_xdp(cpu_secs, daemon),
         None => demo(false),
     };
     match r {
@@ -95,6 +106,20 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn bench_xdp(cpu_secs: u64, daemon: Option<String>) -> Result<()> {
+    if !can_run("the XDP benchmark") {
+        bail!("the benchmark needs root (BPF, network namespaces)");
+    }
+    delete_stale("hab");
+    let kinds = match daemon.as_deref() {
+        None => vec![Kind::Ha, Kind::Keepalived],
+        Some("ha") => vec![Kind::Ha],
+        Some("keepalived") => vec![Kind::Keepalived],
+        Some(other) => bail!("--daemon {other}: expected ha or keepalived"),
+    };
+    ha_tests::xdp_bench::run(cpu_secs, &kinds).map_err(anyhow::Error::msg)
 }
 
 fn bench_failover(
