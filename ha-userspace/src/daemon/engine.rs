@@ -873,6 +873,7 @@ impl Engine {
                     {
                         st.counters.xdp_absorbed = k.absorbed;
                         st.counters.xdp_events = k.events;
+                        st.counters.xdp_timer_armed = k.armed != 0;
                     }
                     st
                 })

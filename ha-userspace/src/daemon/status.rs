@@ -22,6 +22,9 @@ pub struct InstanceCounters {
     pub xdp_absorbed: u64,
     #[serde(default)]
     pub xdp_events: u64,
+    /// The kernel's master-down timer for this instance is armed.
+    #[serde(default)]
+    pub xdp_timer_armed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
