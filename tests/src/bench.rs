@@ -283,7 +283,8 @@ pub fn cpu_with(
         extra,
     );
     let all = |node: usize| lab.nodes[node].has_addr(IpAddr::V4(vip_of(n - 1)));
-    if !wait_until(Duration::from_secs(60), || all(0) && !all(1)) {
+    // keepalived takes over a minute to settle 255 instances here.
+    if !wait_until(Duration::from_secs(180), || all(0) && !all(1)) {
         return Err(format!("{kind:?}: no stable election with {n} instances"));
     }
     std::thread::sleep(Duration::from_secs(3));
