@@ -320,7 +320,7 @@ fn await_server(prober: &Prober, node: &str, since: Instant) -> Result<()> {
 fn report(prober: &Prober, since: Instant, what: &str) {
     match longest_gap(&prober.snapshot(), since) {
         Some((gap, before, after)) if before == after => println!(
-            "== {what}: no outage; the longest gap between answers was {:.1} ms (1 ms probes, all from {after})",
+            "== {what}: no outage; the longest gap between answers was {:.1} ms (1 ms probes; both ends of it answered by {after})",
             gap.as_secs_f64() * 1000.0
         ),
         Some((gap, before, after)) => println!(
