@@ -366,11 +366,30 @@ impl Engine {
             .collect();
     }
 
-    /// Attaches the program to every interface an instance runs on (not yet attached).
+    /// Attaches the program to every interface an instance runs on (not yet attached), and
+    /// marks the instances that share a kernel key (they stay on the raw socket).
     fn attach_xdp_interfaces(&mut self) {
         let Some(xdp) = self.xdp.as_mut() else {
             return;
         };
+        let mut seen: BTreeMap<ha_common::VrrpKey, usize> = BTreeMap::new();
+        for r in &self.runners {
+            *seen
+                .entry(super::xdp_sync::key(r.base_ifindex, &r.plan))
+                .or_default() += 1;
+        }
+        for r in &mut self.runners {
+            let shared = seen[&super::xdp_sync::key(r.base_ifindex, &r.plan)] > 1;
+            if shared && !r.xdp_shared {
+                info!(
+                    instance = %r.plan.name,
+                    "another instance uses VRID {} on {} too: adverts for both go through the raw socket",
+                    r.plan.vrid,
+                    r.plan.ifname
+                );
+            }
+            r.xdp_shared = shared;
+        }
         let mut wanted: Vec<u32> = self.runners.iter().map(|r| r.base_ifindex).collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -726,10 +745,22 @@ impl Engine {
             set_statics(&mut self.nl, false, &gone, &self.links);
             set_statics(&mut self.nl, true, new, &self.links);
         }
-        // New instances may bring new interfaces for the XDP program.
-        self.runners = fresh;
+        // New instances may bring new interfaces for the XDP program, and shared VRIDs.
+        let n_keep = keep.len();
+        self.runners = keep.into_iter().chain(fresh).collect();
         self.attach_xdp_interfaces();
-        let mut fresh = std::mem::take(&mut self.runners);
+        for r in &mut self.runners[..n_keep] {
+            let mut ctx = Self::ctx(
+                &mut self.nl,
+                &mut self.xdp,
+                &mut self.announcer,
+                &self.links,
+                events,
+            );
+            r.attach_xdp(&mut ctx);
+        }
+        let mut fresh = self.runners.split_off(n_keep);
+        let keep = std::mem::take(&mut self.runners);
         for r in &mut fresh {
             let mut ctx = Self::ctx(
                 &mut self.nl,

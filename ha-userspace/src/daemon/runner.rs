@@ -117,6 +117,10 @@ pub struct Runner {
     last_sig: Option<Signature>,
     /// Who runs the Master_Down_Timer while following (XDP path).
     watch: Watch,
+    /// Another instance has the same interface, family and VRID (unicast instances told
+    /// apart by peer): the kernel's per-VRID entry cannot serve both, so both stay on the
+    /// raw socket.
+    pub xdp_shared: bool,
 }
 
 /// The Master_Down_Timer while BACKUP on the XDP path.
@@ -265,6 +269,7 @@ impl Runner {
             base_ifindex: base.index,
             last_sig: None,
             watch: Watch::Off,
+            xdp_shared: false,
             plan,
         })
     }
@@ -506,7 +511,9 @@ impl Runner {
         let Some(xdp) = ctx.xdp.as_deref_mut() else {
             return;
         };
-        if !xdp.is_attached(self.base_ifindex) {
+        if !xdp.is_attached(self.base_ifindex) || self.xdp_shared {
+            // The raw socket delivers everything: the state machine's own timer counts.
+            self.watch = Watch::Off;
             return;
         }
         let view = xdp_sync::View {
@@ -532,8 +539,10 @@ impl Runner {
     /// Writes the static part of the kernel's view (unicast peers) and the first state.
     pub fn attach_xdp(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(xdp) = ctx.xdp.as_deref_mut() {
-            if xdp.is_attached(self.base_ifindex) {
-                let key = xdp_sync::key(self.base_ifindex, &self.plan);
+            let key = xdp_sync::key(self.base_ifindex, &self.plan);
+            if self.xdp_shared {
+                xdp.remove_instance(key);
+            } else if xdp.is_attached(self.base_ifindex) {
                 xdp.set_peers(key, &xdp_sync::peers(self.base_ifindex, &self.plan));
             }
         }
