@@ -10,14 +10,28 @@
 
 use bytemuck::{Pod, Zeroable};
 
+pub const IFACE_SLOTS_MAP: &str = "iface_slots";
 pub const VRRP_INSTANCES_MAP: &str = "vrrp_instances";
 pub const VRRP_STATE_MAP: &str = "vrrp_state";
 pub const VRRP_PEERS_MAP: &str = "vrrp_peers";
-pub const OWNED_VIPS_MAP: &str = "owned_vips";
+pub const OWNED_VIPS4_MAP: &str = "owned_vips4";
+pub const OWNED_VIPS6_MAP: &str = "owned_vips6";
 pub const VRRP_EVENTS_MAP: &str = "vrrp_events";
 
 /// Longest VRRP message the fast path handles: C `HA_VRRP_MAX_LEN`.
 pub const VRRP_MAX_LEN: usize = 512;
+
+/// C `HA_MAX_IFINDEX`: interface indexes the slot table covers.
+pub const MAX_IFINDEX: u32 = 4096;
+/// C `HA_MAX_IFACES`: interfaces the program can serve at once.
+pub const MAX_IFACES: u32 = 16;
+/// C `HA_FOLLOW_MSG_LEN`: the followed advert kept for the byte compare.
+pub const FOLLOW_MSG_LEN: usize = 64;
+
+/// C `HA_INSTANCE_INDEX`: the array index of (interface slot 1.., family, VRID).
+pub fn instance_index(slot: u32, family: u8, vrid: u8) -> u32 {
+    ((slot - 1) << 9) | (u32::from(family == FAMILY_V6) << 8) | u32::from(vrid)
+}
 
 pub const FAMILY_V4: u8 = 4;
 pub const FAMILY_V6: u8 = 6;
@@ -68,9 +82,9 @@ pub struct VrrpKey {
     pub pad: [u8; 2],
 }
 
-/// C `struct ha_vrrp_instance`.
+/// C `struct ha_vrrp_instance`; `version` 0 = a free slot.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct VrrpInstance {
     pub version: u8,
     pub priority: u8,
@@ -90,6 +104,15 @@ pub struct VrrpInstance {
     pub master_csum: u16,
     pub master_len: u16,
     pub down_ns: u64,
+    pub master_dst: [u8; 16],
+    /// The followed message when `master_len <= FOLLOW_MSG_LEN` (the absorb path compares it).
+    pub master_msg: [u8; FOLLOW_MSG_LEN],
+}
+
+impl Default for VrrpInstance {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
+    }
 }
 
 /// C `struct ha_vrrp_state`; `timer` is the kernel's opaque `struct bpf_timer`.
@@ -99,6 +122,8 @@ pub struct VrrpState {
     pub last_seen_ns: u64,
     pub absorbed: u64,
     pub events: u64,
+    /// Filled by the kernel when it arms the timer (array callbacks get only the index).
+    pub key: VrrpKey,
     pub armed: u32,
     pub timer_ready: u32,
     pub timer: [u64; 2],
@@ -121,13 +146,19 @@ pub struct PeerTtl {
     pub pad: [u8; 2],
 }
 
-/// C `struct ha_vip_key`.
+/// C `struct ha_vip4_key`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
-pub struct VipKey {
+pub struct Vip4Key {
     pub ifindex: u32,
-    pub family: u8,
-    pub pad: [u8; 3],
+    pub addr: [u8; 4],
+}
+
+/// C `struct ha_vip6_key`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
+pub struct Vip6Key {
+    pub ifindex: u32,
     pub addr: [u8; 16],
 }
 
@@ -176,7 +207,8 @@ mod pod {
     unsafe impl aya::Pod for VrrpState {}
     unsafe impl aya::Pod for PeerKey {}
     unsafe impl aya::Pod for PeerTtl {}
-    unsafe impl aya::Pod for VipKey {}
+    unsafe impl aya::Pod for Vip4Key {}
+    unsafe impl aya::Pod for Vip6Key {}
     unsafe impl aya::Pod for VipValue {}
 }
 
@@ -189,7 +221,9 @@ mod tests {
     #[test]
     fn layouts_match_c_header() {
         assert_eq!(size_of::<VrrpKey>(), 8);
-        assert_eq!(size_of::<VrrpInstance>(), 48);
+        assert_eq!(size_of::<VrrpInstance>(), 128);
+        assert_eq!(offset_of!(VrrpInstance, master_dst), 48);
+        assert_eq!(offset_of!(VrrpInstance, master_msg), 64);
         assert_eq!(offset_of!(VrrpInstance, adver_int), 6);
         assert_eq!(offset_of!(VrrpInstance, auth_pass), 8);
         assert_eq!(offset_of!(VrrpInstance, master), 16);
@@ -198,12 +232,16 @@ mod tests {
         assert_eq!(offset_of!(VrrpInstance, master_csum), 36);
         assert_eq!(offset_of!(VrrpInstance, master_len), 38);
         assert_eq!(offset_of!(VrrpInstance, down_ns), 40);
-        assert_eq!(size_of::<VrrpState>(), 48);
-        assert_eq!(offset_of!(VrrpState, armed), 24);
-        assert_eq!(offset_of!(VrrpState, timer), 32);
+        assert_eq!(size_of::<VrrpState>(), 56);
+        assert_eq!(offset_of!(VrrpState, key), 24);
+        assert_eq!(offset_of!(VrrpState, armed), 32);
+        assert_eq!(offset_of!(VrrpState, timer), 40);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<PeerTtl>(), 4);
-        assert_eq!(size_of::<VipKey>(), 24);
+        assert_eq!(size_of::<Vip4Key>(), 8);
+        assert_eq!(size_of::<Vip6Key>(), 20);
+        assert_eq!(instance_index(1, FAMILY_V4, 51), 51);
+        assert_eq!(instance_index(2, FAMILY_V6, 1), 512 + 256 + 1);
         assert_eq!(size_of::<VipValue>(), 8);
         assert_eq!(size_of::<VrrpEvent>(), 568);
         assert_eq!(offset_of!(VrrpEvent, len), 18);

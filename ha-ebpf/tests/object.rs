@@ -8,7 +8,8 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    PeerKey, PeerTtl, VipKey, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState, XdpCounters,
+    PeerKey, PeerTtl, Vip4Key, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState,
+    XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -132,12 +133,12 @@ fn btf_layouts_match_ha_common() {
         "ha_vrrp_instance",
         rust_layout!(VrrpInstance: version, priority, state, flags, auth_type, naddrs,
             adver_int, auth_pass, master, master_prio, pad1, master_int, master_csum,
-            master_len, down_ns),
+            master_len, down_ns, master_dst, master_msg),
     );
     check(
         &btf,
         "ha_vrrp_state",
-        rust_layout!(VrrpState: last_seen_ns, absorbed, events, armed, timer_ready, timer),
+        rust_layout!(VrrpState: last_seen_ns, absorbed, events, key, armed, timer_ready, timer),
     );
     check(&btf, "ha_peer_key", rust_layout!(PeerKey: vrrp, addr));
     check(
@@ -145,11 +146,8 @@ fn btf_layouts_match_ha_common() {
         "ha_peer_ttl",
         rust_layout!(PeerTtl: min_ttl, max_ttl, pad),
     );
-    check(
-        &btf,
-        "ha_vip_key",
-        rust_layout!(VipKey: ifindex, family, pad, addr),
-    );
+    check(&btf, "ha_vip4_key", rust_layout!(Vip4Key: ifindex, addr));
+    check(&btf, "ha_vip6_key", rust_layout!(Vip6Key: ifindex, addr));
     check(
         &btf,
         "ha_vip_value",

@@ -9,7 +9,7 @@ mod frames;
 use std::io::Write;
 use std::time::Duration;
 
-use aya::maps::{HashMap, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, PerCpuArray, RingBuf};
 use aya::programs::Xdp;
 use aya::{Ebpf, EbpfLoader, TestRun, TestRunOptions};
 use frames::*;
@@ -70,6 +70,7 @@ impl Fixture {
     /// The instances, peers and VIPs every case runs against.
     fn standard() -> Fixture {
         let mut f = Fixture::new();
+        f.slot();
         let v3 = VrrpInstance {
             version: 3,
             priority: 100,
@@ -106,15 +107,30 @@ impl Fixture {
         f
     }
 
+    /// [`IFINDEX`] gets slot 1.
+    fn slot(&mut self) {
+        let mut m: Array<_, u32> =
+            Array::try_from(self.bpf.map_mut(IFACE_SLOTS_MAP).expect("map")).expect("array");
+        m.set(IFINDEX, 1, 0).expect("slot");
+    }
+
+    fn index(k: VrrpKey) -> u32 {
+        instance_index(1, k.family, k.vrid)
+    }
+
     fn instance(&mut self, k: VrrpKey, v: VrrpInstance) {
-        let mut m: HashMap<_, VrrpKey, VrrpInstance> =
-            HashMap::try_from(self.bpf.map_mut(VRRP_INSTANCES_MAP).expect("map")).expect("hash");
-        m.insert(k, v, 0).expect("insert instance");
+        let mut m: Array<_, VrrpInstance> =
+            Array::try_from(self.bpf.map_mut(VRRP_INSTANCES_MAP).expect("map")).expect("array");
+        m.set(Self::index(k), v, 0).expect("set instance");
     }
 
     /// An instance that follows `advert` (as the engine sets it while BACKUP).
     fn follow(&mut self, k: VrrpKey, advert: &Advert, down_ns: u64) {
         let msg = advert.message();
+        let mut master_msg = [0u8; FOLLOW_MSG_LEN];
+        if msg.len() <= FOLLOW_MSG_LEN {
+            master_msg[..msg.len()].copy_from_slice(&msg);
+        }
         self.instance(
             k,
             VrrpInstance {
@@ -129,6 +145,8 @@ impl Fixture {
                 master_csum: u16::from_ne_bytes([msg[6], msg[7]]),
                 master_len: msg.len() as u16,
                 down_ns,
+                master_dst: addr16(&advert.dst),
+                master_msg,
                 ..Default::default()
             },
         );
@@ -150,20 +168,28 @@ impl Fixture {
     }
 
     fn vip(&mut self, family: u8, addr: &[u8], mac: [u8; 6], router: bool) {
-        let mut m: HashMap<_, VipKey, VipValue> =
-            HashMap::try_from(self.bpf.map_mut(OWNED_VIPS_MAP).expect("map")).expect("hash");
-        let k = VipKey {
-            ifindex: IFINDEX,
-            family,
-            pad: [0; 3],
-            addr: addr16(addr),
-        };
         let v = VipValue {
             mac,
             router: u8::from(router),
             pad: 0,
         };
-        m.insert(k, v, 0).expect("insert vip");
+        if family == FAMILY_V4 {
+            let mut m: HashMap<_, Vip4Key, VipValue> =
+                HashMap::try_from(self.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("hash");
+            let k = Vip4Key {
+                ifindex: IFINDEX,
+                addr: addr.try_into().expect("4 bytes"),
+            };
+            m.insert(k, v, 0).expect("insert vip");
+        } else {
+            let mut m: HashMap<_, Vip6Key, VipValue> =
+                HashMap::try_from(self.bpf.map_mut(OWNED_VIPS6_MAP).expect("map")).expect("hash");
+            let k = Vip6Key {
+                ifindex: IFINDEX,
+                addr: addr16(addr),
+            };
+            m.insert(k, v, 0).expect("insert vip");
+        }
     }
 
     /// Lets the next invalid advert log an event (the rate limit is per CPU and second).
@@ -186,10 +212,10 @@ impl Fixture {
         XdpCounters::sum(per_cpu.iter())
     }
 
-    fn state(&self, k: VrrpKey) -> Option<VrrpState> {
-        let m: HashMap<_, VrrpKey, VrrpState> =
-            HashMap::try_from(self.bpf.map(VRRP_STATE_MAP).expect("map")).expect("hash");
-        m.get(&k, 0).ok()
+    fn state(&self, k: VrrpKey) -> VrrpState {
+        let m: Array<_, VrrpState> =
+            Array::try_from(self.bpf.map(VRRP_STATE_MAP).expect("map")).expect("array");
+        m.get(&Self::index(k), 0).expect("state")
     }
 
     /// Runs `frame` once on [`IFINDEX`]: the verdict and the frame as it came out.
@@ -426,6 +452,28 @@ fn cases() -> Vec<Case> {
             XDP_DROP,
             V4_EVENT,
             EV_CHANGED,
+        ),
+        case(
+            "followed advert's bytes with TTL 254",
+            Advert {
+                ttl: 254,
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_ttl"),
+            invalid(1),
+        ),
+        case(
+            "followed advert's bytes to a unicast destination",
+            Advert {
+                dst: vec![192, 0, 2, 1],
+                ..followed()
+            }
+            .frame(),
+            XDP_DROP,
+            v4_drop("drop_destination"),
+            invalid(10),
         ),
         case(
             "followed master changes its interval",
@@ -996,6 +1044,7 @@ fn master_down_timer_fires_after_silence() {
         return;
     }
     let mut fx = Fixture::new();
+    fx.slot();
     let k = key(FAMILY_V4, 54);
     fx.follow(k, &followed(), 50_000_000);
     let frame = followed().frame();
@@ -1003,9 +1052,7 @@ fn master_down_timer_fires_after_silence() {
         assert_eq!(fx.run(&frame).0, XDP_DROP);
         std::thread::sleep(Duration::from_millis(20));
     }
-    let st = fx
-        .state(k)
-        .expect("state created by the first absorbed advert");
+    let st = fx.state(k);
     assert_eq!(st.absorbed, 3);
     assert_eq!(st.armed, 1);
     assert!(fx.events().is_empty(), "no event while the master speaks");
@@ -1018,7 +1065,7 @@ fn master_down_timer_fires_after_silence() {
     );
     assert_eq!(ev[0].ts_ns, st.last_seen_ns);
     assert_eq!(fx.counters().master_down, 1);
-    assert_eq!(fx.state(k).unwrap().armed, 0);
+    assert_eq!(fx.state(k).armed, 0);
     std::thread::sleep(Duration::from_millis(100));
     assert!(fx.events().is_empty(), "fires once");
 }
@@ -1031,6 +1078,7 @@ fn master_down_timer_is_silent_when_not_following() {
         return;
     }
     let mut fx = Fixture::new();
+    fx.slot();
     let k = key(FAMILY_V4, 54);
     fx.follow(k, &followed(), 30_000_000);
     assert_eq!(fx.run(&followed().frame()).0, XDP_DROP);

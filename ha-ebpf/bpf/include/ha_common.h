@@ -21,6 +21,20 @@
  * limit. 8 + 4 × 126 IPv4 or 8 + 16 × 31 IPv6 addresses; longer adverts go to the stack. */
 #define HA_VRRP_MAX_LEN 512
 
+/*
+ * Instances live in arrays (inlined lookups on the hot path), indexed by the interface's
+ * slot (1..HA_MAX_IFACES, from iface_slots[ifindex], 0 = none), the family and the VRID:
+ * HA_INSTANCE_INDEX(slot, v6, vrid).
+ */
+#define HA_MAX_IFINDEX 4096
+#define HA_MAX_IFACES 16
+#define HA_INSTANCE_SLOTS (HA_MAX_IFACES * 512)
+#define HA_INSTANCE_INDEX(slot, v6, vrid) ((((slot) - 1) << 9) | ((v6) << 8) | (vrid))
+
+/* The followed advert's message kept for a byte compare on the absorb path; longer adverts
+ * take the full checks every time. */
+#define HA_FOLLOW_MSG_LEN 64
+
 /* ha_vrrp_key.family */
 #define HA_FAMILY_V4 4
 #define HA_FAMILY_V6 6
@@ -78,10 +92,10 @@ struct ha_vrrp_key {
 
 /*
  * What the engine tells the kernel about one instance (map vrrp_instances), rewritten on every
- * transition and priority change. Rust: ha_common::VrrpInstance.
+ * transition and priority change. version 0 = no instance. Rust: ha_common::VrrpInstance.
  */
 struct ha_vrrp_instance {
-	__u8 version;   /* 2 or 3 */
+	__u8 version;   /* 2 or 3; 0 = this slot is free */
 	__u8 priority;  /* effective priority */
 	__u8 state;     /* HA_STATE_* */
 	__u8 flags;     /* HA_F_* */
@@ -98,6 +112,11 @@ struct ha_vrrp_instance {
 	__u16 master_csum; /* its checksum field as on the wire */
 	__u16 master_len; /* its VRRP length */
 	__u64 down_ns;    /* Master_Down_Interval; 0 = no kernel timer */
+	__u8 master_dst[16]; /* the followed advert's destination */
+	/* The followed advert's message when master_len <= HA_FOLLOW_MSG_LEN: an advert whose IP
+	 * fields and bytes all equal the checked original is that advert again, so the absorb
+	 * path compares instead of re-checking. */
+	__u8 master_msg[HA_FOLLOW_MSG_LEN];
 };
 
 /*
@@ -108,6 +127,7 @@ struct ha_vrrp_state {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last advert from the followed master */
 	__u64 absorbed;     /* adverts consumed without waking userspace */
 	__u64 events;       /* advert and master-down events sent */
+	struct ha_vrrp_key key; /* for the timer callback (array maps pass only the index) */
 	__u32 armed;        /* the master-down timer runs */
 	__u32 timer_ready;  /* bpf_timer_init done */
 	struct bpf_timer timer;
@@ -125,12 +145,15 @@ struct ha_peer_ttl {
 	__u8 pad[2];
 };
 
-/* A VIP this node answers ARP / neighbour solicitations for while MASTER (map owned_vips).
- * Rust: ha_common::VipKey / VipValue. */
-struct ha_vip_key {
+/* A VIP this node answers ARP / neighbour solicitations for while MASTER (maps owned_vips4,
+ * owned_vips6: small keys hash fastest). Rust: ha_common::Vip4Key / Vip6Key / VipValue. */
+struct ha_vip4_key {
 	__u32 ifindex;
-	__u8 family;
-	__u8 pad[3];
+	__u8 addr[4];
+};
+
+struct ha_vip6_key {
+	__u32 ifindex;
 	__u8 addr[16];
 };
 
@@ -195,7 +218,9 @@ struct ha_xdp_counters {
 #define HA_XDP_COUNTERS_N 26
 
 _Static_assert(sizeof(struct ha_vrrp_key) == 8, "ha_vrrp_key size");
-_Static_assert(sizeof(struct ha_vrrp_instance) == 48, "ha_vrrp_instance size");
+_Static_assert(sizeof(struct ha_vrrp_instance) == 128, "ha_vrrp_instance size");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_dst) == 48, "master_dst offset");
+_Static_assert(HA_OFF(ha_vrrp_instance, master_msg) == 64, "master_msg offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, adver_int) == 6, "adver_int offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, auth_pass) == 8, "auth_pass offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, master) == 16, "master offset");
@@ -204,12 +229,14 @@ _Static_assert(HA_OFF(ha_vrrp_instance, master_int) == 34, "master_int offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, master_csum) == 36, "master_csum offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, master_len) == 38, "master_len offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, down_ns) == 40, "down_ns offset");
-_Static_assert(sizeof(struct ha_vrrp_state) == 48, "ha_vrrp_state size");
-_Static_assert(HA_OFF(ha_vrrp_state, armed) == 24, "state armed offset");
-_Static_assert(HA_OFF(ha_vrrp_state, timer) == 32, "state timer offset");
+_Static_assert(sizeof(struct ha_vrrp_state) == 56, "ha_vrrp_state size");
+_Static_assert(HA_OFF(ha_vrrp_state, key) == 24, "state key offset");
+_Static_assert(HA_OFF(ha_vrrp_state, armed) == 32, "state armed offset");
+_Static_assert(HA_OFF(ha_vrrp_state, timer) == 40, "state timer offset");
 _Static_assert(sizeof(struct ha_peer_key) == 24, "ha_peer_key size");
 _Static_assert(sizeof(struct ha_peer_ttl) == 4, "ha_peer_ttl size");
-_Static_assert(sizeof(struct ha_vip_key) == 24, "ha_vip_key size");
+_Static_assert(sizeof(struct ha_vip4_key) == 8, "ha_vip4_key size");
+_Static_assert(sizeof(struct ha_vip6_key) == 20, "ha_vip6_key size");
 _Static_assert(sizeof(struct ha_vip_value) == 8, "ha_vip_value size");
 _Static_assert(sizeof(struct ha_vrrp_event) == 568, "ha_vrrp_event size");
 _Static_assert(HA_OFF(ha_vrrp_event, len) == 18, "event len offset");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
  * The maps vrrp_rx shares with the engine (names are part of the contract: ha_common's
- * *_MAP constants). Sizes bound what one node runs: 255 VRIDs × 2 families on up to 8
+ * *_MAP constants). Sizes bound what one node runs: 255 VRIDs × 2 families on up to 16
  * interfaces, and the VIPs and peers that go with them.
  */
 #ifndef HA_MAPS_H
@@ -12,23 +12,31 @@
 
 #include "ha_common.h"
 
-#define HA_MAX_INSTANCES 4096
 #define HA_MAX_VIPS 16384
 #define HA_MAX_PEERS 16384
 
-/* Engine → kernel: one per instance, rewritten on transitions. */
+/* Engine → kernel: interface index → its slot (1..HA_MAX_IFACES; 0 = not ours). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HA_MAX_INSTANCES);
-	__type(key, struct ha_vrrp_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_MAX_IFINDEX);
+	__type(key, __u32);
+	__type(value, __u32);
+} iface_slots SEC(".maps");
+
+/* Engine → kernel: one per instance (HA_INSTANCE_INDEX), rewritten on transitions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_INSTANCE_SLOTS);
+	__type(key, __u32);
 	__type(value, struct ha_vrrp_instance);
 } vrrp_instances SEC(".maps");
 
-/* Kernel-owned: last advert time, counts and the master-down timer. */
+/* Kernel-owned: last advert time, counts and the master-down timer (the engine only zeroes
+ * an entry when its instance goes, which also cancels the timer). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HA_MAX_INSTANCES);
-	__type(key, struct ha_vrrp_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_INSTANCE_SLOTS);
+	__type(key, __u32);
 	__type(value, struct ha_vrrp_state);
 } vrrp_state SEC(".maps");
 
@@ -44,9 +52,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HA_MAX_VIPS);
-	__type(key, struct ha_vip_key);
+	__type(key, struct ha_vip4_key);
 	__type(value, struct ha_vip_value);
-} owned_vips SEC(".maps");
+} owned_vips4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HA_MAX_VIPS);
+	__type(key, struct ha_vip6_key);
+	__type(value, struct ha_vip_value);
+} owned_vips6 SEC(".maps");
 
 /* Events for the engine: 256 KiB, ~460 adverts of the largest size. */
 struct {

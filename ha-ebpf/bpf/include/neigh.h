@@ -78,7 +78,7 @@ static __always_inline enum neigh_verdict
 arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 {
 	struct ha_arp *arp = c->pos;
-	struct ha_vip_key key = {};
+	struct ha_vip4_key key;
 	struct ha_vip_value *vip;
 	__u8 vip_addr[4];
 
@@ -93,9 +93,8 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 	    (arp->spa[0] | arp->spa[1] | arp->spa[2] | arp->spa[3]) == 0)
 		return NEIGH_PASS;
 	key.ifindex = ifindex;
-	key.family = HA_FAMILY_V4;
 	__builtin_memcpy(key.addr, arp->tpa, 4);
-	vip = bpf_map_lookup_elem(&owned_vips, &key);
+	vip = bpf_map_lookup_elem(&owned_vips4, &key);
 	if (!vip)
 		return NEIGH_PASS;
 
@@ -115,7 +114,7 @@ static __always_inline enum neigh_verdict
 ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 ifindex)
 {
 	struct ha_nd *nd = c->pos;
-	struct ha_vip_key key = {};
+	struct ha_vip6_key key;
 	struct ha_vip_value *vip;
 	__u64 sum;
 
@@ -138,9 +137,8 @@ ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 if
 	     ip6->saddr.in6_u.u6_addr32[2] | ip6->saddr.in6_u.u6_addr32[3]) == 0)
 		return NEIGH_PASS;
 	key.ifindex = ifindex;
-	key.family = HA_FAMILY_V6;
 	__builtin_memcpy(key.addr, nd->target, 16);
-	vip = bpf_map_lookup_elem(&owned_vips, &key);
+	vip = bpf_map_lookup_elem(&owned_vips6, &key);
 	if (!vip)
 		return NEIGH_PASS;
 

@@ -65,15 +65,51 @@ static __always_inline enum vrrp_verdict bad(struct ha_vrrp_event *ev, __u8 reas
 }
 
 /*
- * ev->src/dst/family/ttl/ifindex are filled; the VRRP message starts at p->off. On return,
- * ev->data holds the message (when it got that far) and ev->reason the event or drop reason.
+ * The absorb path (DESIGN.md decision 3): an advert whose IP fields and bytes equal the
+ * advert the engine follows — which passed every check when the engine saw it — is that
+ * advert again. Comparing costs less than checking, and nothing is copied. Unicast with a
+ * peer TTL window, and messages longer than HA_FOLLOW_MSG_LEN, take the full checks.
+ */
+static __always_inline int is_followed(const struct ha_vrrp_instance *inst, const __u8 *msg,
+				       const void *end, const struct vrrp_pkt *p, const __u8 *src,
+				       const __u8 *dst)
+{
+	int v6 = p->family == HA_FAMILY_V6;
+	__u32 len = p->len;
+	int i;
+
+	if (inst->state != HA_STATE_BACKUP || !(inst->flags & HA_F_FOLLOW) ||
+	    (inst->flags & HA_F_CHECK_UNICAST_SRC) || p->fragment)
+		return 0;
+	if (len != inst->master_len || len > HA_FOLLOW_MSG_LEN)
+		return 0;
+	if (!(inst->flags & HA_F_UNICAST) && p->ttl != HA_VRRP_TTL)
+		return 0;
+	if (!addr_eq(src, inst->master, v6) || !addr_eq(dst, inst->master_dst, v6))
+		return 0;
+	/* VRRP lengths are multiples of 4 (RFC 5798 §5.1): compare word by word. */
+#pragma unroll
+	for (i = 0; i < HA_FOLLOW_MSG_LEN / 4; i++) {
+		if ((__u32)i * 4 >= len)
+			break;
+		if ((const void *)(msg + i * 4 + 4) > end)
+			return 0;
+		if (*(const __u32 *)(msg + i * 4) != *(const __u32 *)&inst->master_msg[i * 4])
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The full checks. ev->src/dst/family/ttl/ifindex are filled; `inst` is the instance of this
+ * interface/family/VRID or NULL. On return, ev->data holds the message (when it got that
+ * far) and ev->reason the event or drop reason.
  */
 static __always_inline enum vrrp_verdict vrrp_check(struct xdp_md *ctx, struct ha_vrrp_event *ev,
 						    const struct vrrp_pkt *p,
-						    struct ha_vrrp_instance **inst_out)
+						    const struct ha_vrrp_instance *inst)
 {
 	struct ha_vrrp_key key = {};
-	struct ha_vrrp_instance *inst;
 	struct ha_peer_key pk = {};
 	struct ha_peer_ttl *peer;
 	int v6 = p->family == HA_FAMILY_V6;
@@ -98,10 +134,8 @@ static __always_inline enum vrrp_verdict vrrp_check(struct xdp_md *ctx, struct h
 	key.ifindex = ev->ifindex;
 	key.family = p->family;
 	key.vrid = ev->vrid;
-	inst = bpf_map_lookup_elem(&vrrp_instances, &key);
-	if (!inst)
+	if (!inst || !inst->version)
 		return V_NOT_OURS;
-	*inst_out = inst;
 	if (p->fragment)
 		return V_UNHANDLED;
 

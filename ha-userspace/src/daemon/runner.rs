@@ -600,7 +600,7 @@ impl Runner {
                 }
                 self.update_expect(src);
                 let r = validate::receive_message(bytes, src, dst, Some(hop_limit), &self.expect);
-                self.on_checked(at, src, bytes, r, ctx);
+                self.on_checked(at, src, dst, bytes, r, ctx);
             }
             Rx::MasterDown { last_seen, .. } => self.on_master_down(last_seen, ctx),
             Rx::Advert {
@@ -665,11 +665,14 @@ impl Runner {
             None => validate::receive_ipv4(pkt, &self.expect),
             Some((s, dst, hops)) => validate::receive_ipv6(pkt, s, dst, hops, &self.expect),
         };
-        let msg = match v6 {
-            Some(_) => pkt,
-            None => crate::vrrp::ipv4::parse_ipv4_packet(pkt).map_or(pkt, |(_, m)| m),
+        let (msg, dst) = match v6 {
+            Some((_, d, _)) => (pkt, IpAddr::V6(d)),
+            None => match crate::vrrp::ipv4::parse_ipv4_packet(pkt) {
+                Ok((ip, m)) => (m, ip.dst_ip()),
+                Err(_) => (pkt, src),
+            },
         };
-        self.on_checked(now, src, msg, result, ctx);
+        self.on_checked(now, src, dst, msg, result, ctx);
     }
 
     /// The outcome of the receive checks, from either path.
@@ -677,6 +680,7 @@ impl Runner {
         &mut self,
         now: MonoTime,
         src: IpAddr,
+        dst: IpAddr,
         msg: &[u8],
         result: Result<Accepted, Dropped>,
         ctx: &mut Ctx<'_>,
@@ -698,7 +702,7 @@ impl Runner {
                     );
                     self.old_checksum = true;
                 }
-                self.last_sig = Signature::of(msg, src);
+                self.last_sig = Signature::of(msg, src, dst);
                 self.on_advert(now, src, advert.priority, advert.adver_int, ctx);
             }
             Err(Dropped(reason)) => {

@@ -13,12 +13,13 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ha_common::{
-    PeerKey, PeerTtl, VipKey, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState, XdpCounters,
-    EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6, OWNED_VIPS_MAP, VRRP_EVENTS_MAP,
+    instance_index, PeerKey, PeerTtl, Vip4Key, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey,
+    VrrpState, XdpCounters, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
+    IFACE_SLOTS_MAP, MAX_IFACES, MAX_IFINDEX, OWNED_VIPS4_MAP, OWNED_VIPS6_MAP, VRRP_EVENTS_MAP,
     VRRP_INSTANCES_MAP, VRRP_PEERS_MAP, VRRP_STATE_MAP, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP,
 };
 use tracing::{debug, info, warn};
@@ -49,11 +50,15 @@ pub struct Attachment {
 /// The loaded program and the maps the engine writes.
 pub struct XdpPath {
     bpf: Ebpf,
-    instances: HashMap<MapData, VrrpKey, VrrpInstance>,
-    state: HashMap<MapData, VrrpKey, VrrpState>,
+    slots: Array<MapData, u32>,
+    instances: Array<MapData, VrrpInstance>,
+    state: Array<MapData, VrrpState>,
     peers: HashMap<MapData, PeerKey, PeerTtl>,
-    vips: HashMap<MapData, VipKey, VipValue>,
+    vips4: HashMap<MapData, Vip4Key, VipValue>,
+    vips6: HashMap<MapData, Vip6Key, VipValue>,
     attached: BTreeMap<u32, Attachment>,
+    /// ifindex → its slot in the instance arrays (1..=MAX_IFACES).
+    slot_of: BTreeMap<u32, u32>,
     /// What was last written, to skip unchanged writes (one syscall each).
     written: BTreeMap<VrrpKey, VrrpInstance>,
     written_peers: BTreeMap<VrrpKey, Vec<PeerKey>>,
@@ -82,19 +87,24 @@ impl XdpPath {
             .try_into()
             .map_err(|e: aya::programs::ProgramError| XdpError::Load(e.to_string()))?;
         prog.load().map_err(|e| XdpError::Load(e.to_string()))?;
+        let slots = map(&mut bpf, IFACE_SLOTS_MAP)?;
         let instances = map(&mut bpf, VRRP_INSTANCES_MAP)?;
         let state = map(&mut bpf, VRRP_STATE_MAP)?;
         let peers = map(&mut bpf, VRRP_PEERS_MAP)?;
-        let vips = map(&mut bpf, OWNED_VIPS_MAP)?;
+        let vips4 = map(&mut bpf, OWNED_VIPS4_MAP)?;
+        let vips6 = map(&mut bpf, OWNED_VIPS6_MAP)?;
         let ring: RingBuf<MapData> = map(&mut bpf, VRRP_EVENTS_MAP)?;
         Ok((
             XdpPath {
                 bpf,
+                slots,
                 instances,
                 state,
                 peers,
-                vips,
+                vips4,
+                vips6,
                 attached: BTreeMap::new(),
+                slot_of: BTreeMap::new(),
                 written: BTreeMap::new(),
                 written_peers: BTreeMap::new(),
             },
@@ -107,6 +117,16 @@ impl XdpPath {
         if self.attached.contains_key(&ifindex) {
             return Ok(&self.attached[&ifindex]);
         }
+        // The program serves MAX_IFACES interfaces with ifindex below MAX_IFINDEX.
+        let used: Vec<u32> = self.slot_of.values().copied().collect();
+        let slot = (1..=MAX_IFACES)
+            .find(|s| !used.contains(s))
+            .filter(|_| ifindex < MAX_IFINDEX)
+            .ok_or_else(|| {
+                XdpError::Load(format!(
+                    "{name}: the program serves {MAX_IFACES} interfaces with ifindex < {MAX_IFINDEX}"
+                ))
+            })?;
         let prog: &mut Xdp = self
             .bpf
             .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
@@ -142,6 +162,10 @@ impl XdpPath {
         if att.mode == "native" {
             info!("XDP on {name}: native mode");
         }
+        self.slots
+            .set(ifindex, slot, 0)
+            .map_err(|e| XdpError::Map("iface_slots", e.to_string()))?;
+        self.slot_of.insert(ifindex, slot);
         self.attached.insert(ifindex, att);
         Ok(&self.attached[&ifindex])
     }
@@ -154,12 +178,20 @@ impl XdpPath {
         self.attached.values().cloned().collect()
     }
 
+    fn index(&self, key: &VrrpKey) -> Option<u32> {
+        let slot = self.slot_of.get(&key.ifindex)?;
+        Some(instance_index(*slot, key.family, key.vrid))
+    }
+
     /// Writes an instance's entry when it changed.
     pub fn set_instance(&mut self, key: VrrpKey, value: VrrpInstance) {
         if self.written.get(&key) == Some(&value) {
             return;
         }
-        match self.instances.insert(key, value, 0) {
+        let Some(index) = self.index(&key) else {
+            return;
+        };
+        match self.instances.set(index, value, 0) {
             Ok(()) => {
                 self.written.insert(key, value);
             }
@@ -186,8 +218,11 @@ impl XdpPath {
 
     /// Forgets an instance (removed by a reload, or stopping).
     pub fn remove_instance(&mut self, key: VrrpKey) {
-        let _ = self.instances.remove(&key);
-        let _ = self.state.remove(&key);
+        if let Some(index) = self.index(&key) {
+            // Zeroing the state also cancels its timer.
+            let _ = self.instances.set(index, VrrpInstance::default(), 0);
+            let _ = self.state.set(index, VrrpState::default(), 0);
+        }
         self.written.remove(&key);
         self.set_peers(key, &[]);
         self.written_peers.remove(&key);
@@ -195,25 +230,22 @@ impl XdpPath {
 
     /// The kernel's view of an instance (last advert time, absorbed count, timer).
     pub fn state(&self, key: &VrrpKey) -> Option<VrrpState> {
-        self.state.get(key, 0).ok()
+        self.state.get(&self.index(key)?, 0).ok()
     }
 
     /// Answers ARP / NS for these addresses on `ifindex` with `mac` (while MASTER).
     pub fn own_vips(&mut self, ifindex: u32, addrs: &[IpAddr], mac: [u8; 6], own: bool) {
+        let value = VipValue {
+            mac,
+            router: 0,
+            pad: 0,
+        };
         for a in addrs {
-            let k = vip_key(ifindex, *a);
-            let r = if own {
-                self.vips.insert(
-                    k,
-                    VipValue {
-                        mac,
-                        router: 0,
-                        pad: 0,
-                    },
-                    0,
-                )
-            } else {
-                self.vips.remove(&k).or(Ok(()))
+            let r = match (a, own) {
+                (IpAddr::V4(v), true) => self.vips4.insert(vip4_key(ifindex, *v), value, 0),
+                (IpAddr::V4(v), false) => self.vips4.remove(&vip4_key(ifindex, *v)).or(Ok(())),
+                (IpAddr::V6(v), true) => self.vips6.insert(vip6_key(ifindex, *v), value, 0),
+                (IpAddr::V6(v), false) => self.vips6.remove(&vip6_key(ifindex, *v)).or(Ok(())),
             };
             if let Err(e) = r {
                 warn!(
@@ -242,23 +274,17 @@ impl XdpPath {
     }
 }
 
-fn vip_key(ifindex: u32, a: IpAddr) -> VipKey {
-    let mut addr = [0u8; 16];
-    let family = match a {
-        IpAddr::V4(v) => {
-            addr[..4].copy_from_slice(&v.octets());
-            FAMILY_V4
-        }
-        IpAddr::V6(v) => {
-            addr = v.octets();
-            FAMILY_V6
-        }
-    };
-    VipKey {
+fn vip4_key(ifindex: u32, a: Ipv4Addr) -> Vip4Key {
+    Vip4Key {
         ifindex,
-        family,
-        pad: [0; 3],
-        addr,
+        addr: a.octets(),
+    }
+}
+
+fn vip6_key(ifindex: u32, a: Ipv6Addr) -> Vip6Key {
+    Vip6Key {
+        ifindex,
+        addr: a.octets(),
     }
 }
 

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 
 use ha_common::{
     PeerKey, PeerTtl, VrrpInstance, VrrpKey, AUTH_AH, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6,
-    F_CHECK_COUNT, F_CHECK_UNICAST_SRC, F_FOLLOW, F_UNICAST, STATE_BACKUP, STATE_FAULT, STATE_INIT,
-    STATE_MASTER,
+    FOLLOW_MSG_LEN, F_CHECK_COUNT, F_CHECK_UNICAST_SRC, F_FOLLOW, F_UNICAST, STATE_BACKUP,
+    STATE_FAULT, STATE_INIT, STATE_MASTER,
 };
 
 use super::plan::{AuthPlan, InstancePlan};
@@ -26,25 +26,35 @@ use crate::vrrp::packet::{Family, Version};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signature {
     pub src: IpAddr,
+    pub dst: IpAddr,
     pub priority: u8,
     /// Bytes 4..6 and 6..8 as on the wire.
     pub int_word: [u8; 2],
     pub csum_word: [u8; 2],
     pub len: u16,
+    /// The message itself when it fits the kernel's copy (the absorb path compares it).
+    pub msg: Option<[u8; FOLLOW_MSG_LEN]>,
 }
 
 impl Signature {
-    /// Of a VRRP message (from byte 0 of the VRRP header).
-    pub fn of(msg: &[u8], src: IpAddr) -> Option<Signature> {
+    /// Of a VRRP message (from byte 0 of the VRRP header) sent from `src` to `dst`.
+    pub fn of(msg: &[u8], src: IpAddr, dst: IpAddr) -> Option<Signature> {
         if msg.len() < 8 {
             return None;
         }
+        let copy = (msg.len() <= FOLLOW_MSG_LEN).then(|| {
+            let mut c = [0u8; FOLLOW_MSG_LEN];
+            c[..msg.len()].copy_from_slice(msg);
+            c
+        });
         Some(Signature {
             src,
+            dst,
             priority: msg[2],
             int_word: [msg[4], msg[5]],
             csum_word: [msg[6], msg[7]],
             len: u16::try_from(msg.len()).ok()?,
+            msg: copy,
         })
     }
 }
@@ -149,6 +159,10 @@ pub fn kernel_instance(v: &View<'_>) -> VrrpInstance {
         k.master_int = u16::from_ne_bytes(s.int_word);
         k.master_csum = u16::from_ne_bytes(s.csum_word);
         k.master_len = s.len;
+        k.master_dst = addr16(s.dst);
+        if let Some(m) = s.msg {
+            k.master_msg = m;
+        }
     }
     k
 }
@@ -194,10 +208,12 @@ mod tests {
     fn sig(src: &str, priority: u8) -> Signature {
         Signature {
             src: src.parse().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
             priority,
             int_word: [0x21, 1],
             csum_word: [0xab, 0xcd],
             len: 20,
+            msg: Some([7; FOLLOW_MSG_LEN]),
         }
     }
 
@@ -225,6 +241,8 @@ mod tests {
         assert_eq!(k.master[..4], [192, 0, 2, 9]);
         assert_eq!(k.master_prio, 150);
         assert_eq!(k.master_len, 20);
+        assert_eq!(k.master_dst[..4], [224, 0, 0, 18]);
+        assert_eq!(k.master_msg[0], 7);
         assert_eq!(k.down_ns, 3_609_000_000);
         assert_eq!(
             (k.version, k.state, k.priority, k.adver_int),
@@ -290,11 +308,17 @@ mod tests {
     #[test]
     fn signature_reads_the_wire_bytes() {
         let msg = [0x31, 7, 150, 1, 0x00, 0x64, 0xbe, 0xef, 192, 0, 2, 10];
-        let s = Signature::of(&msg, "192.0.2.9".parse().unwrap()).unwrap();
+        let (src, dst) = ("192.0.2.9".parse().unwrap(), "224.0.0.18".parse().unwrap());
+        let s = Signature::of(&msg, src, dst).unwrap();
         assert_eq!(
             (s.priority, s.int_word, s.csum_word, s.len),
             (150, [0, 0x64], [0xbe, 0xef], 12)
         );
-        assert!(Signature::of(&msg[..7], s.src).is_none());
+        assert_eq!(&s.msg.unwrap()[..12], &msg[..]);
+        assert!(Signature::of(&msg[..7], src, dst).is_none());
+        assert!(
+            Signature::of(&[0u8; 68], src, dst).unwrap().msg.is_none(),
+            "too long to copy"
+        );
     }
 }
