@@ -146,12 +146,30 @@ pub struct PeerTtl {
     pub pad: [u8; 2],
 }
 
-/// C `struct ha_vip4_key`.
+/// C `HA_VIP4_SLOTS` / `HA_VIP4_PROBES`: the IPv4 VIP table (open addressing in an array).
+pub const VIP4_SLOTS: u32 = 16384;
+pub const VIP4_PROBES: u32 = 8;
+pub const VIP_FREE: u8 = 0;
+pub const VIP_USED: u8 = 1;
+pub const VIP_DELETED: u8 = 2;
+
+/// C `struct ha_vip4_slot`: one slot of [`OWNED_VIPS4_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Pod, Zeroable)]
-pub struct Vip4Key {
+pub struct Vip4Slot {
     pub ifindex: u32,
     pub addr: [u8; 4],
+    pub mac: [u8; 6],
+    /// `VIP_FREE`, `VIP_USED` or `VIP_DELETED`.
+    pub state: u8,
+    pub pad: u8,
+}
+
+/// C `ha_vip4_hash`: where the search for (ifindex, addr) starts (masked by the caller).
+pub fn vip4_hash(ifindex: u32, addr: [u8; 4]) -> u32 {
+    let h =
+        (u32::from_ne_bytes(addr) ^ ifindex.wrapping_mul(0x9e37_79b9)).wrapping_mul(0x85eb_ca6b);
+    h ^ (h >> 16)
 }
 
 /// C `struct ha_vip6_key`.
@@ -207,7 +225,7 @@ mod pod {
     unsafe impl aya::Pod for VrrpState {}
     unsafe impl aya::Pod for PeerKey {}
     unsafe impl aya::Pod for PeerTtl {}
-    unsafe impl aya::Pod for Vip4Key {}
+    unsafe impl aya::Pod for Vip4Slot {}
     unsafe impl aya::Pod for Vip6Key {}
     unsafe impl aya::Pod for VipValue {}
 }
@@ -238,7 +256,7 @@ mod tests {
         assert_eq!(offset_of!(VrrpState, timer), 40);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<PeerTtl>(), 4);
-        assert_eq!(size_of::<Vip4Key>(), 8);
+        assert_eq!(size_of::<Vip4Slot>(), 16);
         assert_eq!(size_of::<Vip6Key>(), 20);
         assert_eq!(instance_index(1, FAMILY_V4, 51), 51);
         assert_eq!(instance_index(2, FAMILY_V6, 1), 512 + 256 + 1);

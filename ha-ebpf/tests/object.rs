@@ -8,7 +8,7 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    PeerKey, PeerTtl, Vip4Key, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState,
+    PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState,
     XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -146,7 +146,11 @@ fn btf_layouts_match_ha_common() {
         "ha_peer_ttl",
         rust_layout!(PeerTtl: min_ttl, max_ttl, pad),
     );
-    check(&btf, "ha_vip4_key", rust_layout!(Vip4Key: ifindex, addr));
+    check(
+        &btf,
+        "ha_vip4_slot",
+        rust_layout!(Vip4Slot: ifindex, addr, mac, state, pad),
+    );
     check(&btf, "ha_vip6_key", rust_layout!(Vip6Key: ifindex, addr));
     check(
         &btf,

@@ -174,13 +174,19 @@ impl Fixture {
             pad: 0,
         };
         if family == FAMILY_V4 {
-            let mut m: HashMap<_, Vip4Key, VipValue> =
-                HashMap::try_from(self.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("hash");
-            let k = Vip4Key {
+            // The first slot of its search (an empty table: no collision).
+            let addr: [u8; 4] = addr.try_into().expect("4 bytes");
+            let at = vip4_hash(IFINDEX, addr) & (VIP4_SLOTS - 1);
+            let mut m: Array<_, Vip4Slot> =
+                Array::try_from(self.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("array");
+            let slot = Vip4Slot {
                 ifindex: IFINDEX,
-                addr: addr.try_into().expect("4 bytes"),
+                addr,
+                mac,
+                state: VIP_USED,
+                pad: 0,
             };
-            m.insert(k, v, 0).expect("insert vip");
+            m.set(at, slot, 0).expect("set vip");
         } else {
             let mut m: HashMap<_, Vip6Key, VipValue> =
                 HashMap::try_from(self.bpf.map_mut(OWNED_VIPS6_MAP).expect("map")).expect("hash");
@@ -1103,4 +1109,37 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes into a valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The IPv4 VIP table is searched like the daemon fills it: past deleted slots, stopping at a
+/// free one, at most `VIP4_PROBES` slots.
+#[test]
+fn arp_table_probing() {
+    if !root_or_skip("ARP table probing") {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let start = vip4_hash(IFINDEX, VIP4) & (VIP4_SLOTS - 1);
+    let set = |fx: &mut Fixture, at: u32, state: u8, addr: [u8; 4]| {
+        let mut m: Array<_, Vip4Slot> =
+            Array::try_from(fx.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("array");
+        let slot = Vip4Slot {
+            ifindex: IFINDEX,
+            addr,
+            mac: OUR_MAC,
+            state,
+            pad: 0,
+        };
+        m.set(at & (VIP4_SLOTS - 1), slot, 0).expect("set");
+    };
+    // Another address in the first slot, a deleted one in the second, ours in the third.
+    set(&mut fx, start, VIP_USED, [192, 0, 2, 200]);
+    set(&mut fx, start + 1, VIP_DELETED, VIP4);
+    set(&mut fx, start + 2, VIP_USED, VIP4);
+    let (v, out) = fx.run(&arp_request(VIP4));
+    assert_eq!(v, XDP_TX);
+    assert_eq!(out, arp_reply(VIP4, OUR_MAC));
+    // A free slot before it ends the search.
+    set(&mut fx, start + 1, VIP_FREE, [0; 4]);
+    assert_eq!(fx.run(&arp_request(VIP4)).0, XDP_PASS);
 }

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use aya::maps::{Array, HashMap, RingBuf};
+use aya::maps::{Array, RingBuf};
 use aya::programs::Xdp;
 use aya::{Ebpf, EbpfLoader, TestRun, TestRunOptions};
 use ha::config::units::Centis;
@@ -119,16 +119,15 @@ fn load() -> Result<Ebpf, String> {
     };
     inst.set(instance_index(1, FAMILY_V4, 52), events, 0)
         .map_err(|e| e.to_string())?;
-    let mut vips: HashMap<_, Vip4Key, VipValue> =
-        HashMap::try_from(bpf.map_mut(OWNED_VIPS4_MAP).ok_or("map")?).map_err(|e| e.to_string())?;
-    vips.insert(
-        Vip4Key {
+    let mut vips: Array<_, Vip4Slot> =
+        Array::try_from(bpf.map_mut(OWNED_VIPS4_MAP).ok_or("map")?).map_err(|e| e.to_string())?;
+    vips.set(
+        vip4_hash(IFINDEX, VIP.octets()) & (VIP4_SLOTS - 1),
+        Vip4Slot {
             ifindex: IFINDEX,
             addr: VIP.octets(),
-        },
-        VipValue {
             mac: MAC,
-            router: 0,
+            state: VIP_USED,
             pad: 0,
         },
         0,

@@ -145,13 +145,36 @@ struct ha_peer_ttl {
 	__u8 pad[2];
 };
 
-/* A VIP this node answers ARP / neighbour solicitations for while MASTER (maps owned_vips4,
- * owned_vips6: small keys hash fastest). Rust: ha_common::Vip4Key / Vip6Key / VipValue. */
-struct ha_vip4_key {
+/*
+ * IPv4 VIPs this node answers ARP for while MASTER: an open-addressing table in an array
+ * (map owned_vips4), so the lookup is inlined instead of a hash-map call. Slot
+ * ha_vip4_hash(ifindex, addr) & (HA_VIP4_SLOTS - 1), then the next ones, at most
+ * HA_VIP4_PROBES; a free slot ends the search, a deleted one does not.
+ * Rust: ha_common::Vip4Slot, vip4_hash.
+ */
+#define HA_VIP4_SLOTS 16384
+#define HA_VIP4_PROBES 8
+#define HA_VIP_FREE 0
+#define HA_VIP_USED 1
+#define HA_VIP_DELETED 2
+
+struct ha_vip4_slot {
 	__u32 ifindex;
 	__u8 addr[4];
+	__u8 mac[6]; /* the answer's MAC */
+	__u8 state;  /* HA_VIP_* */
+	__u8 pad;
 };
 
+/* `addr` is the address's 4 bytes read as one native-endian word. */
+static inline __u32 ha_vip4_hash(__u32 ifindex, __u32 addr)
+{
+	__u32 h = (addr ^ (ifindex * 0x9e3779b9u)) * 0x85ebca6bu;
+
+	return h ^ (h >> 16);
+}
+
+/* IPv6 VIPs answered for (map owned_vips6, a hash). Rust: ha_common::Vip6Key / VipValue. */
 struct ha_vip6_key {
 	__u32 ifindex;
 	__u8 addr[16];
@@ -235,7 +258,7 @@ _Static_assert(HA_OFF(ha_vrrp_state, armed) == 32, "state armed offset");
 _Static_assert(HA_OFF(ha_vrrp_state, timer) == 40, "state timer offset");
 _Static_assert(sizeof(struct ha_peer_key) == 24, "ha_peer_key size");
 _Static_assert(sizeof(struct ha_peer_ttl) == 4, "ha_peer_ttl size");
-_Static_assert(sizeof(struct ha_vip4_key) == 8, "ha_vip4_key size");
+_Static_assert(sizeof(struct ha_vip4_slot) == 16, "ha_vip4_slot size");
 _Static_assert(sizeof(struct ha_vip6_key) == 20, "ha_vip6_key size");
 _Static_assert(sizeof(struct ha_vip_value) == 8, "ha_vip_value size");
 _Static_assert(sizeof(struct ha_vrrp_event) == 568, "ha_vrrp_event size");

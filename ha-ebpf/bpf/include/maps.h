@@ -50,10 +50,10 @@ struct {
 
 /* VIPs answered for in XDP: filled on MASTER, cleared on leaving it (DESIGN.md §4). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HA_MAX_VIPS);
-	__type(key, struct ha_vip4_key);
-	__type(value, struct ha_vip_value);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_VIP4_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ha_vip4_slot);
 } owned_vips4 SEC(".maps");
 
 struct {

@@ -78,9 +78,10 @@ static __always_inline enum neigh_verdict
 arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 {
 	struct ha_arp *arp = c->pos;
-	struct ha_vip4_key key;
-	struct ha_vip_value *vip;
+	struct ha_vip4_slot *vip = 0;
 	__u8 vip_addr[4];
+	__u32 tpa, h;
+	int i;
 
 	if (!cursor_has(c, sizeof(*arp)))
 		return NEIGH_TRUNCATED;
@@ -92,9 +93,21 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 	if (__builtin_memcmp(arp->spa, arp->tpa, 4) == 0 ||
 	    (arp->spa[0] | arp->spa[1] | arp->spa[2] | arp->spa[3]) == 0)
 		return NEIGH_PASS;
-	key.ifindex = ifindex;
-	__builtin_memcpy(key.addr, arp->tpa, 4);
-	vip = bpf_map_lookup_elem(&owned_vips4, &key);
+	__builtin_memcpy(&tpa, arp->tpa, 4);
+	h = ha_vip4_hash(ifindex, tpa);
+#pragma unroll
+	for (i = 0; i < HA_VIP4_PROBES; i++) {
+		__u32 idx = (h + i) & (HA_VIP4_SLOTS - 1);
+		struct ha_vip4_slot *s = bpf_map_lookup_elem(&owned_vips4, &idx);
+
+		if (!s || s->state == HA_VIP_FREE)
+			break;
+		if (s->state == HA_VIP_USED && s->ifindex == ifindex &&
+		    __builtin_memcmp(s->addr, arp->tpa, 4) == 0) {
+			vip = s;
+			break;
+		}
+	}
 	if (!vip)
 		return NEIGH_PASS;
 

@@ -23,6 +23,7 @@ pub mod status;
 pub mod track_file;
 pub mod track_process;
 pub mod tracking;
+pub mod vip_table;
 pub mod vmac;
 pub mod xdp;
 pub mod xdp_sync;

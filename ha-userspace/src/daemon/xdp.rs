@@ -17,14 +17,15 @@ use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ha_common::{
-    instance_index, PeerKey, PeerTtl, Vip4Key, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey,
-    VrrpState, XdpCounters, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
+    instance_index, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
+    VrrpKey, VrrpState, XdpCounters, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
     IFACE_SLOTS_MAP, MAX_IFACES, MAX_IFINDEX, OWNED_VIPS4_MAP, OWNED_VIPS6_MAP, VRRP_EVENTS_MAP,
     VRRP_INSTANCES_MAP, VRRP_PEERS_MAP, VRRP_STATE_MAP, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP,
 };
 use tracing::{debug, info, warn};
 
 use super::receive::{AdvertReceiver, Rx};
+use super::vip_table::Vip4Table;
 use crate::vrrp::packet::Family;
 use crate::vrrp::timers::MonoTime;
 
@@ -54,7 +55,8 @@ pub struct XdpPath {
     instances: Array<MapData, VrrpInstance>,
     state: Array<MapData, VrrpState>,
     peers: HashMap<MapData, PeerKey, PeerTtl>,
-    vips4: HashMap<MapData, Vip4Key, VipValue>,
+    vips4: Array<MapData, Vip4Slot>,
+    vip4_table: Vip4Table,
     vips6: HashMap<MapData, Vip6Key, VipValue>,
     attached: BTreeMap<u32, Attachment>,
     /// ifindex → its slot in the instance arrays (1..=MAX_IFACES).
@@ -102,6 +104,7 @@ impl XdpPath {
                 state,
                 peers,
                 vips4,
+                vip4_table: Vip4Table::default(),
                 vips6,
                 attached: BTreeMap::new(),
                 slot_of: BTreeMap::new(),
@@ -242,8 +245,17 @@ impl XdpPath {
         };
         for a in addrs {
             let r = match (a, own) {
-                (IpAddr::V4(v), true) => self.vips4.insert(vip4_key(ifindex, *v), value, 0),
-                (IpAddr::V4(v), false) => self.vips4.remove(&vip4_key(ifindex, *v)).or(Ok(())),
+                (IpAddr::V4(v), true) => match self.vip4_table.insert(ifindex, v.octets(), mac) {
+                    Ok((at, slot)) => self.vips4.set(at, slot, 0),
+                    Err(e) => {
+                        warn!("XDP: {e}");
+                        Ok(())
+                    }
+                },
+                (IpAddr::V4(v), false) => match self.vip4_table.remove(ifindex, v.octets()) {
+                    Some((at, slot)) => self.vips4.set(at, slot, 0),
+                    None => Ok(()),
+                },
                 (IpAddr::V6(v), true) => self.vips6.insert(vip6_key(ifindex, *v), value, 0),
                 (IpAddr::V6(v), false) => self.vips6.remove(&vip6_key(ifindex, *v)).or(Ok(())),
             };
@@ -271,13 +283,6 @@ impl XdpPath {
                 XdpCounters::default()
             }
         }
-    }
-}
-
-fn vip4_key(ifindex: u32, a: Ipv4Addr) -> Vip4Key {
-    Vip4Key {
-        ifindex,
-        addr: a.octets(),
     }
 }
 
