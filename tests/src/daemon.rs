@@ -53,15 +53,35 @@ impl Daemon {
 
     /// [`Daemon::start`] with extra `ha run` arguments.
     pub fn start_with(lab: &Lab, node: &Node, kind: Kind, config: &str, extra: &[&str]) -> Daemon {
+        Daemon::start_wrapped(lab, node, kind, config, &[], extra)
+    }
+
+    /// [`Daemon::start_with`] run under `wrapper` (a command that execs the rest, e.g.
+    /// `setpriv` with fewer capabilities).
+    pub fn start_wrapped(
+        lab: &Lab,
+        node: &Node,
+        kind: Kind,
+        config: &str,
+        wrapper: &[&str],
+        extra: &[&str],
+    ) -> Daemon {
         let tag = format!("{}-{}", node.name, kind.name());
         let conf = lab.write(&format!("{tag}.conf"), config);
         let socket = lab.path(&format!("{tag}.sock"));
         let log = lab.path(&format!("{tag}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
+        let program = match wrapper.first() {
+            Some(w) => std::path::PathBuf::from(w),
+            None => ha_bin(),
+        };
+        let mut base = node.command(&program);
+        if !wrapper.is_empty() {
+            base.args(&wrapper[1..]).arg(ha_bin());
+        }
         let child = match kind {
-            Kind::Ha => node
-                .command(&ha_bin())
+            Kind::Ha => base
                 .arg("run")
                 .arg("-f")
                 .arg(&conf)

@@ -183,3 +183,47 @@ fn failover_through_the_kernel_master_down_timer() {
     wait_state(&n2, "VI_1", "BACKUP");
     wait_state(&n1, "VI_1", "MASTER");
 }
+
+/// Where BPF is refused (here: no CAP_BPF / CAP_SYS_ADMIN), `ha` says so and runs on raw
+/// sockets: the election and failover still work.
+#[test]
+fn falls_back_to_raw_sockets_without_bpf() {
+    if !can_run("xdp fallback") {
+        return;
+    }
+    if !ha_tests::have("setpriv") {
+        println!("SKIPPED xdp fallback: setpriv (util-linux) is not installed");
+        return;
+    }
+    let lab = Lab::new("xfb", 2, false).unwrap();
+    let drop_bpf = [
+        "setpriv",
+        "--bounding-set",
+        "-bpf,-sys_admin,-perfmon",
+        "--",
+    ];
+    let a = InstanceSpec::new("VI_1", 51, 150);
+    let b = InstanceSpec::new("VI_1", 51, 100);
+    let n1 = Daemon::start_wrapped(
+        &lab,
+        &lab.nodes[0],
+        Kind::Ha,
+        &config("", &[a]),
+        &drop_bpf,
+        &[],
+    );
+    let n2 = Daemon::start_with(&lab, &lab.nodes[1], Kind::Ha, &config("", &[b]), &[]);
+    wait_state(&n1, "VI_1", "MASTER");
+    wait_state(&n2, "VI_1", "BACKUP");
+    assert!(n1.status().unwrap().xdp.is_none(), "no XDP without CAP_BPF");
+    assert!(
+        n1.log_text().contains("XDP fast path not available"),
+        "the fallback is logged:\n{}",
+        n1.log_text()
+    );
+    assert!(n2.status().unwrap().xdp.is_some(), "the other node has it");
+    // The graceful handover still works from the raw-socket node to the XDP one.
+    let mut n1 = n1;
+    n1.stop();
+    wait_state(&n2, "VI_1", "MASTER");
+}
