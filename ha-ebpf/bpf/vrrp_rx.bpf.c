@@ -35,11 +35,22 @@
 /* IPv4 flags + fragment offset: MF and the 13-bit offset. */
 #define HA_IP_MF_OFFSET 0x3fff
 
-static __always_inline struct ha_xdp_counters *counters(void)
+/* The interface's slot in the instance arrays and counters (0 = none). */
+static __always_inline __u32 slot_of(__u32 ifindex)
 {
-	__u32 key = HA_XDP_COUNTERS_KEY;
+	__u32 *slot;
 
-	return bpf_map_lookup_elem(&xdp_counters, &key);
+	if (ifindex >= HA_MAX_IFINDEX)
+		return 0;
+	slot = bpf_map_lookup_elem(&iface_slots, &ifindex);
+	if (!slot || *slot > HA_MAX_IFACES)
+		return 0;
+	return *slot;
+}
+
+static __always_inline struct ha_xdp_counters *counters(__u32 slot)
+{
+	return bpf_map_lookup_elem(&xdp_counters, &slot);
 }
 
 /* Master-down: the followed master has been silent for down_ns (RFC 5798 §6.4.2). */
@@ -64,7 +75,7 @@ static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
 	}
 	st->armed = 0;
 	ev = bpf_ringbuf_reserve(&vrrp_events, sizeof(*ev), 0);
-	cnt = counters();
+	cnt = counters(slot_of(st->key.ifindex));
 	if (!ev) {
 		if (cnt)
 			cnt->events_lost++;
@@ -115,20 +126,13 @@ static __always_inline void count_event(__u32 index)
 		st->events++;
 }
 
-/* The instance of this interface, family and VRID, and its array index; NULL if none. */
-static __always_inline struct ha_vrrp_instance *instance_of(__u32 ifindex, int v6, __u8 vrid,
+/* The instance of this interface slot, family and VRID, and its array index; NULL if none. */
+static __always_inline struct ha_vrrp_instance *instance_of(__u32 slot, int v6, __u8 vrid,
 							     __u32 *index)
 {
-	__u32 *slot;
-	__u32 s;
-
-	if (ifindex >= HA_MAX_IFINDEX)
+	if (!slot)
 		return 0;
-	slot = bpf_map_lookup_elem(&iface_slots, &ifindex);
-	if (!slot || !*slot || *slot > HA_MAX_IFACES)
-		return 0;
-	s = *slot;
-	*index = HA_INSTANCE_INDEX(s, v6 ? 1 : 0, vrid);
+	*index = HA_INSTANCE_INDEX(slot, v6 ? 1 : 0, vrid);
 	return bpf_map_lookup_elem(&vrrp_instances, index);
 }
 
@@ -205,7 +209,7 @@ static __always_inline struct ha_vrrp_event *scratch_event(struct xdp_md *ctx, _
  * absorb path first (no copy, no checksum), then the full checks.
  */
 static __always_inline int handle_vrrp(struct xdp_md *ctx, struct ha_xdp_counters *cnt,
-				       const struct vrrp_pkt *p, struct hdr_cursor *c,
+				       __u32 slot, const struct vrrp_pkt *p, struct hdr_cursor *c,
 				       const __u8 *src, const __u8 *dst)
 {
 	const __u8 *msg = c->pos;
@@ -225,7 +229,7 @@ static __always_inline int handle_vrrp(struct xdp_md *ctx, struct ha_xdp_counter
 		cnt->seen_vrrp_v4++;
 	if ((const void *)(msg + HA_VRRP_FIXED_HDR_LEN) <= end &&
 	    p->len >= HA_VRRP_FIXED_HDR_LEN) {
-		inst = instance_of(ctx->ingress_ifindex, v6, msg[1], &index);
+		inst = instance_of(slot, v6, msg[1], &index);
 		if (inst && inst->version && is_followed(inst, msg, end, p, src, dst)) {
 			absorb(index, inst, ctx->ingress_ifindex, p->family, msg[1],
 			       bpf_ktime_get_ns());
@@ -289,7 +293,8 @@ int vrrp_rx(struct xdp_md *ctx)
 		.pos = data,
 		.end = (void *)(long)ctx->data_end,
 	};
-	struct ha_xdp_counters *cnt = counters();
+	__u32 slot = slot_of(ctx->ingress_ifindex);
+	struct ha_xdp_counters *cnt = counters(slot);
 	struct vrrp_pkt p = {};
 	struct ethhdr *eth = data;
 	__be16 ethertype;
@@ -348,7 +353,7 @@ int vrrp_rx(struct xdp_md *ctx)
 		p.family = HA_FAMILY_V4;
 		p.multicast = (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000);
 		p.fragment = (ip->frag_off & bpf_htons(HA_IP_MF_OFFSET)) != 0;
-		return handle_vrrp(ctx, cnt, &p, &c, (const __u8 *)&ip->saddr,
+		return handle_vrrp(ctx, cnt, slot, &p, &c, (const __u8 *)&ip->saddr,
 				   (const __u8 *)&ip->daddr);
 	}
 
@@ -390,7 +395,7 @@ int vrrp_rx(struct xdp_md *ctx)
 		p.ttl = ip6->hop_limit;
 		p.family = HA_FAMILY_V6;
 		p.multicast = ip6->daddr.in6_u.u6_addr8[0] == 0xff;
-		return handle_vrrp(ctx, cnt, &p, &c, (const __u8 *)&ip6->saddr,
+		return handle_vrrp(ctx, cnt, slot, &p, &c, (const __u8 *)&ip6->saddr,
 				   (const __u8 *)&ip6->daddr);
 	}
 

@@ -211,11 +211,23 @@ impl Fixture {
         .expect("reset");
     }
 
+    /// All interfaces' counters (entry 0: no slot; 1..: by slot), summed over CPUs.
     fn counters(&self) -> XdpCounters {
         let array: PerCpuArray<_, XdpCounters> =
             PerCpuArray::try_from(self.bpf.map(XDP_COUNTERS_MAP).expect("map")).expect("array");
-        let per_cpu = array.get(&XDP_COUNTERS_KEY, 0).expect("read counters");
-        XdpCounters::sum(per_cpu.iter())
+        let mut all = Vec::new();
+        for i in 0..=MAX_IFACES {
+            let per_cpu = array.get(&i, 0).expect("read counters");
+            all.push(XdpCounters::sum(per_cpu.iter()));
+        }
+        XdpCounters::sum(all.iter())
+    }
+
+    /// One slot's counters.
+    fn counters_of(&self, slot: u32) -> XdpCounters {
+        let array: PerCpuArray<_, XdpCounters> =
+            PerCpuArray::try_from(self.bpf.map(XDP_COUNTERS_MAP).expect("map")).expect("array");
+        XdpCounters::sum(array.get(&slot, 0).expect("read counters").iter())
     }
 
     fn state(&self, k: VrrpKey) -> VrrpState {
@@ -949,6 +961,7 @@ fn fixtures() {
     let cases = cases();
     assert!(cases.len() >= 40, "the suite promises at least 40 frames");
     let mut fx = Fixture::standard();
+    let all_before = fx.counters();
     let mut failures = Vec::new();
     for c in &cases {
         fx.reset_invalid_log();
@@ -988,6 +1001,10 @@ fn fixtures() {
         cases.len(),
         failures.join("\n")
     );
+    // Every frame arrived on IFINDEX (slot 1): its counters are slot 1's, none elsewhere.
+    let total = fx.counters().delta_since(&all_before);
+    assert_eq!(fx.counters_of(1), total, "counted per interface slot");
+    assert_eq!(fx.counters_of(0), XdpCounters::default());
 }
 
 /// The event carries what the engine needs to run its own checks: the message, addresses,

@@ -107,6 +107,17 @@ fn arp_for_the_vip_is_answered_by_xdp() {
         counter(&n1, "arp_reply") > before,
         "the reply came from XDP (arp_reply counter)"
     );
+    let eth0 = n1
+        .status()
+        .and_then(|s| s.xdp)
+        .unwrap()
+        .interfaces
+        .remove(0);
+    assert!(
+        eth0.counters.get("arp_reply").copied().unwrap_or(0) > before,
+        "counted on eth0: {:?}",
+        eth0.counters
+    );
 }
 
 /// DESIGN.md decision 3: in steady state the BACKUP's adverts are absorbed in the kernel: no

@@ -14,7 +14,8 @@
 
 #define HA_OFF(type, field) __builtin_offsetof(struct type, field)
 
-/* The only slot of the single-entry per-CPU counters map; Rust: XDP_COUNTERS_KEY. */
+/* The counters map has one entry per interface slot (1..HA_MAX_IFACES); entry 0 counts
+ * frames on an interface the engine gave no slot. Rust: XDP_COUNTERS_KEY is that entry 0. */
 #define HA_XDP_COUNTERS_KEY 0
 
 /* Longest VRRP message the fast path handles (and copies into an event): bpf_csum_diff's

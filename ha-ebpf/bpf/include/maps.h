@@ -69,10 +69,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } vrrp_events SEC(".maps");
 
-/* Per-CPU named counters (slot HA_XDP_COUNTERS_KEY); userspace adds the copies up. */
+/* Per-CPU named counters, one set per interface slot (0: no slot); userspace adds the
+ * per-CPU copies up. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, HA_MAX_IFACES + 1);
 	__type(key, __u32);
 	__type(value, struct ha_xdp_counters);
 } xdp_counters SEC(".maps");

@@ -909,21 +909,29 @@ impl Engine {
                     st
                 })
                 .collect(),
-            xdp: self.xdp.as_ref().map(|x| XdpStatus {
-                interfaces: x
-                    .attachments()
-                    .into_iter()
-                    .map(|a| XdpInterface {
-                        name: a.name,
-                        mode: a.mode.into(),
-                        why: a.why,
-                    })
-                    .collect(),
-                counters: x
-                    .counters()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+            xdp: self.xdp.as_ref().map(|x| {
+                let per_if = x.counters();
+                let named = |c: &ha_common::XdpCounters| -> BTreeMap<String, u64> {
+                    c.iter().map(|(k, v)| (k.to_string(), v)).collect()
+                };
+                let total = ha_common::XdpCounters::sum(per_if.iter().map(|(_, c)| c));
+                XdpStatus {
+                    interfaces: x
+                        .attachments()
+                        .into_iter()
+                        .map(|a| XdpInterface {
+                            counters: per_if
+                                .iter()
+                                .find(|(n, _)| *n == a.name)
+                                .map(|(_, c)| named(c))
+                                .unwrap_or_default(),
+                            name: a.name,
+                            mode: a.mode.into(),
+                            why: a.why,
+                        })
+                        .collect(),
+                    counters: named(&total),
+                }
             }),
         }
     }

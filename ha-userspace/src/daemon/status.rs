@@ -82,6 +82,9 @@ pub struct XdpInterface {
     /// "native" or "generic".
     pub mode: String,
     pub why: Option<String>,
+    /// This interface's counters.
+    #[serde(default)]
+    pub counters: std::collections::BTreeMap<String, u64>,
 }
 
 impl Status {
@@ -116,27 +119,25 @@ impl Status {
         match &self.xdp {
             None => out.push_str("XDP: off (raw sockets)\n"),
             Some(x) => {
-                let ifs: Vec<String> = x
-                    .interfaces
-                    .iter()
-                    .map(|i| format!("{} {}", i.name, i.mode))
-                    .collect();
-                let c = |n: &str| x.counters.get(n).copied().unwrap_or(0);
-                let dropped: u64 = x
-                    .counters
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("drop_"))
-                    .map(|(_, v)| v)
-                    .sum();
-                out.push_str(&format!(
-                    "XDP: {}; adverts absorbed {}, events {}, dropped {}; ARP replies {}, NA replies {}\n",
-                    ifs.join(", "),
-                    c("absorbed"),
-                    c("advert_events"),
-                    dropped,
-                    c("arp_reply"),
-                    c("na_reply")
-                ));
+                for i in &x.interfaces {
+                    let c = |n: &str| i.counters.get(n).copied().unwrap_or(0);
+                    let dropped: u64 = i
+                        .counters
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("drop_"))
+                        .map(|(_, v)| v)
+                        .sum();
+                    out.push_str(&format!(
+                        "XDP {} ({}): adverts absorbed {}, events {}, dropped {}; ARP replies {}, NA replies {}\n",
+                        i.name,
+                        i.mode,
+                        c("absorbed"),
+                        c("advert_events"),
+                        dropped,
+                        c("arp_reply"),
+                        c("na_reply")
+                    ));
+                }
             }
         }
         out

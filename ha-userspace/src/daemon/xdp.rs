@@ -268,21 +268,32 @@ impl XdpPath {
         }
     }
 
-    /// The counters summed over CPUs.
-    pub fn counters(&self) -> XdpCounters {
+    /// Each attached interface's counters, summed over CPUs (and the frames seen on an
+    /// interface without a slot, under "-", when there are any).
+    pub fn counters(&self) -> Vec<(String, XdpCounters)> {
         let Some(m) = self.bpf.map(XDP_COUNTERS_MAP) else {
-            return XdpCounters::default();
+            return Vec::new();
         };
         let Ok(array) = PerCpuArray::<_, XdpCounters>::try_from(m) else {
-            return XdpCounters::default();
+            return Vec::new();
         };
-        match array.get(&XDP_COUNTERS_KEY, 0) {
+        let read = |slot: u32| match array.get(&slot, 0) {
             Ok(v) => XdpCounters::sum(v.iter()),
             Err(e) => {
                 debug!("XDP counters: {e}");
                 XdpCounters::default()
             }
+        };
+        let mut out: Vec<(String, XdpCounters)> = self
+            .slot_of
+            .iter()
+            .map(|(ifindex, slot)| (self.attached[ifindex].name.clone(), read(*slot)))
+            .collect();
+        let orphan = read(XDP_COUNTERS_KEY);
+        if orphan != XdpCounters::default() {
+            out.push(("-".into(), orphan));
         }
+        out
     }
 }
 
