@@ -122,10 +122,12 @@ pub struct VrrpState {
     pub last_seen_ns: u64,
     pub absorbed: u64,
     pub events: u64,
+    /// When the armed timer fires (a timer past due is dead and re-armed by the next advert).
+    pub due_ns: u64,
     /// Filled by the kernel when it arms the timer (array callbacks get only the index).
     pub key: VrrpKey,
     pub armed: u32,
-    pub timer_ready: u32,
+    pub pad: u32,
     pub timer: [u64; 2],
 }
 
@@ -250,10 +252,11 @@ mod tests {
         assert_eq!(offset_of!(VrrpInstance, master_csum), 36);
         assert_eq!(offset_of!(VrrpInstance, master_len), 38);
         assert_eq!(offset_of!(VrrpInstance, down_ns), 40);
-        assert_eq!(size_of::<VrrpState>(), 56);
-        assert_eq!(offset_of!(VrrpState, key), 24);
-        assert_eq!(offset_of!(VrrpState, armed), 32);
-        assert_eq!(offset_of!(VrrpState, timer), 40);
+        assert_eq!(size_of::<VrrpState>(), 64);
+        assert_eq!(offset_of!(VrrpState, due_ns), 24);
+        assert_eq!(offset_of!(VrrpState, key), 32);
+        assert_eq!(offset_of!(VrrpState, armed), 40);
+        assert_eq!(offset_of!(VrrpState, timer), 48);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<PeerTtl>(), 4);
         assert_eq!(size_of::<Vip4Slot>(), 16);

@@ -32,6 +32,10 @@
 #define HA_ETH_P_ARP 0x0806
 #define HA_CLOCK_MONOTONIC 1
 #define HA_NSEC_PER_SEC 1000000000ULL
+/* A ring buffer full at master-down: the next try. */
+#define HA_RETRY_NS 10000000ULL
+/* How late a timer may fire before it counts as dead. */
+#define HA_TIMER_SLACK_NS 50000000ULL
 /* IPv4 flags + fragment offset: MF and the 13-bit offset. */
 #define HA_IP_MF_OFFSET 0x3fff
 
@@ -70,17 +74,21 @@ static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
 	}
 	deadline = st->last_seen_ns + inst->down_ns;
 	if (now < deadline) {
+		st->due_ns = deadline;
 		bpf_timer_start(&st->timer, deadline - now, 0);
 		return 0;
 	}
-	st->armed = 0;
 	ev = bpf_ringbuf_reserve(&vrrp_events, sizeof(*ev), 0);
 	cnt = counters(slot_of(st->key.ifindex));
 	if (!ev) {
+		/* The engine must hear it: try again shortly, still armed. */
 		if (cnt)
 			cnt->events_lost++;
+		st->due_ns = now + HA_RETRY_NS;
+		bpf_timer_start(&st->timer, HA_RETRY_NS, 0);
 		return 0;
 	}
+	st->armed = 0;
 	__builtin_memset(ev, 0, 56);
 	ev->ts_ns = st->last_seen_ns;
 	ev->ifindex = st->key.ifindex;
@@ -104,18 +112,25 @@ static __always_inline void absorb(__u32 index, const struct ha_vrrp_instance *i
 		return;
 	st->last_seen_ns = now;
 	st->absorbed++;
-	if (st->armed || !inst->down_ns)
+	if (!inst->down_ns)
+		return;
+	/* Armed, due no later than this advert's deadline, and not overdue: nothing to do (the
+	 * common case). A shorter interval than the armed one, or a timer past due (freed by a
+	 * userspace rewrite of the entry), re-arms. */
+	if (st->armed && st->due_ns <= now + inst->down_ns &&
+	    now <= st->due_ns + HA_TIMER_SLACK_NS)
 		return;
 	st->key.ifindex = ifindex;
 	st->key.family = family;
 	st->key.vrid = vrid;
-	if (!st->timer_ready) {
+	if (bpf_timer_start(&st->timer, inst->down_ns, 0) != 0) {
 		bpf_timer_init(&st->timer, &vrrp_state, HA_CLOCK_MONOTONIC);
 		bpf_timer_set_callback(&st->timer, down_timer_fired);
-		st->timer_ready = 1;
+		if (bpf_timer_start(&st->timer, inst->down_ns, 0) != 0)
+			return;
 	}
-	if (bpf_timer_start(&st->timer, inst->down_ns, 0) == 0)
-		st->armed = 1;
+	st->due_ns = now + inst->down_ns;
+	st->armed = 1;
 }
 
 static __always_inline void count_event(__u32 index)

@@ -138,7 +138,7 @@ fn btf_layouts_match_ha_common() {
     check(
         &btf,
         "ha_vrrp_state",
-        rust_layout!(VrrpState: last_seen_ns, absorbed, events, key, armed, timer_ready, timer),
+        rust_layout!(VrrpState: last_seen_ns, absorbed, events, due_ns, key, armed, pad, timer),
     );
     check(&btf, "ha_peer_key", rust_layout!(PeerKey: vrrp, addr));
     check(

@@ -1069,7 +1069,9 @@ fn master_down_timer_fires_after_silence() {
     let mut fx = Fixture::new();
     fx.slot();
     let k = key(FAMILY_V4, 54);
-    fx.follow(k, &followed(), 50_000_000);
+    // 200 ms of silence is master-down; adverts 20 ms apart keep it alive with a wide margin
+    // for a busy machine.
+    fx.follow(k, &followed(), 200_000_000);
     let frame = followed().frame();
     for _ in 0..3 {
         assert_eq!(fx.run(&frame).0, XDP_DROP);
@@ -1079,7 +1081,7 @@ fn master_down_timer_fires_after_silence() {
     assert_eq!(st.absorbed, 3);
     assert_eq!(st.armed, 1);
     assert!(fx.events().is_empty(), "no event while the master speaks");
-    std::thread::sleep(Duration::from_millis(120));
+    std::thread::sleep(Duration::from_millis(400));
     let ev = fx.events();
     assert_eq!(ev.len(), 1, "one master-down event");
     assert_eq!(
@@ -1089,7 +1091,7 @@ fn master_down_timer_fires_after_silence() {
     assert_eq!(ev[0].ts_ns, st.last_seen_ns);
     assert_eq!(fx.counters().master_down, 1);
     assert_eq!(fx.state(k).armed, 0);
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
     assert!(fx.events().is_empty(), "fires once");
 }
 
@@ -1159,4 +1161,43 @@ fn arp_table_probing() {
     // A free slot before it ends the search.
     set(&mut fx, start + 1, VIP_FREE, [0; 4]);
     assert_eq!(fx.run(&arp_request(VIP4)).0, XDP_PASS);
+}
+
+/// The timer heals: a state entry rewritten by userspace (which frees its timer) is re-armed
+/// by the next advert, and a shorter Master_Down_Interval takes effect at once.
+#[test]
+fn master_down_timer_rearms_and_shortens() {
+    if !root_or_skip("master-down timer") {
+        return;
+    }
+    let mut fx = Fixture::new();
+    fx.slot();
+    let k = key(FAMILY_V4, 54);
+    fx.follow(k, &followed(), 10_000_000_000);
+    let frame = followed().frame();
+    assert_eq!(fx.run(&frame).0, XDP_DROP);
+    assert_eq!(fx.state(k).armed, 1);
+    // Userspace zeroes the entry: the timer is freed.
+    {
+        let mut m: Array<_, VrrpState> =
+            Array::try_from(fx.bpf.map_mut(VRRP_STATE_MAP).expect("map")).expect("array");
+        m.set(Fixture::index(k), VrrpState::default(), 0)
+            .expect("zero");
+    }
+    assert_eq!(fx.run(&frame).0, XDP_DROP);
+    let st = fx.state(k);
+    assert_eq!(st.armed, 1, "re-armed after the rewrite");
+    assert!(st.due_ns > st.last_seen_ns + 9_000_000_000);
+    // The master now advertises faster: 100 ms of silence is enough.
+    fx.follow(k, &followed(), 100_000_000);
+    assert_eq!(fx.run(&frame).0, XDP_DROP);
+    let st = fx.state(k);
+    assert!(
+        st.due_ns <= st.last_seen_ns + 100_000_000,
+        "the shorter interval applies"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let ev = fx.events();
+    assert_eq!(ev.len(), 1, "master-down after 100 ms, not 10 s");
+    assert_eq!(ev[0].kind, EV_MASTER_DOWN);
 }

@@ -238,3 +238,59 @@ fn falls_back_to_raw_sockets_without_bpf() {
     n1.stop();
     wait_state(&n2, "VI_1", "MASTER");
 }
+
+/// While the kernel watches the master, the state machine's own timer is not refreshed. A
+/// lower-priority advert from a third router (which the state machine ignores, RFC 5798
+/// §6.4.2) must not meet that stale timer and make the BACKUP take over at once.
+#[test]
+fn third_router_advert_does_not_trigger_a_takeover() {
+    use ha::config::units::Centis;
+    use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
+    use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+    if !can_run("xdp third router") {
+        return;
+    }
+    let lab = Lab::new("x3r", 3, false).unwrap();
+    let (_n1, n2) = pair(&lab, "0.1", &[]);
+    // The kernel timer takes over following at the first Master_Down_Interval.
+    let armed = wait_until(WAIT, || {
+        n2.instance("VI_1")
+            .is_some_and(|i| i.counters.xdp_timer_armed)
+    });
+    assert!(armed, "the kernel timer never armed on the backup");
+    // Let the state machine's own timer go stale (several Master_Down_Intervals).
+    std::thread::sleep(Duration::from_millis(1500));
+    let a = Advert {
+        version: Version::V3,
+        vrid: 51,
+        priority: 50,
+        adver_int: Centis(10),
+        addrs: vec![IpAddr::V4(VIP4)],
+        auth: Auth::None,
+    };
+    let pkt = encode_ipv4_packet(&a, &Ipv4Tx::new(lab.nodes[2].ip4, MCAST_V4, 1)).unwrap();
+    let ns = lab.nodes[2].ns.clone();
+    std::thread::spawn(move || {
+        enter_netns(&ns).unwrap();
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s.set_header_included_v4(true).unwrap();
+        s.bind_device(Some(b"eth0")).unwrap();
+        s.send_to(
+            &pkt,
+            &SockAddr::from(std::net::SocketAddrV4::new(MCAST_V4, 0)),
+        )
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let i = n2.instance("VI_1").unwrap();
+    assert_eq!(i.counters.became_master, 0, "the backup took over: {i:?}");
+    assert_eq!(i.state, "BACKUP");
+    assert!(
+        i.counters.adverts_received >= 1,
+        "the third router's advert reached it"
+    );
+}

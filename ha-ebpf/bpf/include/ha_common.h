@@ -128,9 +128,10 @@ struct ha_vrrp_state {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last advert from the followed master */
 	__u64 absorbed;     /* adverts consumed without waking userspace */
 	__u64 events;       /* advert and master-down events sent */
+	__u64 due_ns;       /* when the armed timer fires; a timer past due is dead and re-armed */
 	struct ha_vrrp_key key; /* for the timer callback (array maps pass only the index) */
 	__u32 armed;        /* the master-down timer runs */
-	__u32 timer_ready;  /* bpf_timer_init done */
+	__u32 pad;
 	struct bpf_timer timer;
 };
 
@@ -253,10 +254,11 @@ _Static_assert(HA_OFF(ha_vrrp_instance, master_int) == 34, "master_int offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, master_csum) == 36, "master_csum offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, master_len) == 38, "master_len offset");
 _Static_assert(HA_OFF(ha_vrrp_instance, down_ns) == 40, "down_ns offset");
-_Static_assert(sizeof(struct ha_vrrp_state) == 56, "ha_vrrp_state size");
-_Static_assert(HA_OFF(ha_vrrp_state, key) == 24, "state key offset");
-_Static_assert(HA_OFF(ha_vrrp_state, armed) == 32, "state armed offset");
-_Static_assert(HA_OFF(ha_vrrp_state, timer) == 40, "state timer offset");
+_Static_assert(sizeof(struct ha_vrrp_state) == 64, "ha_vrrp_state size");
+_Static_assert(HA_OFF(ha_vrrp_state, due_ns) == 24, "state due_ns offset");
+_Static_assert(HA_OFF(ha_vrrp_state, key) == 32, "state key offset");
+_Static_assert(HA_OFF(ha_vrrp_state, armed) == 40, "state armed offset");
+_Static_assert(HA_OFF(ha_vrrp_state, timer) == 48, "state timer offset");
 _Static_assert(sizeof(struct ha_peer_key) == 24, "ha_peer_key size");
 _Static_assert(sizeof(struct ha_peer_ttl) == 4, "ha_peer_ttl size");
 _Static_assert(sizeof(struct ha_vip4_slot) == 16, "ha_vip4_slot size");

@@ -125,7 +125,7 @@ impl Announcer {
     fn send(&self, m: &Message) -> io::Result<()> {
         match m.addr {
             IpAddr::V4(a) => self.send_arp(m.ifindex, m.mac, a),
-            IpAddr::V6(a) => self.send_na(m.ifindex, m.mac, a, false),
+            IpAddr::V6(a) => self.send_na(m.ifindex, m.mac, a, m.router),
         }
     }
 

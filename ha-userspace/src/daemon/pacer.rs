@@ -23,6 +23,8 @@ pub struct Message {
     pub ifindex: u32,
     pub mac: [u8; 6],
     pub addr: IpAddr,
+    /// IPv6: set the NA Router flag (the interface forwards).
+    pub router: bool,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +119,7 @@ mod tests {
             ifindex,
             mac: [2, 0, 0, 0, 0, 1],
             addr: addr.parse().unwrap(),
+            router: false,
         }
     }
 

@@ -32,6 +32,7 @@ use crate::vrrp::packet::{
 };
 use crate::vrrp::timers::MonoTime;
 use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
+use ha_common::VrrpState;
 
 /// Something the rest of the daemon must hear about (notify scripts, FIFO, mail, logs).
 #[derive(Debug, Clone)]
@@ -117,6 +118,11 @@ pub struct Runner {
     last_sig: Option<Signature>,
     /// Who runs the Master_Down_Timer while following (XDP path).
     watch: Watch,
+    /// The advert the kernel was told to absorb (kept apart from `last_sig`, which the next
+    /// accepted advert overwrites).
+    followed_sig: Option<Signature>,
+    /// When the state machine last heard an advert (real or replayed from the kernel).
+    fed_at: MonoTime,
     /// Another instance has the same interface, family and VRID (unicast instances told
     /// apart by peer): the kernel's per-VRID entry cannot serve both, so both stay on the
     /// raw socket.
@@ -269,6 +275,8 @@ impl Runner {
             base_ifindex: base.index,
             last_sig: None,
             watch: Watch::Off,
+            followed_sig: None,
+            fed_at: MonoTime::ZERO,
             xdp_shared: false,
             plan,
         })
@@ -331,9 +339,13 @@ impl Runner {
         known: &Objects,
         ctx: &mut Ctx<'_>,
     ) -> Result<(), Box<InstancePlan>> {
+        self.catch_up(now, ctx);
         if self.fsm.reconfigure(p.fsm_config(self.src)).is_err() {
             return Err(Box::new(p));
         }
+        // The checks may have changed (password, interval, VIP list): the kernel must not
+        // keep absorbing the old advert; the next one is checked afresh and followed again.
+        self.last_sig = None;
         let master = self.fsm.state() == State::Master;
         if master {
             let old: Vec<(u32, &IpAddress)> = self
@@ -376,6 +388,22 @@ impl Runner {
             apply::routes(ctx.nl, false, &gone_routes, ctx.links, &owner);
             let released: Vec<IpAddr> = gone.iter().map(|(_, v)| v.addr).collect();
             ctx.announcer.forget(&released);
+            // The XDP program answers ARP / NS for VIPs on the instance's interface or VMAC.
+            let vmac = self.vmac.as_ref().map(|v| v.index);
+            let on_xdp = |list: &[(u32, &IpAddress)]| -> Vec<IpAddr> {
+                list.iter()
+                    .filter(|(i, _)| *i == self.base_ifindex || Some(*i) == vmac)
+                    .map(|(_, v)| v.addr)
+                    .collect()
+            };
+            let (xdp_gone, xdp_added) = (on_xdp(&gone), on_xdp(&added));
+            if let Some(xdp) = ctx.xdp.as_deref_mut() {
+                if xdp.is_attached(self.base_ifindex) {
+                    let router = ipv6_forwarding(&self.plan.ifname);
+                    xdp.own_vips(self.base_ifindex, &xdp_gone, self.mac, router, false);
+                    xdp.own_vips(self.base_ifindex, &xdp_added, self.mac, router, true);
+                }
+            }
             apply::addresses(ctx.nl, false, &gone, &owner);
             apply::addresses(ctx.nl, true, &added, &owner);
             apply::routes(ctx.nl, true, &new_routes, ctx.links, &owner);
@@ -455,33 +483,49 @@ impl Runner {
         }
     }
 
-    /// While following through the kernel: feeds the state machine the followed master's
-    /// last advert as the kernel saw it. True when the master is alive (its timer restarted
-    /// from that advert); false when the timeout stands.
-    fn resync_from_kernel(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> bool {
+    /// While the kernel absorbs the followed master's adverts, the state machine's own
+    /// Master_Down_Timer only knows the last advert it saw itself. Before anything else
+    /// reaches the state machine, this replays the kernel's last-advert time, so no input
+    /// ever meets a stale timer. True when the master is alive by the kernel's clock (the
+    /// timer now runs from its last advert); false when it has been silent for the
+    /// Master_Down_Interval (the timeout stands).
+    fn catch_up(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> Option<VrrpState> {
         if self.watch == Watch::Off || self.fsm.state() != State::Backup {
-            return false;
+            return None;
         }
-        let (Some(sig), Some(xdp)) = (self.last_sig, ctx.xdp.as_deref_mut()) else {
-            return false;
+        let (Some(sig), Some(xdp)) = (self.followed_sig, ctx.xdp.as_deref_mut()) else {
+            return None;
         };
-        let key = xdp_sync::key(self.base_ifindex, &self.plan);
-        let Some(st) = xdp.state(&key) else {
-            return false;
-        };
+        let st = xdp.state(&xdp_sync::key(self.base_ifindex, &self.plan))?;
         let last = super::xdp::mono_of_ns(st.last_seen_ns);
         if st.last_seen_ns == 0 || last + self.fsm.master_down_interval() <= now {
+            return None;
+        }
+        if last > self.fed_at {
+            let adver_int = self.fsm.master_adver_int();
+            self.fsm.handle(
+                last,
+                Input::Advert {
+                    src: sig.src,
+                    priority: sig.priority,
+                    adver_int,
+                },
+            );
+            self.fed_at = last;
+        }
+        Some(st)
+    }
+
+    /// At the state machine's timeout while following through the kernel: true when the
+    /// kernel saw the master since (the timer restarted from its last advert).
+    fn resync_from_kernel(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> bool {
+        let before = self.fsm.poll_timeout();
+        let Some(st) = self.catch_up(now, ctx) else {
+            return false;
+        };
+        if self.fsm.poll_timeout() == before && before.is_some_and(|t| t <= now) {
             return false;
         }
-        let adver_int = self.fsm.master_adver_int();
-        self.fsm.handle(
-            last,
-            Input::Advert {
-                src: sig.src,
-                priority: sig.priority,
-                adver_int,
-            },
-        );
         self.watch = if st.armed != 0 {
             Watch::Kernel
         } else {
@@ -531,9 +575,20 @@ impl Runner {
         xdp.set_instance(key, value);
         self.watch = match (following, self.watch) {
             (None, _) => Watch::Off,
-            (Some(_), Watch::Off) => Watch::Pending,
+            (Some(f), Watch::Off) => {
+                self.followed_sig = Some(f);
+                Watch::Pending
+            }
+            // Another advert to follow: the kernel timer restarts with it.
+            (Some(f), _) if Some(f) != self.followed_sig => {
+                self.followed_sig = Some(f);
+                Watch::Pending
+            }
             (Some(_), w) => w,
         };
+        if self.watch == Watch::Off {
+            self.followed_sig = None;
+        }
     }
 
     /// Writes the static part of the kernel's view (unicast peers) and the first state.
@@ -553,7 +608,7 @@ impl Runner {
     pub fn detach_xdp(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(xdp) = ctx.xdp.as_deref_mut() {
             xdp.remove_instance(xdp_sync::key(self.base_ifindex, &self.plan));
-            xdp.own_vips(self.base_ifindex, &self.vip_addrs(), self.mac, false);
+            xdp.own_vips(self.base_ifindex, &self.vip_addrs(), self.mac, false, false);
         }
         self.watch = Watch::Off;
     }
@@ -585,6 +640,9 @@ impl Runner {
 
     /// What the receive path delivered for this VRID.
     pub fn on_rx(&mut self, rx: Rx<'_>, ctx: &mut Ctx<'_>) {
+        if !matches!(rx, Rx::MasterDown { .. }) {
+            self.catch_up(super::clock::mono_now(), ctx);
+        }
         match rx {
             Rx::Packet { bytes, v6, at, .. } => self.on_packet(at, bytes, v6, ctx),
             Rx::Message {
@@ -626,6 +684,7 @@ impl Runner {
         if priority == 0 {
             self.counters.priority_zero_received += 1;
         }
+        self.fed_at = now;
         self.fsm.handle(
             now,
             Input::Advert {
@@ -719,6 +778,7 @@ impl Runner {
     }
 
     pub fn on_link(&mut self, now: MonoTime, link: &Link, ctx: &mut Ctx<'_>) {
+        self.catch_up(now, ctx);
         let mut changed = false;
         // The instance's own interface (a VMAC follows its parent's carrier).
         if link.name == self.plan.ifname && link.up != self.link_up {
@@ -751,6 +811,7 @@ impl Runner {
         value: i64,
         ctx: &mut Ctx<'_>,
     ) {
+        self.catch_up(now, ctx);
         let key = (kind, name.to_owned());
         if let Some(v) = self.objects.get_mut(&key) {
             if *v != value {
@@ -841,6 +902,7 @@ impl Runner {
 
     /// Feeds an operator or shutdown input.
     pub fn input(&mut self, now: MonoTime, input: Input, ctx: &mut Ctx<'_>) {
+        self.catch_up(now, ctx);
         self.fsm.handle(now, input);
         self.run_actions(now, ctx);
     }
@@ -995,7 +1057,8 @@ impl Runner {
         let xdp_vips = self.vip_addrs();
         if let Some(xdp) = ctx.xdp.as_deref_mut() {
             if xdp.is_attached(self.base_ifindex) {
-                xdp.own_vips(self.base_ifindex, &xdp_vips, self.mac, add);
+                let router = ipv6_forwarding(&self.plan.ifname);
+                xdp.own_vips(self.base_ifindex, &xdp_vips, self.mac, router, add);
             }
         }
         if add {
@@ -1015,6 +1078,7 @@ impl Runner {
         if self.fsm.state() != State::Master {
             return;
         }
+        let router = self.plan.family == Family::V6 && ipv6_forwarding(&self.plan.ifname);
         for _ in 0..count {
             for (v, &ifindex) in self.plan.vips.iter().zip(&self.vip_ifindex) {
                 let mac = ctx.mac_of(ifindex).unwrap_or(self.mac);
@@ -1045,6 +1109,7 @@ impl Runner {
                     ifindex,
                     mac,
                     addr: v.addr,
+                    router: v.addr.is_ipv6() && router,
                 };
                 match ctx.announcer.announce(now, msg, interval) {
                     Ok(()) => self.counters.gratuitous_sent += 1,
@@ -1114,6 +1179,13 @@ impl Ctx<'_> {
             .find(|l| l.index == ifindex)
             .and_then(|l| l.mac)
     }
+}
+
+/// Whether the interface forwards IPv6: the Router flag of our neighbour advertisements
+/// (RFC 4861 §4.4), as keepalived sets it.
+fn ipv6_forwarding(ifname: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
 }
 
 /// The address adverts come from when none is configured: the interface's first primary

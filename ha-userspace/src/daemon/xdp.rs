@@ -237,10 +237,17 @@ impl XdpPath {
     }
 
     /// Answers ARP / NS for these addresses on `ifindex` with `mac` (while MASTER).
-    pub fn own_vips(&mut self, ifindex: u32, addrs: &[IpAddr], mac: [u8; 6], own: bool) {
+    pub fn own_vips(
+        &mut self,
+        ifindex: u32,
+        addrs: &[IpAddr],
+        mac: [u8; 6],
+        router: bool,
+        own: bool,
+    ) {
         let value = VipValue {
             mac,
-            router: 0,
+            router: u8::from(router),
             pad: 0,
         };
         for a in addrs {
