@@ -393,6 +393,15 @@ impl Engine {
         let mut wanted: Vec<u32> = self.runners.iter().map(|r| r.base_ifindex).collect();
         wanted.sort_unstable();
         wanted.dedup();
+        let unused: Vec<u32> = xdp
+            .attachments()
+            .iter()
+            .map(|a| a.ifindex)
+            .filter(|i| !wanted.contains(i))
+            .collect();
+        for ifindex in unused {
+            xdp.detach(ifindex);
+        }
         for ifindex in wanted {
             let Some(link) = self.links.iter().find(|l| l.index == ifindex) else {
                 continue;

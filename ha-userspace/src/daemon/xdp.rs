@@ -14,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::xdp::XdpLinkId;
 use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ha_common::{
@@ -61,6 +62,7 @@ pub struct XdpPath {
     attached: BTreeMap<u32, Attachment>,
     /// ifindex → its slot in the instance arrays (1..=MAX_IFACES).
     slot_of: BTreeMap<u32, u32>,
+    links: BTreeMap<u32, XdpLinkId>,
     /// What was last written, to skip unchanged writes (one syscall each).
     written: BTreeMap<VrrpKey, VrrpInstance>,
     written_peers: BTreeMap<VrrpKey, Vec<PeerKey>>,
@@ -108,6 +110,7 @@ impl XdpPath {
                 vips6,
                 attached: BTreeMap::new(),
                 slot_of: BTreeMap::new(),
+                links: BTreeMap::new(),
                 written: BTreeMap::new(),
                 written_peers: BTreeMap::new(),
             },
@@ -143,25 +146,33 @@ impl XdpPath {
             prog.attach_to_if_index(ifindex, XdpMode::Driver)
                 .map_err(|e| format!("native mode refused: {e}"))
         };
-        let att = match native {
-            Ok(_) => Attachment {
-                ifindex,
-                name: name.into(),
-                mode: "native",
-                why: None,
-            },
-            Err(why) => {
-                prog.attach_to_if_index(ifindex, XdpMode::Skb)
-                    .map_err(|e| XdpError::Load(format!("attaching to {name}: {e}")))?;
-                info!("XDP on {name}: generic mode ({why})");
+        let (att, link) = match native {
+            Ok(link) => (
                 Attachment {
                     ifindex,
                     name: name.into(),
-                    mode: "generic",
-                    why: Some(why),
-                }
+                    mode: "native",
+                    why: None,
+                },
+                link,
+            ),
+            Err(why) => {
+                let link = prog
+                    .attach_to_if_index(ifindex, XdpMode::Skb)
+                    .map_err(|e| XdpError::Load(format!("attaching to {name}: {e}")))?;
+                info!("XDP on {name}: generic mode ({why})");
+                (
+                    Attachment {
+                        ifindex,
+                        name: name.into(),
+                        mode: "generic",
+                        why: Some(why),
+                    },
+                    link,
+                )
             }
         };
+        self.links.insert(ifindex, link);
         if att.mode == "native" {
             info!("XDP on {name}: native mode");
         }
@@ -171,6 +182,26 @@ impl XdpPath {
         self.slot_of.insert(ifindex, slot);
         self.attached.insert(ifindex, att);
         Ok(&self.attached[&ifindex])
+    }
+
+    /// Detaches from an interface no instance uses any more and frees its slot (its
+    /// instances were removed first).
+    pub fn detach(&mut self, ifindex: u32) {
+        let Some(link) = self.links.remove(&ifindex) else {
+            return;
+        };
+        if let Some(prog) = self.bpf.program_mut(ha_ebpf::VRRP_RX_PROGRAM) {
+            if let Ok(p) = <&mut Xdp>::try_from(prog) {
+                if let Err(e) = p.detach(link) {
+                    warn!("XDP: detaching from ifindex {ifindex}: {e}");
+                }
+            }
+        }
+        let _ = self.slots.set(ifindex, 0, 0);
+        self.slot_of.remove(&ifindex);
+        if let Some(a) = self.attached.remove(&ifindex) {
+            info!("XDP off {}: no instance runs there any more", a.name);
+        }
     }
 
     pub fn is_attached(&self, ifindex: u32) -> bool {
