@@ -20,7 +20,7 @@ use super::status::{InstanceCounters, InstanceStatus};
 use super::tracking::{effect, effective, file_effect, Effect, ObjKind, Objects};
 use super::vmac::Vmac;
 use super::xdp::XdpPath;
-use super::xdp_sync::{self, Signature};
+use super::xdp_sync::Signature;
 use crate::config::model::vrrp::{IpAddress, Route, Rule};
 use crate::config::units::Micros;
 use crate::vrrp::auth::encode_ipv4_ah;
@@ -32,7 +32,9 @@ use crate::vrrp::packet::{
 };
 use crate::vrrp::timers::MonoTime;
 use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
-use ha_common::VrrpState;
+use xdp_watch::Watch;
+
+mod xdp_watch;
 
 /// Something the rest of the daemon must hear about (notify scripts, FIFO, mail, logs).
 #[derive(Debug, Clone)]
@@ -127,18 +129,6 @@ pub struct Runner {
     /// apart by peer): the kernel's per-VRID entry cannot serve both, so both stay on the
     /// raw socket.
     pub xdp_shared: bool,
-}
-
-/// The Master_Down_Timer while BACKUP on the XDP path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Watch {
-    /// Not following through the kernel: the state machine's timer as usual.
-    Off,
-    /// The kernel was just told to follow: the state machine's timer still runs; when it
-    /// expires, the kernel's last-advert time says whether the master is alive.
-    Pending,
-    /// The kernel timer is armed: it sends a master-down event; no userspace timer.
-    Kernel,
 }
 
 impl Runner {
@@ -481,149 +471,6 @@ impl Runner {
             self.refresh_at = Some(at + every);
             self.announce(now, self.plan.garp.master_refresh_repeat, ctx);
         }
-    }
-
-    /// While the kernel absorbs the followed master's adverts, the state machine's own
-    /// Master_Down_Timer only knows the last advert it saw itself. Before anything else
-    /// reaches the state machine, this replays the kernel's last-advert time, so no input
-    /// ever meets a stale timer. True when the master is alive by the kernel's clock (the
-    /// timer now runs from its last advert); false when it has been silent for the
-    /// Master_Down_Interval (the timeout stands).
-    fn catch_up(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> Option<VrrpState> {
-        if self.watch == Watch::Off || self.fsm.state() != State::Backup {
-            return None;
-        }
-        let (Some(sig), Some(xdp)) = (self.followed_sig, ctx.xdp.as_deref_mut()) else {
-            return None;
-        };
-        let st = xdp.state(&xdp_sync::key(self.base_ifindex, &self.plan))?;
-        let last = super::xdp::mono_of_ns(st.last_seen_ns);
-        if st.last_seen_ns == 0 || last + self.fsm.master_down_interval() <= now {
-            return None;
-        }
-        if last > self.fed_at {
-            let adver_int = self.fsm.master_adver_int();
-            self.fsm.handle(
-                last,
-                Input::Advert {
-                    src: sig.src,
-                    priority: sig.priority,
-                    adver_int,
-                },
-            );
-            self.fed_at = last;
-        }
-        Some(st)
-    }
-
-    /// At the state machine's timeout while following through the kernel: true when the
-    /// kernel saw the master since (the timer restarted from its last advert).
-    fn resync_from_kernel(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> bool {
-        let before = self.fsm.poll_timeout();
-        let Some(st) = self.catch_up(now, ctx) else {
-            return false;
-        };
-        if self.fsm.poll_timeout() == before && before.is_some_and(|t| t <= now) {
-            return false;
-        }
-        self.watch = if st.armed != 0 {
-            Watch::Kernel
-        } else {
-            Watch::Pending
-        };
-        true
-    }
-
-    /// The kernel's master-down event.
-    fn on_master_down(&mut self, last_seen: MonoTime, ctx: &mut Ctx<'_>) {
-        let now = super::clock::mono_now();
-        if self.watch == Watch::Off || self.fsm.state() != State::Backup {
-            return;
-        }
-        debug!(instance = %self.plan.name, "XDP: master silent since {} µs ago", now.saturating_since(last_seen).0);
-        self.watch = Watch::Pending;
-        if !self.resync_from_kernel(now, ctx) {
-            self.fsm.handle(now, Input::Timeout);
-        }
-        self.run_actions(now, ctx);
-    }
-
-    /// Tells the XDP program what this instance is now: state, priority, checks and the
-    /// advert it may absorb (xdp_sync.rs). A no-op without XDP on the interface, and when
-    /// nothing changed.
-    fn sync_xdp(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(xdp) = ctx.xdp.as_deref_mut() else {
-            return;
-        };
-        if !xdp.is_attached(self.base_ifindex) || self.xdp_shared {
-            // The raw socket delivers everything: the state machine's own timer counts.
-            self.watch = Watch::Off;
-            return;
-        }
-        let view = xdp_sync::View {
-            plan: &self.plan,
-            state: self.fsm.state(),
-            priority: self.fsm.priority(),
-            own_src: self.src,
-            master: self.fsm.master(),
-            master_down: self.fsm.master_down_interval(),
-            last: self.last_sig,
-        };
-        let value = xdp_sync::kernel_instance(&view);
-        let following = xdp_sync::followed(&view);
-        let key = xdp_sync::key(self.base_ifindex, &self.plan);
-        xdp.set_instance(key, value);
-        self.watch = match (following, self.watch) {
-            (None, _) => Watch::Off,
-            (Some(f), Watch::Off) => {
-                self.followed_sig = Some(f);
-                Watch::Pending
-            }
-            // Another advert to follow: the kernel timer restarts with it.
-            (Some(f), _) if Some(f) != self.followed_sig => {
-                self.followed_sig = Some(f);
-                Watch::Pending
-            }
-            (Some(_), w) => w,
-        };
-        if self.watch == Watch::Off {
-            self.followed_sig = None;
-        }
-    }
-
-    /// Writes the static part of the kernel's view (unicast peers) and the first state.
-    pub fn attach_xdp(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(xdp) = ctx.xdp.as_deref_mut() {
-            let key = xdp_sync::key(self.base_ifindex, &self.plan);
-            if self.xdp_shared {
-                xdp.remove_instance(key);
-            } else if xdp.is_attached(self.base_ifindex) {
-                xdp.set_peers(key, &xdp_sync::peers(self.base_ifindex, &self.plan));
-            }
-        }
-        self.sync_xdp(ctx);
-    }
-
-    /// Removes this instance from the kernel's maps (it stops, or a reload removed it).
-    pub fn detach_xdp(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(xdp) = ctx.xdp.as_deref_mut() {
-            xdp.remove_instance(xdp_sync::key(self.base_ifindex, &self.plan));
-            xdp.own_vips(self.base_ifindex, &self.vip_addrs(), self.mac, false, false);
-        }
-        self.watch = Watch::Off;
-    }
-
-    /// The VIPs the XDP program answers ARP / NS for: those on the instance's interface or
-    /// its VMAC, where the program runs.
-    fn vip_addrs(&self) -> Vec<IpAddr> {
-        let vmac = self.vmac.as_ref().map(|v| v.index);
-        self.plan
-            .vips
-            .iter()
-            .zip(&self.vip_ifindex)
-            .filter(|(_, i)| **i == self.base_ifindex || Some(**i) == vmac)
-            .map(|(v, _)| v.addr)
-            .collect()
     }
 
     /// Updates the per-packet part of the receive checks: keepalived's `check_addr` (skip
