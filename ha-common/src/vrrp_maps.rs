@@ -45,6 +45,7 @@ pub const F_UNICAST: u8 = 1 << 0;
 pub const F_CHECK_UNICAST_SRC: u8 = 1 << 1;
 pub const F_FOLLOW: u8 = 1 << 2;
 pub const F_CHECK_COUNT: u8 = 1 << 3;
+pub const F_SKIP_FOLLOWED: u8 = 1 << 4;
 
 pub const AUTH_NONE: u8 = 0;
 pub const AUTH_PASS: u8 = 1;

@@ -1201,3 +1201,36 @@ fn master_down_timer_rearms_and_shortens() {
     assert_eq!(ev.len(), 1, "master-down after 100 ms, not 10 s");
     assert_eq!(ev[0].kind, EV_MASTER_DOWN);
 }
+
+/// keepalived's `skip_check_adv_addr`: the followed master's adverts skip the address count
+/// and unicast source checks (as the daemon's own checks do); another router's do not.
+#[test]
+fn skip_check_adv_addr_exempts_only_the_followed_master() {
+    if !root_or_skip("skip_check_adv_addr") {
+        return;
+    }
+    let mut fx = Fixture::new();
+    fx.slot();
+    let k = key(FAMILY_V4, 54);
+    fx.follow(k, &followed(), 0);
+    let mut inst = {
+        let m: Array<_, VrrpInstance> =
+            Array::try_from(fx.bpf.map(VRRP_INSTANCES_MAP).expect("map")).expect("array");
+        m.get(&Fixture::index(k), 0).expect("instance")
+    };
+    inst.flags |= F_SKIP_FOLLOWED;
+    fx.instance(k, inst);
+    let mut two = followed();
+    two.addrs.push(vec![192, 0, 2, 101]);
+    // From the followed master: a changed advert (an event), not a count error.
+    assert_eq!(fx.run(&two.frame()).0, XDP_DROP);
+    assert_eq!(fx.counters().drop_addr_count, 0);
+    assert_eq!(fx.counters().advert_events, 1);
+    // From another router: the count is checked.
+    let other = Advert {
+        src: vec![192, 0, 2, 3],
+        ..two
+    };
+    assert_eq!(fx.run(&other.frame()).0, XDP_DROP);
+    assert_eq!(fx.counters().drop_addr_count, 1);
+}

@@ -51,6 +51,8 @@
 #define HA_F_CHECK_UNICAST_SRC (1 << 1) /* the source must be a configured peer */
 #define HA_F_FOLLOW (1 << 2)            /* master_* is the advert the engine follows */
 #define HA_F_CHECK_COUNT (1 << 3)       /* the address count must equal naddrs */
+#define HA_F_SKIP_FOLLOWED (1 << 4)     /* skip_check_adv_addr: the followed master's adverts
+					 * skip the count and unicast source checks */
 
 /* ha_vrrp_instance.auth_type (VRRPv2 only, RFC 2338 §5.3.6; AH travels as IP protocol 51
  * and is never seen here). */

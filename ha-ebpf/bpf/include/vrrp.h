@@ -116,6 +116,7 @@ static __always_inline enum vrrp_verdict vrrp_check(struct xdp_md *ctx, struct h
 	__u32 len = p->len;
 	__u32 want, i;
 	__u8 version, count, auth_type;
+	int check_addr;
 	__u64 sum;
 
 	if (len < HA_VRRP_FIXED_HDR_LEN)
@@ -196,11 +197,15 @@ static __always_inline enum vrrp_verdict vrrp_check(struct xdp_md *ctx, struct h
 		return bad(ev, HA_BAD_CHECKSUM);
 	}
 
-	if ((inst->flags & HA_F_CHECK_COUNT) && count != inst->naddrs)
+	/* keepalived's check_addr: off for the master a BACKUP follows under
+	 * skip_check_adv_addr (the daemon's validate.rs does the same). */
+	check_addr = !((inst->flags & HA_F_SKIP_FOLLOWED) && inst->state == HA_STATE_BACKUP &&
+		       (inst->flags & HA_F_FOLLOW) && addr_eq(ev->src, inst->master, v6));
+	if (check_addr && (inst->flags & HA_F_CHECK_COUNT) && count != inst->naddrs)
 		return bad(ev, HA_BAD_ADDR_COUNT);
 	if (p->multicast == !!(inst->flags & HA_F_UNICAST))
 		return bad(ev, HA_BAD_DESTINATION);
-	if ((inst->flags & HA_F_UNICAST) && (inst->flags & HA_F_CHECK_UNICAST_SRC)) {
+	if (check_addr && (inst->flags & HA_F_UNICAST) && (inst->flags & HA_F_CHECK_UNICAST_SRC)) {
 		pk.vrrp = key;
 		__builtin_memcpy(pk.addr, ev->src, 16);
 		peer = bpf_map_lookup_elem(&vrrp_peers, &pk);

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 
 use ha_common::{
     PeerKey, PeerTtl, VrrpInstance, VrrpKey, AUTH_AH, AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6,
-    FOLLOW_MSG_LEN, F_CHECK_COUNT, F_CHECK_UNICAST_SRC, F_FOLLOW, F_UNICAST, STATE_BACKUP,
-    STATE_FAULT, STATE_INIT, STATE_MASTER,
+    FOLLOW_MSG_LEN, F_CHECK_COUNT, F_CHECK_UNICAST_SRC, F_FOLLOW, F_SKIP_FOLLOWED, F_UNICAST,
+    STATE_BACKUP, STATE_FAULT, STATE_INIT, STATE_MASTER,
 };
 
 use super::plan::{AuthPlan, InstancePlan};
@@ -127,8 +127,11 @@ pub fn kernel_instance(v: &View<'_>) -> VrrpInstance {
         }
     }
     let naddrs = u8::try_from(p.advert_addrs.len()).ok();
-    if !p.skip_check_adv_addr && naddrs.is_some() {
+    if naddrs.is_some() {
         flags |= F_CHECK_COUNT;
+    }
+    if p.skip_check_adv_addr {
+        flags |= F_SKIP_FOLLOWED;
     }
     let (auth_type, auth_pass) = match (p.version, p.family, &p.auth) {
         (Version::V2, Family::V4, AuthPlan::Pass(k)) => (AUTH_PASS, *k),
