@@ -30,9 +30,10 @@ impl Runner {
     /// While the kernel absorbs the followed master's adverts, the state machine's own
     /// Master_Down_Timer only knows the last advert it saw itself. Before anything else
     /// reaches the state machine, this replays the kernel's last-advert time, so no input
-    /// ever meets a stale timer. True when the master is alive by the kernel's clock (the
-    /// timer now runs from its last advert); false when it has been silent for the
-    /// Master_Down_Interval (the timeout stands).
+    /// ever meets a stale timer. The kernel's state when the master is alive by its clock
+    /// (the timer now runs from the last advert); `None` when not following through the
+    /// kernel, or when the master has been silent for the Master_Down_Interval (the timeout
+    /// stands).
     pub(super) fn catch_up(&mut self, now: MonoTime, ctx: &mut Ctx<'_>) -> Option<VrrpState> {
         if self.watch == Watch::Off || self.fsm.state() != State::Backup {
             return None;
