@@ -1,8 +1,8 @@
 //! ha's kernel programs, compiled from `bpf/*.bpf.c` by `build.rs` and embedded here, so the
 //! `ha` binary carries them and needs no files at run time.
 //!
-//! Load with aya: `EbpfLoader::new().load(ha_ebpf::VRRP_RX)`, then the program named
-//! [`VRRP_RX_PROGRAM`]. Map value types are in `ha-common` (re-exported as [`common`]).
+//! Load with [`load_vrrp_rx`] (aya underneath); map value types are in `ha-common`
+//! (re-exported as [`common`]).
 
 pub use ha_common as common;
 
@@ -14,3 +14,58 @@ pub const VRRP_RX: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 
 /// Name of the XDP program (the C function) in [`VRRP_RX`]; its ELF section is `xdp`.
 pub const VRRP_RX_PROGRAM: &str = "vrrp_rx";
+
+use aya::programs::{ProgramError, TestRunOptions, TestRunResult, Xdp};
+use aya::{Ebpf, EbpfLoader, TestRun};
+
+/// Loads the embedded object and has the kernel verify `vrrp_rx` (not attached anywhere).
+/// The error carries the verifier's log when the kernel refuses the program.
+pub fn load_vrrp_rx() -> Result<Ebpf, String> {
+    let mut bpf = EbpfLoader::new().load(VRRP_RX).map_err(|e| e.to_string())?;
+    vrrp_rx_mut(&mut bpf)?
+        .load()
+        .map_err(|e| format!("{e:#?}"))?;
+    Ok(bpf)
+}
+
+/// The `vrrp_rx` program of a loaded object.
+pub fn vrrp_rx_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, String> {
+    bpf.program_mut(VRRP_RX_PROGRAM)
+        .ok_or_else(|| format!("program {VRRP_RX_PROGRAM} missing from the object"))?
+        .try_into()
+        .map_err(|e: ProgramError| e.to_string())
+}
+
+/// Runs the loaded `vrrp_rx` `repeat` times on `frame` as if it arrived on `ifindex`
+/// (`BPF_PROG_TEST_RUN`; the kernel wants an existing interface, 1 = lo always is): the
+/// result (verdict, average duration) and the frame as it came out. For tests and
+/// benchmarks.
+pub fn test_run_vrrp_rx(
+    bpf: &Ebpf,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> Result<(TestRunResult, Vec<u8>), String> {
+    let prog: &Xdp = bpf
+        .program(VRRP_RX_PROGRAM)
+        .ok_or_else(|| format!("program {VRRP_RX_PROGRAM} missing from the object"))?
+        .try_into()
+        .map_err(|e: ProgramError| e.to_string())?;
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+    // egress_ifindex.
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    let mut out = vec![0u8; frame.len() + 256];
+    let r = prog
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx),
+            repeat,
+            ..TestRunOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
+    out.truncate(r.data_size_out as usize);
+    Ok((r, out))
+}

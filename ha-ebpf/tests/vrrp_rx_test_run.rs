@@ -10,8 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use aya::maps::{Array, HashMap, PerCpuArray, RingBuf};
-use aya::programs::Xdp;
-use aya::{Ebpf, EbpfLoader, TestRun, TestRunOptions};
+use aya::Ebpf;
 use frames::*;
 use ha_common::*;
 
@@ -53,17 +52,8 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let mut bpf = EbpfLoader::new()
-            .load(ha_ebpf::VRRP_RX)
-            .expect("load vrrp_rx.o");
-        let prog: &mut Xdp = bpf
-            .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
-            .expect("program vrrp_rx")
-            .try_into()
-            .expect("XDP program");
-        if let Err(e) = prog.load() {
-            panic!("kernel rejected vrrp_rx: {e:#?}");
-        }
+        let bpf =
+            ha_ebpf::load_vrrp_rx().unwrap_or_else(|e| panic!("kernel rejected vrrp_rx: {e}"));
         Fixture { bpf }
     }
 
@@ -107,10 +97,14 @@ impl Fixture {
         f
     }
 
+    /// One of the program's array maps, to read or write.
+    fn array<V: aya::Pod>(&mut self, name: &str) -> Array<&mut aya::maps::MapData, V> {
+        Array::try_from(self.bpf.map_mut(name).expect("map")).expect("array")
+    }
+
     /// [`IFINDEX`] gets slot 1.
     fn slot(&mut self) {
-        let mut m: Array<_, u32> =
-            Array::try_from(self.bpf.map_mut(IFACE_SLOTS_MAP).expect("map")).expect("array");
+        let mut m: Array<_, u32> = self.array(IFACE_SLOTS_MAP);
         m.set(IFINDEX, 1, 0).expect("slot");
     }
 
@@ -119,8 +113,7 @@ impl Fixture {
     }
 
     fn instance(&mut self, k: VrrpKey, v: VrrpInstance) {
-        let mut m: Array<_, VrrpInstance> =
-            Array::try_from(self.bpf.map_mut(VRRP_INSTANCES_MAP).expect("map")).expect("array");
+        let mut m: Array<_, VrrpInstance> = self.array(VRRP_INSTANCES_MAP);
         m.set(Self::index(k), v, 0).expect("set instance");
     }
 
@@ -177,8 +170,7 @@ impl Fixture {
             // The first slot of its search (an empty table: no collision).
             let addr: [u8; 4] = addr.try_into().expect("4 bytes");
             let at = vip4_hash(IFINDEX, addr) & (VIP4_SLOTS - 1);
-            let mut m: Array<_, Vip4Slot> =
-                Array::try_from(self.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("array");
+            let mut m: Array<_, Vip4Slot> = self.array(OWNED_VIPS4_MAP);
             let slot = Vip4Slot {
                 ifindex: IFINDEX,
                 addr,
@@ -238,27 +230,8 @@ impl Fixture {
 
     /// Runs `frame` once on [`IFINDEX`]: the verdict and the frame as it came out.
     fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
-        let prog: &Xdp = self
-            .bpf
-            .program(ha_ebpf::VRRP_RX_PROGRAM)
-            .expect("program")
-            .try_into()
-            .expect("XDP");
-        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
-        // egress_ifindex.
-        let mut ctx = [0u8; 24];
-        ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-        ctx[12..16].copy_from_slice(&IFINDEX.to_ne_bytes());
-        let mut out = vec![0u8; frame.len() + 256];
-        let r = prog
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..TestRunOptions::default()
-            })
-            .expect("BPF_PROG_TEST_RUN");
-        out.truncate(r.data_size_out as usize);
+        let (r, out) =
+            ha_ebpf::test_run_vrrp_rx(&self.bpf, frame, IFINDEX, 1).expect("BPF_PROG_TEST_RUN");
         (r.return_value, out)
     }
 
@@ -1140,8 +1113,7 @@ fn arp_table_probing() {
     let mut fx = Fixture::new();
     let start = vip4_hash(IFINDEX, VIP4) & (VIP4_SLOTS - 1);
     let set = |fx: &mut Fixture, at: u32, state: u8, addr: [u8; 4]| {
-        let mut m: Array<_, Vip4Slot> =
-            Array::try_from(fx.bpf.map_mut(OWNED_VIPS4_MAP).expect("map")).expect("array");
+        let mut m: Array<_, Vip4Slot> = fx.array(OWNED_VIPS4_MAP);
         let slot = Vip4Slot {
             ifindex: IFINDEX,
             addr,
@@ -1179,8 +1151,7 @@ fn master_down_timer_rearms_and_shortens() {
     assert_eq!(fx.state(k).armed, 1);
     // Userspace zeroes the entry: the timer is freed.
     {
-        let mut m: Array<_, VrrpState> =
-            Array::try_from(fx.bpf.map_mut(VRRP_STATE_MAP).expect("map")).expect("array");
+        let mut m: Array<_, VrrpState> = fx.array(VRRP_STATE_MAP);
         m.set(Fixture::index(k), VrrpState::default(), 0)
             .expect("zero");
     }
@@ -1214,8 +1185,7 @@ fn skip_check_adv_addr_exempts_only_the_followed_master() {
     let k = key(FAMILY_V4, 54);
     fx.follow(k, &followed(), 0);
     let mut inst = {
-        let m: Array<_, VrrpInstance> =
-            Array::try_from(fx.bpf.map(VRRP_INSTANCES_MAP).expect("map")).expect("array");
+        let m: Array<_, VrrpInstance> = fx.array(VRRP_INSTANCES_MAP);
         m.get(&Fixture::index(k), 0).expect("instance")
     };
     inst.flags |= F_SKIP_FOLLOWED;

@@ -11,8 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use aya::maps::{Array, RingBuf};
-use aya::programs::Xdp;
-use aya::{Ebpf, EbpfLoader, TestRun, TestRunOptions};
+use aya::Ebpf;
 use ha::config::units::Centis;
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
@@ -71,15 +70,7 @@ fn tcp_frame() -> Vec<u8> {
 }
 
 fn load() -> Result<Ebpf, String> {
-    let mut bpf = EbpfLoader::new()
-        .load(ha_ebpf::VRRP_RX)
-        .map_err(|e| e.to_string())?;
-    let prog: &mut Xdp = bpf
-        .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
-        .ok_or("no program")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    prog.load().map_err(|e| e.to_string())?;
+    let mut bpf = ha_ebpf::load_vrrp_rx()?;
     // VRID 51 follows the advert of `advert_frame(51)`; VRID 52 follows nothing (events).
     let frame = advert_frame(51);
     let msg = &frame[14 + IPV4_HEADER_LEN..];
@@ -138,24 +129,7 @@ fn load() -> Result<Ebpf, String> {
 
 /// Average ns per run of `frame`, `repeat` runs in the kernel; the verdict.
 fn time(bpf: &Ebpf, frame: &[u8], repeat: u32) -> Result<(f64, u32), String> {
-    let prog: &Xdp = bpf
-        .program(ha_ebpf::VRRP_RX_PROGRAM)
-        .ok_or("no program")?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-    let mut ctx = [0u8; 24];
-    ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-    ctx[12..16].copy_from_slice(&IFINDEX.to_ne_bytes());
-    let mut out = vec![0u8; frame.len() + 256];
-    let r = prog
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ctx_in: Some(&ctx),
-            repeat,
-            ..TestRunOptions::default()
-        })
-        .map_err(|e| e.to_string())?;
+    let (r, _) = ha_ebpf::test_run_vrrp_rx(bpf, frame, IFINDEX, repeat)?;
     Ok((r.duration.as_nanos() as f64, r.return_value))
 }
 

@@ -463,14 +463,7 @@ impl Engine {
                 *unknown_vrid += 1;
                 return;
             };
-            let ours =
-                |r: &Runner| r.ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid;
-            // Unicast instances sharing a VRID on one interface are told apart by peer.
-            let found = runners
-                .iter()
-                .position(|r| ours(r) && r.plan.unicast_peers.iter().any(|p| p.addr == src))
-                .or_else(|| runners.iter().position(ours));
-            let Some(i) = found else {
+            let Some(i) = route(runners, |r| r.ifindex, (ifindex, family, vrid), Some(src)) else {
                 *unknown_vrid += 1;
                 return;
             };
@@ -518,16 +511,8 @@ impl Engine {
                 } => (ifindex, family, vrid, None),
                 _ => return,
             };
-            let ours = |r: &Runner| {
-                r.base_ifindex == ifindex && r.plan.family == family && r.plan.vrid == vrid
-            };
-            let found = runners
-                .iter()
-                .position(|r| {
-                    ours(r) && src.is_some_and(|s| r.plan.unicast_peers.iter().any(|p| p.addr == s))
-                })
-                .or_else(|| runners.iter().position(ours));
-            let Some(i) = found else {
+            // The program runs on the instance's own interface (a VMAC's parent).
+            let Some(i) = route(runners, |r| r.base_ifindex, (ifindex, family, vrid), src) else {
                 *unknown_vrid += 1;
                 return;
             };
@@ -702,10 +687,7 @@ impl Engine {
                 events,
             );
             match self.runners[i].update(now, p, vips, &self.objects, &mut ctx) {
-                Ok(()) => {
-                    self.runners[i].attach_xdp(&mut ctx);
-                    n_changed += 1
-                }
+                Ok(()) => n_changed += 1,
                 Err(p) => match Runner::new(*p, &mut self.nl, &self.links, &self.objects) {
                     Ok(r) => fresh.push(r),
                     Err(e) => error!("reload: {e}"),
@@ -754,11 +736,12 @@ impl Engine {
             set_statics(&mut self.nl, false, &gone, &self.links);
             set_statics(&mut self.nl, true, new, &self.links);
         }
-        // New instances may bring new interfaces for the XDP program, and shared VRIDs.
+        // New instances may bring new interfaces for the XDP program, and shared VRIDs;
+        // every running instance rewrites its kernel entry, then the new ones start.
         let n_keep = keep.len();
         self.runners = keep.into_iter().chain(fresh).collect();
         self.attach_xdp_interfaces();
-        for r in &mut self.runners[..n_keep] {
+        for (i, r) in self.runners.iter_mut().enumerate() {
             let mut ctx = Self::ctx(
                 &mut self.nl,
                 &mut self.xdp,
@@ -767,22 +750,12 @@ impl Engine {
                 events,
             );
             r.attach_xdp(&mut ctx);
-        }
-        let mut fresh = self.runners.split_off(n_keep);
-        let keep = std::mem::take(&mut self.runners);
-        for r in &mut fresh {
-            let mut ctx = Self::ctx(
-                &mut self.nl,
-                &mut self.xdp,
-                &mut self.announcer,
-                &self.links,
-                events,
-            );
-            r.attach_xdp(&mut ctx);
-            r.start(now, &mut ctx);
+            if i >= n_keep {
+                r.start(now, &mut ctx);
+            }
         }
         // Keep the config's order.
-        let mut pool: Vec<Runner> = keep.into_iter().chain(fresh).collect();
+        let mut pool: Vec<Runner> = std::mem::take(&mut self.runners);
         let mut ordered = Vec::with_capacity(pool.len());
         for p in &plan.instances {
             if let Some(i) = pool.iter().position(|r| r.plan == *p) {
@@ -944,6 +917,25 @@ impl Engine {
             }),
         }
     }
+}
+
+/// The runner a packet for `(ifindex, family, vrid)` belongs to, `ifindex_of` saying which
+/// interface of a runner the receive path sees. Unicast instances sharing a VRID on one
+/// interface are told apart by peer.
+fn route(
+    runners: &[Runner],
+    ifindex_of: fn(&Runner) -> u32,
+    (ifindex, family, vrid): (u32, Family, u8),
+    src: Option<IpAddr>,
+) -> Option<usize> {
+    let ours =
+        |r: &Runner| ifindex_of(r) == ifindex && r.plan.family == family && r.plan.vrid == vrid;
+    runners
+        .iter()
+        .position(|r| {
+            ours(r) && src.is_some_and(|s| r.plan.unicast_peers.iter().any(|p| p.addr == s))
+        })
+        .or_else(|| runners.iter().position(ours))
 }
 
 /// Opens the receive sockets the runners need that `rx` lacks; closes the others.

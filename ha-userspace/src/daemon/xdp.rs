@@ -15,8 +15,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::xdp::XdpLinkId;
-use aya::programs::{Xdp, XdpMode};
-use aya::{Ebpf, EbpfLoader};
+use aya::programs::XdpMode;
+use aya::Ebpf;
 use ha_common::{
     instance_index, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
     VrrpKey, VrrpState, XdpCounters, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
@@ -82,15 +82,7 @@ where
 impl XdpPath {
     /// Loads and verifies the program; returns it with its event ring.
     pub fn load() -> Result<(XdpPath, XdpEvents), XdpError> {
-        let mut bpf = EbpfLoader::new()
-            .load(ha_ebpf::VRRP_RX)
-            .map_err(|e| XdpError::Load(e.to_string()))?;
-        let prog: &mut Xdp = bpf
-            .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
-            .ok_or_else(|| XdpError::Load("program vrrp_rx missing".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| XdpError::Load(e.to_string()))?;
-        prog.load().map_err(|e| XdpError::Load(e.to_string()))?;
+        let mut bpf = ha_ebpf::load_vrrp_rx().map_err(XdpError::Load)?;
         let slots = map(&mut bpf, IFACE_SLOTS_MAP)?;
         let instances = map(&mut bpf, VRRP_INSTANCES_MAP)?;
         let state = map(&mut bpf, VRRP_STATE_MAP)?;
@@ -133,12 +125,7 @@ impl XdpPath {
                     "{name}: the program serves {MAX_IFACES} interfaces with ifindex < {MAX_IFINDEX}"
                 ))
             })?;
-        let prog: &mut Xdp = self
-            .bpf
-            .program_mut(ha_ebpf::VRRP_RX_PROGRAM)
-            .ok_or_else(|| XdpError::Load("program vrrp_rx missing".into()))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| XdpError::Load(e.to_string()))?;
+        let prog = ha_ebpf::vrrp_rx_mut(&mut self.bpf).map_err(XdpError::Load)?;
         let veth = driver_name(name).as_deref() == Some("veth");
         let native = if veth {
             Err("veth: native XDP_TX needs a program on the peer".to_string())
@@ -190,11 +177,9 @@ impl XdpPath {
         let Some(link) = self.links.remove(&ifindex) else {
             return;
         };
-        if let Some(prog) = self.bpf.program_mut(ha_ebpf::VRRP_RX_PROGRAM) {
-            if let Ok(p) = <&mut Xdp>::try_from(prog) {
-                if let Err(e) = p.detach(link) {
-                    warn!("XDP: detaching from ifindex {ifindex}: {e}");
-                }
+        if let Ok(p) = ha_ebpf::vrrp_rx_mut(&mut self.bpf) {
+            if let Err(e) = p.detach(link) {
+                warn!("XDP: detaching from ifindex {ifindex}: {e}");
             }
         }
         let _ = self.slots.set(ifindex, 0, 0);

@@ -320,13 +320,7 @@ pub fn receive_ipv6(
     hop_limit: Option<u8>,
     expect: &RxExpect,
 ) -> Result<Accepted, Dropped> {
-    let meta = RxMeta {
-        src: src.into(),
-        dst: dst.into(),
-        hop_limit,
-        ah: None,
-    };
-    finish(&meta, msg, decode(msg, meta.src, meta.dst), expect, false)
+    receive_message(msg, src.into(), dst.into(), hop_limit, expect)
 }
 
 /// The receive path for a VRRP message handed over by the XDP program (it checked the

@@ -108,17 +108,22 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--daemon ha|keepalived`, or both.
+fn kinds(daemon: Option<&str>) -> Result<Vec<Kind>> {
+    Ok(match daemon {
+        None => vec![Kind::Ha, Kind::Keepalived],
+        Some("ha") => vec![Kind::Ha],
+        Some("keepalived") => vec![Kind::Keepalived],
+        Some(other) => bail!("--daemon {other}: expected ha or keepalived"),
+    })
+}
+
 fn bench_xdp(cpu_secs: u64, daemon: Option<String>) -> Result<()> {
     if !can_run("the XDP benchmark") {
         bail!("the benchmark needs root (BPF, network namespaces)");
     }
     delete_stale("hab");
-    let kinds = match daemon.as_deref() {
-        None => vec![Kind::Ha, Kind::Keepalived],
-        Some("ha") => vec![Kind::Ha],
-        Some("keepalived") => vec![Kind::Keepalived],
-        Some(other) => bail!("--daemon {other}: expected ha or keepalived"),
-    };
+    let kinds = kinds(daemon.as_deref())?;
     ha_tests::xdp_bench::run(cpu_secs, &kinds).map_err(anyhow::Error::msg)
 }
 
@@ -133,12 +138,7 @@ fn bench_failover(
         bail!("the benchmark needs root (network namespaces)");
     }
     delete_stale("hab");
-    let kinds = match daemon.as_deref() {
-        None => vec![Kind::Ha, Kind::Keepalived],
-        Some("ha") => vec![Kind::Ha],
-        Some("keepalived") => vec![Kind::Keepalived],
-        Some(other) => bail!("--daemon {other}: expected ha or keepalived"),
-    };
+    let kinds = kinds(daemon.as_deref())?;
     if let Some(o) = only.as_deref() {
         if !["outage", "cpu", "stability"].contains(&o) {
             bail!("--only {o}: expected outage, cpu or stability");
