@@ -95,7 +95,7 @@ static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
 	ev->kind = HA_EV_MASTER_DOWN;
 	ev->family = st->key.family;
 	ev->vrid = st->key.vrid;
-	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+	bpf_ringbuf_submit(ev, 0);
 	st->events++;
 	if (cnt)
 		cnt->master_down++;
@@ -272,8 +272,9 @@ static __always_inline int handle_vrrp(struct xdp_md *ctx, struct ha_xdp_counter
 	case V_EVENT:
 		ev->kind = HA_EV_ADVERT;
 		/* A full ring buffer must not lose the advert: the raw socket still gets it. The
-		 * engine is woken at once: these are the adverts it must act on. */
-		if (bpf_ringbuf_output(&vrrp_events, ev, sizeof(*ev), BPF_RB_FORCE_WAKEUP)) {
+		 * default (adaptive) notification wakes an engine that has drained the ring, which
+		 * it always has when it waits; forcing a wake-up per record costs ~7 µs. */
+		if (bpf_ringbuf_output(&vrrp_events, ev, sizeof(*ev), 0)) {
 			cnt->events_lost++;
 			return XDP_PASS;
 		}
