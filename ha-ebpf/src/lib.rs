@@ -15,14 +15,32 @@ pub const VRRP_RX: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 /// Name of the XDP program (the C function) in [`VRRP_RX`]; its ELF section is `xdp`.
 pub const VRRP_RX_PROGRAM: &str = "vrrp_rx";
 
+/// `bpf/xdp_floor.bpf.c`: the benchmarks' reference programs, not used by the daemon.
+/// [`XDP_PASS_PROGRAM`] passes every frame (what a timing harness costs per packet);
+/// [`XDP_CLOCK_PROGRAM`] reads the clock `vrrp_rx` stamps adverts with, and passes.
+pub const XDP_FLOOR: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp_floor.o"));
+
+/// Programs in [`XDP_FLOOR`].
+pub const XDP_PASS_PROGRAM: &str = "xdp_pass";
+pub const XDP_CLOCK_PROGRAM: &str = "xdp_clock";
+
 use aya::programs::{ProgramError, TestRunOptions, TestRunResult, Xdp};
 use aya::{Ebpf, EbpfLoader, TestRun};
 
 /// Loads the embedded object and has the kernel verify `vrrp_rx` (not attached anywhere).
 /// The error carries the verifier's log when the kernel refuses the program.
 pub fn load_vrrp_rx() -> Result<Ebpf, String> {
-    let mut bpf = EbpfLoader::new().load(VRRP_RX).map_err(|e| e.to_string())?;
-    vrrp_rx_mut(&mut bpf)?
+    load(VRRP_RX, VRRP_RX_PROGRAM)
+}
+
+/// Loads program `name` of [`XDP_FLOOR`] (not attached anywhere).
+pub fn load_reference(name: &str) -> Result<Ebpf, String> {
+    load(XDP_FLOOR, name)
+}
+
+fn load(object: &[u8], program: &str) -> Result<Ebpf, String> {
+    let mut bpf = EbpfLoader::new().load(object).map_err(|e| e.to_string())?;
+    xdp_mut(&mut bpf, program)?
         .load()
         .map_err(|e| format!("{e:#?}"))?;
     Ok(bpf)
@@ -30,8 +48,21 @@ pub fn load_vrrp_rx() -> Result<Ebpf, String> {
 
 /// The `vrrp_rx` program of a loaded object.
 pub fn vrrp_rx_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, String> {
-    bpf.program_mut(VRRP_RX_PROGRAM)
-        .ok_or_else(|| format!("program {VRRP_RX_PROGRAM} missing from the object"))?
+    xdp_mut(bpf, VRRP_RX_PROGRAM)
+}
+
+/// The XDP program `name` of a loaded object.
+pub fn xdp_mut<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, String> {
+    bpf.program_mut(name)
+        .ok_or_else(|| format!("program {name} missing from the object"))?
+        .try_into()
+        .map_err(|e: ProgramError| e.to_string())
+}
+
+/// The XDP program `name` of a loaded object, shared.
+pub fn xdp_ref<'a>(bpf: &'a Ebpf, name: &str) -> Result<&'a Xdp, String> {
+    bpf.program(name)
+        .ok_or_else(|| format!("program {name} missing from the object"))?
         .try_into()
         .map_err(|e: ProgramError| e.to_string())
 }
@@ -46,11 +77,16 @@ pub fn test_run_vrrp_rx(
     ifindex: u32,
     repeat: u32,
 ) -> Result<(TestRunResult, Vec<u8>), String> {
-    let prog: &Xdp = bpf
-        .program(VRRP_RX_PROGRAM)
-        .ok_or_else(|| format!("program {VRRP_RX_PROGRAM} missing from the object"))?
-        .try_into()
-        .map_err(|e: ProgramError| e.to_string())?;
+    test_run_xdp(xdp_ref(bpf, VRRP_RX_PROGRAM)?, frame, ifindex, repeat)
+}
+
+/// [`test_run_vrrp_rx`] for any loaded XDP program.
+pub fn test_run_xdp(
+    prog: &Xdp,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> Result<(TestRunResult, Vec<u8>), String> {
     // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
     // egress_ifindex.
     let mut ctx = [0u8; 24];

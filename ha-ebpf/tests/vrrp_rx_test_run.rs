@@ -1204,3 +1204,29 @@ fn skip_check_adv_addr_exempts_only_the_followed_master() {
     assert_eq!(fx.run(&other.frame()).0, XDP_DROP);
     assert_eq!(fx.counters().drop_addr_count, 1);
 }
+
+/// The benchmark's reference programs (bpf/xdp_floor.bpf.c) do what the benchmark
+/// subtracts them for: xdp_pass only passes; xdp_clock passes and has really read the clock
+/// (a time between two readings of CLOCK_MONOTONIC around the run).
+#[test]
+fn benchmark_reference_programs() {
+    if !root_or_skip("benchmark_reference_programs") {
+        return;
+    }
+    let frame = arp_request([192, 0, 2, 100]);
+    let pass = ha_ebpf::load_reference(ha_ebpf::XDP_PASS_PROGRAM).expect("xdp_pass loads");
+    let prog = ha_ebpf::xdp_ref(&pass, ha_ebpf::XDP_PASS_PROGRAM).unwrap();
+    let (r, out) = ha_ebpf::test_run_xdp(prog, &frame, IFINDEX, 1).unwrap();
+    assert_eq!(r.return_value, XDP_PASS);
+    assert_eq!(out, frame, "the frame is untouched");
+
+    let clock = ha_ebpf::load_reference(ha_ebpf::XDP_CLOCK_PROGRAM).expect("xdp_clock loads");
+    let prog = ha_ebpf::xdp_ref(&clock, ha_ebpf::XDP_CLOCK_PROGRAM).unwrap();
+    let before = monotonic_ns();
+    let (r, _) = ha_ebpf::test_run_xdp(prog, &frame, IFINDEX, 1).unwrap();
+    let after = monotonic_ns();
+    assert_eq!(r.return_value, XDP_PASS);
+    let sink: Array<_, u64> = Array::try_from(clock.map("clock_sink").unwrap()).unwrap();
+    let t = sink.get(&0, 0).unwrap();
+    assert!(before <= t && t <= after, "{before} <= {t} <= {after}");
+}

@@ -58,7 +58,8 @@ enum Bench {
     },
     /// The XDP fast path: ns/packet of each path of the program, and the BACKUP's CPU
     /// receiving 50 instances at 0.01 s and 255 at 0.1 s on the XDP path, the raw-socket
-    /// path and keepalived. Options after `--`: --cpu-secs S, --daemon ha|keepalived.
+    /// path and keepalived. Options after `--`: --cpu-secs S, --daemon ha|keepalived,
+    /// --only ns|cpu.
     Xdp {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -65,6 +65,9 @@ enum Cmd {
         /// Only one daemon: ha or keepalived.
         #[arg(long)]
         daemon: Option<String>,
+        /// Only one part: ns (per packet) or cpu (the daemons receiving).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
     #[command(hide = true)]
@@ -96,7 +99,11 @@ fn main() -> std::process::ExitCode {
             stability_secs,
             cpu_secs,
         }) => bench_failover(runs, only, daemon, stability_secs, cpu_secs),
-        Some(Cmd::BenchXdp { cpu_secs, daemon }) => bench_xdp(cpu_secs, daemon),
+        Some(Cmd::BenchXdp {
+            cpu_secs,
+            daemon,
+            only,
+        }) => bench_xdp(cpu_secs, daemon, only),
         None => demo(false),
     };
     match r {
@@ -118,13 +125,28 @@ fn kinds(daemon: Option<&str>) -> Result<Vec<Kind>> {
     })
 }
 
-fn bench_xdp(cpu_secs: u64, daemon: Option<String>) -> Result<()> {
+fn bench_xdp(cpu_secs: u64, daemon: Option<String>, only: Option<String>) -> Result<()> {
     if !can_run("the XDP benchmark") {
         bail!("the benchmark needs root (BPF, network namespaces)");
     }
+    let parts = match only.as_deref() {
+        None => ha_tests::xdp_bench::Parts {
+            ns: true,
+            cpu: true,
+        },
+        Some("ns") => ha_tests::xdp_bench::Parts {
+            ns: true,
+            cpu: false,
+        },
+        Some("cpu") => ha_tests::xdp_bench::Parts {
+            ns: false,
+            cpu: true,
+        },
+        Some(other) => bail!("--only {other}: expected ns or cpu"),
+    };
     delete_stale("hab");
     let kinds = kinds(daemon.as_deref())?;
-    ha_tests::xdp_bench::run(cpu_secs, &kinds).map_err(anyhow::Error::msg)
+    ha_tests::xdp_bench::run(cpu_secs, &kinds, parts).map_err(anyhow::Error::msg)
 }
 
 fn bench_failover(

@@ -1,0 +1,198 @@
+//! ns/packet of `vrrp_rx` in the real receive path: the program attached in native mode to
+//! a veth in a lab namespace, frames sent to it from the other node through an AF_PACKET
+//! socket, and each invocation timed by the kernel itself (`BPF_ENABLE_STATS`: the
+//! program's run_time_ns / run_cnt). The kernel's timing adds a clock read of its own to
+//! every invocation, so the empty program `xdp_pass`, timed the same way on the same
+//! interface, is the floor.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use aya::maps::PerCpuArray;
+use aya::programs::XdpMode;
+use aya::Ebpf;
+use ha_common::{XdpCounters, XDP_COUNTERS_MAP};
+
+use super::frames::{
+    advert_frame, arp_request_for, load_vrrp_rx, tcp_frame, MAC, PEER, VIP, VRID_FOLLOWED,
+};
+use super::{Harness, Row, RowKind};
+use crate::lab::{ip, Lab};
+use crate::probe::enter_netns;
+
+/// Frames sent per path: enough for the average to settle (~1 s of sending).
+const FRAMES: u32 = 200_000;
+
+/// An AF_PACKET socket that sends whole frames out of `eth0` of the current namespace.
+fn sender() -> Result<OwnedFd, String> {
+    let name = CString::new("eth0").expect("no NUL");
+    // SAFETY: if_nametoindex reads a NUL-terminated string.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err("eth0 missing in the sender's namespace".into());
+    }
+    // SAFETY: plain socket(2); protocol 0 = send only, nothing is received on it.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return Err(format!(
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd was just returned by socket(2) and is owned from here on.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid start.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: binding to a sockaddr_ll of its exact size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("bind to eth0: {}", std::io::Error::last_os_error()));
+    }
+    Ok(fd)
+}
+
+/// Sends `frame` `n` times from namespace `ns`.
+fn blast(ns: &str, frame: &[u8], n: u32) -> Result<(), String> {
+    let ns = ns.to_owned();
+    let frame = frame.to_vec();
+    std::thread::spawn(move || -> Result<(), String> {
+        enter_netns(&ns).map_err(|e| format!("entering {ns}: {e}"))?;
+        let fd = sender()?;
+        for _ in 0..n {
+            // SAFETY: sending from a valid buffer of its length.
+            let rc = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+            if rc < 0 {
+                let e = std::io::Error::last_os_error();
+                // A full queue: try the next one.
+                if e.raw_os_error() != Some(libc::ENOBUFS) {
+                    return Err(format!("send: {e}"));
+                }
+            }
+        }
+        Ok(())
+    })
+    .join()
+    .map_err(|_| "sender thread panicked".to_string())?
+}
+
+/// (run time ns, runs) of program `name` so far.
+fn stats(bpf: &Ebpf, name: &str) -> Result<(u64, u64), String> {
+    let info = ha_ebpf::xdp_ref(bpf, name)?
+        .info()
+        .map_err(|e| e.to_string())?;
+    Ok((info.run_time().as_nanos() as u64, info.run_count()))
+}
+
+/// `vrrp_rx`'s counters of interface slot 1, summed over CPUs.
+fn counters(bpf: &Ebpf) -> Result<XdpCounters, String> {
+    let array = PerCpuArray::<_, XdpCounters>::try_from(
+        bpf.map(XDP_COUNTERS_MAP).ok_or("counters map missing")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let v = array.get(&1, 0).map_err(|e| e.to_string())?;
+    Ok(XdpCounters::sum(v.iter()))
+}
+
+/// Average ns per run of `name` while `frame` is sent `FRAMES` times from `from`, and the
+/// number of runs.
+fn per_run(bpf: &Ebpf, name: &str, from: &str, frame: &[u8]) -> Result<(f64, u64), String> {
+    let (t0, n0) = stats(bpf, name)?;
+    blast(from, frame, FRAMES)?;
+    let (t1, n1) = stats(bpf, name)?;
+    let runs = n1 - n0;
+    if runs < u64::from(FRAMES) / 2 {
+        return Err(format!("{name} ran {runs} times for {FRAMES} frames sent"));
+    }
+    Ok(((t1 - t0) as f64 / runs as f64, runs))
+}
+
+fn attach(bpf: &mut Ebpf, name: &str, ifindex: u32) -> Result<(), String> {
+    ha_ebpf::xdp_mut(bpf, name)?
+        .attach_to_if_index(ifindex, XdpMode::Driver)
+        .map(drop)
+        .map_err(|e| format!("attaching {name} to eth0 (native): {e}"))
+}
+
+/// The rows of the absorbed-advert, ARP-reply and pass-through paths, and the floor.
+pub fn ns_per_packet() -> Result<Vec<Row>, String> {
+    let lab = Lab::new("bwire", 2, false)?;
+    let (from, to) = (lab.nodes[0].ns.clone(), lab.nodes[1].ns.clone());
+    // The frames' addresses are the nodes' own: unicast to the receiver reaches it.
+    for (ns, mac) in [(&from, PEER), (&to, MAC)] {
+        let mac = mac.map(|b| format!("{b:02x}")).join(":");
+        ip(ns, &["link", "set", "eth0", "address", &mac])?;
+    }
+    std::thread::spawn(move || -> Result<Vec<Row>, String> {
+        enter_netns(&to).map_err(|e| format!("entering {to}: {e}"))?;
+        let name = CString::new("eth0").expect("no NUL");
+        // SAFETY: if_nametoindex reads a NUL-terminated string.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err("eth0 missing in the receiver's namespace".into());
+        }
+        // Statistics are collected while this fd is open.
+        let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime)
+            .map_err(|e| format!("BPF_ENABLE_STATS: {e}"))?;
+        let mut out = Vec::new();
+        {
+            let mut bpf = load_vrrp_rx(ifindex)?;
+            attach(&mut bpf, ha_ebpf::VRRP_RX_PROGRAM, ifindex)?;
+            let name = ha_ebpf::VRRP_RX_PROGRAM;
+            let advert = advert_frame(VRID_FOLLOWED);
+            blast(&from, &advert, 1)?; // creates the state entry and arms the timer
+                                       // The counter each path must land in (the namespace's own chatter, IPv6
+                                       // router solicitations and the like, lands elsewhere), and its verdict.
+            let rows = [
+                ("advert absorbed (followed master)", advert, "absorbed", 1),
+                (
+                    "ARP request for an owned VIP → reply",
+                    arp_request_for(VIP.octets()),
+                    "arp_reply",
+                    3,
+                ),
+                (
+                    "pass-through (TCP to the VIP)",
+                    tcp_frame(),
+                    "pass_other",
+                    2,
+                ),
+            ];
+            for (path, frame, counter, verdict) in rows {
+                let before = counters(&bpf)?;
+                let (ns, runs) = per_run(&bpf, name, &from, &frame)?;
+                let moved = counters(&bpf)?
+                    .delta_since(&before)
+                    .iter()
+                    .find(|(n, _)| *n == counter)
+                    .map_or(0, |(_, v)| v);
+                // Nearly every run took the path: the average is that path's.
+                if moved * 100 < runs * 99 {
+                    return Err(format!(
+                        "{path}: {moved} of {runs} runs counted under {counter}"
+                    ));
+                }
+                out.push(Row::new(path, Harness::Veth, ns, verdict));
+            }
+        } // detached here
+        for (kind, name) in [
+            (RowKind::Floor, ha_ebpf::XDP_PASS_PROGRAM),
+            (RowKind::Clock, ha_ebpf::XDP_CLOCK_PROGRAM),
+        ] {
+            let mut bpf = ha_ebpf::load_reference(name)?;
+            attach(&mut bpf, name, ifindex)?;
+            let (ns, _) = per_run(&bpf, name, &from, &advert_frame(VRID_FOLLOWED))?;
+            out.push(Row::reference(kind, Harness::Veth, ns, 2));
+        }
+        Ok(out)
+    })
+    .join()
+    .map_err(|_| "receiver thread panicked".to_string())?
+}
