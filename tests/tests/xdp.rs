@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ha_tests::capture::ArpCapture;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
-use ha_tests::lab::{Lab, Node, VIP4};
+use ha_tests::lab::{Lab, Node, VIP4, VIP4_B};
 use ha_tests::probe::enter_netns;
 use ha_tests::{can_run, wait_until};
 
@@ -293,4 +293,66 @@ fn third_router_advert_does_not_trigger_a_takeover() {
         i.counters.adverts_received >= 1,
         "the third router's advert reached it"
     );
+}
+
+/// Two unicast instances with the same VRID on one interface (keepalived allows it: the
+/// peers tell them apart) share one kernel key, so the program cannot tell their adverts
+/// apart: both stay on the raw socket, say so, and elect and fail over as usual. The other
+/// nodes, with one instance each, keep the fast path.
+#[test]
+fn instances_sharing_a_vrid_stay_on_the_raw_socket() {
+    if !can_run("xdp shared vrid") {
+        return;
+    }
+    let lab = Lab::new("xsh", 3, false).unwrap();
+    let ip: Vec<IpAddr> = lab.nodes.iter().map(|n| IpAddr::V4(n.ip4)).collect();
+    let spec = |name: &str, prio, src: IpAddr, peer: IpAddr, vip: std::net::Ipv4Addr| {
+        let mut s = InstanceSpec::new(name, 51, prio);
+        s.unicast = Some((src, vec![peer]));
+        s.vips = vec![format!("{vip}/24")];
+        s
+    };
+    // n1: master of A (with n2), backup of B (with n3).
+    let a1 = spec("VI_A", 200, ip[0], ip[1], VIP4);
+    let b1 = spec("VI_B", 100, ip[0], ip[2], VIP4_B);
+    let a2 = spec("VI_A", 100, ip[1], ip[0], VIP4);
+    let b3 = spec("VI_B", 200, ip[2], ip[0], VIP4_B);
+    let n1 = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &config("", &[a1, b1]));
+    let n2 = Daemon::start(&lab, &lab.nodes[1], Kind::Ha, &config("", &[a2]));
+    let mut n3 = Daemon::start(&lab, &lab.nodes[2], Kind::Ha, &config("", &[b3]));
+    wait_state(&n1, "VI_A", "MASTER");
+    wait_state(&n2, "VI_A", "BACKUP");
+    wait_state(&n3, "VI_B", "MASTER");
+    wait_state(&n1, "VI_B", "BACKUP");
+    assert!(
+        n1.log_text()
+            .contains("another instance uses VRID 51 on eth0 too"),
+        "the fallback is logged:\n{}",
+        n1.log_text()
+    );
+    // Some Master_Down_Intervals of steady state (0.1 s adverts).
+    std::thread::sleep(Duration::from_millis(1500));
+    let b = n1.instance("VI_B").unwrap();
+    assert_eq!(
+        b.counters.xdp_absorbed, 0,
+        "n1's VI_B absorbed in the kernel: {b:?}"
+    );
+    assert!(
+        b.counters.adverts_received >= 10,
+        "n1's VI_B hears n3 through the raw socket: {b:?}"
+    );
+    assert!(
+        counter(&n1, "pass_not_ours") >= 10,
+        "n1's program passes VRID 51 to the stack"
+    );
+    assert!(
+        n2.instance("VI_A").unwrap().counters.xdp_absorbed >= 10,
+        "n2, alone on its VRID, absorbs n1's adverts in the kernel"
+    );
+    // Failover on the raw-socket path: n3 goes, n1 takes VI_B; VI_A stays as it was.
+    n3.stop();
+    wait_state(&n1, "VI_B", "MASTER");
+    assert!(lab.nodes[0].has_addr(IpAddr::V4(VIP4_B)));
+    assert_eq!(n1.state("VI_A").as_deref(), Some("MASTER"));
+    assert_eq!(n2.state("VI_A").as_deref(), Some("BACKUP"));
 }
