@@ -15,14 +15,22 @@ pub const VRRP_RX: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 /// Name of the XDP program (the C function) in [`VRRP_RX`]; its ELF section is `xdp`.
 pub const VRRP_RX_PROGRAM: &str = "vrrp_rx";
 
-/// `bpf/xdp_floor.bpf.c`: the benchmarks' reference programs, not used by the daemon.
-/// [`XDP_PASS_PROGRAM`] passes every frame (what a timing harness costs per packet);
-/// [`XDP_CLOCK_PROGRAM`] reads the clock `vrrp_rx` stamps adverts with, and passes.
-pub const XDP_FLOOR: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp_floor.o"));
+/// `bpf/xdp_reference.bpf.c`: the benchmarks' reference programs, not used by the daemon.
+/// [`XDP_PASS_PROGRAM`] passes and [`XDP_DROP_PROGRAM`] drops every frame (what a timing
+/// harness costs per packet); [`XDP_CLOCK_PROGRAM`] reads the clock `vrrp_rx` stamps
+/// adverts with, and passes.
+pub const XDP_REFERENCE: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp_reference.o"));
 
-/// Programs in [`XDP_FLOOR`].
+/// Programs in [`XDP_REFERENCE`].
 pub const XDP_PASS_PROGRAM: &str = "xdp_pass";
+pub const XDP_DROP_PROGRAM: &str = "xdp_drop";
 pub const XDP_CLOCK_PROGRAM: &str = "xdp_clock";
+
+/// XDP verdicts (`enum xdp_action`), as test runs return them.
+pub const XDP_DROP: u32 = 1;
+pub const XDP_PASS: u32 = 2;
+pub const XDP_TX: u32 = 3;
 
 use aya::programs::{ProgramError, TestRunOptions, TestRunResult, Xdp};
 use aya::{Ebpf, EbpfLoader, TestRun};
@@ -33,17 +41,32 @@ pub fn load_vrrp_rx() -> Result<Ebpf, String> {
     load(VRRP_RX, VRRP_RX_PROGRAM)
 }
 
-/// Loads program `name` of [`XDP_FLOOR`] (not attached anywhere).
+/// Loads program `name` of [`XDP_REFERENCE`] (not attached anywhere).
 pub fn load_reference(name: &str) -> Result<Ebpf, String> {
-    load(XDP_FLOOR, name)
+    load(XDP_REFERENCE, name)
 }
 
 fn load(object: &[u8], program: &str) -> Result<Ebpf, String> {
-    let mut bpf = EbpfLoader::new().load(object).map_err(|e| e.to_string())?;
+    let mut bpf = EbpfLoader::new()
+        .load(object)
+        .map_err(|e| format!("loading the object of {program}: {e}"))?;
     xdp_mut(&mut bpf, program)?
         .load()
-        .map_err(|e| format!("{e:#?}"))?;
+        .map_err(|e| format!("the kernel refused {program}: {e:#?}"))?;
     Ok(bpf)
+}
+
+/// `vrrp_rx`'s counters of interface slot `slot`, summed over CPUs.
+pub fn counters(bpf: &Ebpf, slot: u32) -> Result<common::XdpCounters, String> {
+    let map = bpf
+        .map(common::XDP_COUNTERS_MAP)
+        .ok_or_else(|| format!("map {} missing", common::XDP_COUNTERS_MAP))?;
+    let array = aya::maps::PerCpuArray::<_, common::XdpCounters>::try_from(map)
+        .map_err(|e| format!("map {}: {e}", common::XDP_COUNTERS_MAP))?;
+    let per_cpu = array
+        .get(&slot, 0)
+        .map_err(|e| format!("map {} slot {slot}: {e}", common::XDP_COUNTERS_MAP))?;
+    Ok(common::XdpCounters::sum(per_cpu.iter()))
 }
 
 /// The `vrrp_rx` program of a loaded object.

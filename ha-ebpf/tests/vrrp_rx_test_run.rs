@@ -14,9 +14,7 @@ use aya::Ebpf;
 use frames::*;
 use ha_common::*;
 
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
+use ha_ebpf::{XDP_DROP, XDP_PASS, XDP_TX};
 /// The interface the cases "arrive" on: loopback, which exists in every namespace (the
 /// kernel checks `ingress_ifindex` against real devices).
 const IFINDEX: u32 = 1;
@@ -205,21 +203,13 @@ impl Fixture {
 
     /// All interfaces' counters (entry 0: no slot; 1..: by slot), summed over CPUs.
     fn counters(&self) -> XdpCounters {
-        let array: PerCpuArray<_, XdpCounters> =
-            PerCpuArray::try_from(self.bpf.map(XDP_COUNTERS_MAP).expect("map")).expect("array");
-        let mut all = Vec::new();
-        for i in 0..=MAX_IFACES {
-            let per_cpu = array.get(&i, 0).expect("read counters");
-            all.push(XdpCounters::sum(per_cpu.iter()));
-        }
+        let all: Vec<XdpCounters> = (0..=MAX_IFACES).map(|i| self.counters_of(i)).collect();
         XdpCounters::sum(all.iter())
     }
 
     /// One slot's counters.
     fn counters_of(&self, slot: u32) -> XdpCounters {
-        let array: PerCpuArray<_, XdpCounters> =
-            PerCpuArray::try_from(self.bpf.map(XDP_COUNTERS_MAP).expect("map")).expect("array");
-        XdpCounters::sum(array.get(&slot, 0).expect("read counters").iter())
+        ha_ebpf::counters(&self.bpf, slot).expect("read counters")
     }
 
     fn state(&self, k: VrrpKey) -> VrrpState {
@@ -1205,9 +1195,10 @@ fn skip_check_adv_addr_exempts_only_the_followed_master() {
     assert_eq!(fx.counters().drop_addr_count, 1);
 }
 
-/// The benchmark's reference programs (bpf/xdp_floor.bpf.c) do what the benchmark
-/// subtracts them for: xdp_pass only passes; xdp_clock passes and has really read the clock
-/// (a time between two readings of CLOCK_MONOTONIC around the run).
+/// The benchmark's reference programs (bpf/xdp_reference.bpf.c) do what the benchmark
+/// subtracts them for: xdp_pass only passes and xdp_drop only drops, neither touching the
+/// frame; xdp_clock passes and has really read the clock (a time between two readings of
+/// CLOCK_MONOTONIC around the run).
 #[test]
 fn benchmark_reference_programs() {
     if !root_or_skip("benchmark_reference_programs") {
@@ -1218,6 +1209,11 @@ fn benchmark_reference_programs() {
     let prog = ha_ebpf::xdp_ref(&pass, ha_ebpf::XDP_PASS_PROGRAM).unwrap();
     let (r, out) = ha_ebpf::test_run_xdp(prog, &frame, IFINDEX, 1).unwrap();
     assert_eq!(r.return_value, XDP_PASS);
+    assert_eq!(out, frame, "the frame is untouched");
+    let drop = ha_ebpf::load_reference(ha_ebpf::XDP_DROP_PROGRAM).expect("xdp_drop loads");
+    let prog = ha_ebpf::xdp_ref(&drop, ha_ebpf::XDP_DROP_PROGRAM).unwrap();
+    let (r, out) = ha_ebpf::test_run_xdp(prog, &frame, IFINDEX, 1).unwrap();
+    assert_eq!(r.return_value, XDP_DROP);
     assert_eq!(out, frame, "the frame is untouched");
 
     let clock = ha_ebpf::load_reference(ha_ebpf::XDP_CLOCK_PROGRAM).expect("xdp_clock loads");

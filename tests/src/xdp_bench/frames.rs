@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use aya::maps::Array;
 use aya::Ebpf;
 use ha::config::units::Centis;
+use ha::vrrp::checksum::ipv4_header_checksum;
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
 use ha_common::*;
@@ -57,12 +58,8 @@ pub fn tcp_frame() -> Vec<u8> {
     let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
     ip.extend_from_slice(&[198, 51, 100, 7]);
     ip.extend_from_slice(&VIP.octets());
-    let sum = ip
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum::<u32>();
-    let folded = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+    let sum = ipv4_header_checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f.extend(ip);
     f.extend_from_slice(&[
         0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0xff, 0xff, 0, 0, 0, 0,
@@ -70,8 +67,19 @@ pub fn tcp_frame() -> Vec<u8> {
     f
 }
 
+/// Array map `name` of `bpf`, with errors that name it.
+fn array<'a, V: aya::Pod>(
+    bpf: &'a mut Ebpf,
+    name: &str,
+) -> Result<Array<&'a mut aya::maps::MapData, V>, String> {
+    let map = bpf
+        .map_mut(name)
+        .ok_or_else(|| format!("map {name} missing"))?;
+    Array::try_from(map).map_err(|e| format!("map {name}: {e}"))
+}
+
 fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+    format!("writing a map: {e}")
 }
 
 /// Loads `vrrp_rx` with the maps set as the engine would for interface `ifindex`:
@@ -81,11 +89,9 @@ pub fn load_vrrp_rx(ifindex: u32) -> Result<Ebpf, String> {
     let mut bpf = ha_ebpf::load_vrrp_rx()?;
     let frame = advert_frame(VRID_FOLLOWED);
     let msg = &frame[14 + IPV4_HEADER_LEN..];
-    let mut slots: Array<_, u32> =
-        Array::try_from(bpf.map_mut(IFACE_SLOTS_MAP).ok_or("map")?).map_err(err)?;
+    let mut slots = array::<u32>(&mut bpf, IFACE_SLOTS_MAP)?;
     slots.set(ifindex, 1, 0).map_err(err)?;
-    let mut inst: Array<_, VrrpInstance> =
-        Array::try_from(bpf.map_mut(VRRP_INSTANCES_MAP).ok_or("map")?).map_err(err)?;
+    let mut inst = array::<VrrpInstance>(&mut bpf, VRRP_INSTANCES_MAP)?;
     let mut master = [0u8; 16];
     master[..4].copy_from_slice(&[192, 0, 2, 2]);
     let mut master_dst = [0u8; 16];
@@ -117,8 +123,7 @@ pub fn load_vrrp_rx(ifindex: u32) -> Result<Ebpf, String> {
     };
     inst.set(instance_index(1, FAMILY_V4, VRID_EVENTS), events, 0)
         .map_err(err)?;
-    let mut vips: Array<_, Vip4Slot> =
-        Array::try_from(bpf.map_mut(OWNED_VIPS4_MAP).ok_or("map")?).map_err(err)?;
+    let mut vips = array::<Vip4Slot>(&mut bpf, OWNED_VIPS4_MAP)?;
     vips.set(
         vip4_hash(ifindex, VIP.octets()) & (VIP4_SLOTS - 1),
         Vip4Slot {

@@ -1,38 +1,47 @@
-//! ns/packet of `vrrp_rx` in the real receive path: the program attached in native mode to
-//! a veth in a lab namespace, frames sent to it from the other node through an AF_PACKET
+//! ns/packet of `vrrp_rx` in a real receive path: the program attached in native mode to a
+//! veth in a lab namespace, frames sent to it from the other node through an AF_PACKET
 //! socket, and each invocation timed by the kernel itself (`BPF_ENABLE_STATS`: the
 //! program's run_time_ns / run_cnt). The kernel's timing adds a clock read of its own to
-//! every invocation, so the empty program `xdp_pass`, timed the same way on the same
-//! interface, is the floor.
+//! every invocation, so the reference programs are timed the same way on the same
+//! interface: `xdp_drop` is the floor of the paths that drop or bounce the frame,
+//! `xdp_pass` (sent the pass-through frame, so the stack does the same work after it) the
+//! floor of the one that passes it.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
-use aya::maps::PerCpuArray;
 use aya::programs::XdpMode;
 use aya::Ebpf;
-use ha_common::{XdpCounters, XDP_COUNTERS_MAP};
+use ha_ebpf::{XDP_DROP, XDP_PASS, XDP_TX};
 
 use super::frames::{
     advert_frame, arp_request_for, load_vrrp_rx, tcp_frame, MAC, PEER, VIP, VRID_FOLLOWED,
 };
-use super::{Harness, Row, RowKind};
+use super::{moved, Harness, Row, RowKind};
 use crate::lab::{ip, Lab};
 use crate::probe::enter_netns;
 
 /// Frames sent per path: enough for the average to settle (~1 s of sending).
 const FRAMES: u32 = 200_000;
+/// `load_vrrp_rx` gives the receiving interface slot 1.
+const SLOT: u32 = 1;
+
+/// The index of `eth0` in the current namespace.
+fn eth0_index() -> Result<u32, String> {
+    let name = CString::new("eth0").expect("no NUL");
+    // SAFETY: if_nametoindex reads a NUL-terminated string.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(format!("eth0: {}", std::io::Error::last_os_error())),
+        i => Ok(i),
+    }
+}
 
 /// An AF_PACKET socket that sends whole frames out of `eth0` of the current namespace.
 fn sender() -> Result<OwnedFd, String> {
-    let name = CString::new("eth0").expect("no NUL");
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if ifindex == 0 {
-        return Err("eth0 missing in the sender's namespace".into());
-    }
+    let ifindex = eth0_index()?;
     // SAFETY: plain socket(2); protocol 0 = send only, nothing is received on it.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(format!(
             "AF_PACKET socket: {}",
@@ -87,26 +96,31 @@ fn blast(ns: &str, frame: &[u8], n: u32) -> Result<(), String> {
 fn stats(bpf: &Ebpf, name: &str) -> Result<(u64, u64), String> {
     let info = ha_ebpf::xdp_ref(bpf, name)?
         .info()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{name}: program info: {e}"))?;
     Ok((info.run_time().as_nanos() as u64, info.run_count()))
 }
 
-/// `vrrp_rx`'s counters of interface slot 1, summed over CPUs.
-fn counters(bpf: &Ebpf) -> Result<XdpCounters, String> {
-    let array = PerCpuArray::<_, XdpCounters>::try_from(
-        bpf.map(XDP_COUNTERS_MAP).ok_or("counters map missing")?,
-    )
-    .map_err(|e| e.to_string())?;
-    let v = array.get(&1, 0).map_err(|e| e.to_string())?;
-    Ok(XdpCounters::sum(v.iter()))
+/// `stats` once the veth's queue has drained: frames still queued when `send` returned
+/// must count in this window, not the next one.
+fn settled_stats(bpf: &Ebpf, name: &str) -> Result<(u64, u64), String> {
+    let mut last = stats(bpf, name)?;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = stats(bpf, name)?;
+        if now.1 == last.1 {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
 }
 
 /// Average ns per run of `name` while `frame` is sent `FRAMES` times from `from`, and the
 /// number of runs.
 fn per_run(bpf: &Ebpf, name: &str, from: &str, frame: &[u8]) -> Result<(f64, u64), String> {
-    let (t0, n0) = stats(bpf, name)?;
+    let (t0, n0) = settled_stats(bpf, name)?;
     blast(from, frame, FRAMES)?;
-    let (t1, n1) = stats(bpf, name)?;
+    let (t1, n1) = settled_stats(bpf, name)?;
     let runs = n1 - n0;
     if runs < u64::from(FRAMES) / 2 {
         return Err(format!("{name} ran {runs} times for {FRAMES} frames sent"));
@@ -121,77 +135,100 @@ fn attach(bpf: &mut Ebpf, name: &str, ifindex: u32) -> Result<(), String> {
         .map_err(|e| format!("attaching {name} to eth0 (native): {e}"))
 }
 
-/// The rows of the absorbed-advert, ARP-reply and pass-through paths, and the floor.
+/// The paths of vrrp_rx this harness times: each with the counter every run must land in
+/// (the namespace's own chatter, IPv6 router solicitations and the like, lands elsewhere)
+/// and the verdict that counter stands for.
+fn paths() -> [(&'static str, Vec<u8>, &'static str, u32); 3] {
+    [
+        (
+            "advert absorbed (followed master)",
+            advert_frame(VRID_FOLLOWED),
+            "absorbed",
+            XDP_DROP,
+        ),
+        (
+            "ARP request for an owned VIP → reply",
+            arp_request_for(VIP.octets()),
+            "arp_reply",
+            XDP_TX,
+        ),
+        (
+            "pass-through (TCP to the VIP)",
+            tcp_frame(),
+            "pass_other",
+            XDP_PASS,
+        ),
+    ]
+}
+
+/// In the receiver's namespace: every path, then the reference programs.
+fn measure(from: &str) -> Result<Vec<Row>, String> {
+    let ifindex = eth0_index()?;
+    // Statistics are collected while this fd is open.
+    let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime)
+        .map_err(|e| format!("BPF_ENABLE_STATS: {e}"))?;
+    let mut out = Vec::new();
+    {
+        let mut bpf = load_vrrp_rx(ifindex)?;
+        let prog = ha_ebpf::VRRP_RX_PROGRAM;
+        attach(&mut bpf, prog, ifindex)?;
+        // The first advert creates the state entry and arms the timer.
+        blast(from, &advert_frame(VRID_FOLLOWED), 1)?;
+        for (path, frame, counter, verdict) in paths() {
+            let before = ha_ebpf::counters(&bpf, SLOT)?;
+            let (ns, runs) = per_run(&bpf, prog, from, &frame)?;
+            let got = moved(&ha_ebpf::counters(&bpf, SLOT)?, &before, counter);
+            // Nearly every run took the path: the average is that path's.
+            if got * 100 < runs * 99 {
+                return Err(format!(
+                    "{path}: {got} of {runs} runs counted under {counter}"
+                ));
+            }
+            out.push(Row::new(path, Harness::Veth, ns, verdict));
+        }
+    } // detached here
+    let references = [
+        (
+            RowKind::Floor,
+            ha_ebpf::XDP_DROP_PROGRAM,
+            advert_frame(VRID_FOLLOWED),
+            XDP_DROP,
+        ),
+        (
+            RowKind::Floor,
+            ha_ebpf::XDP_PASS_PROGRAM,
+            tcp_frame(),
+            XDP_PASS,
+        ),
+        (
+            RowKind::Clock,
+            ha_ebpf::XDP_CLOCK_PROGRAM,
+            tcp_frame(),
+            XDP_PASS,
+        ),
+    ];
+    for (kind, prog, frame, verdict) in references {
+        let mut bpf = ha_ebpf::load_reference(prog)?;
+        attach(&mut bpf, prog, ifindex)?;
+        let (ns, _) = per_run(&bpf, prog, from, &frame)?;
+        out.push(Row::reference(kind, Harness::Veth, ns, verdict));
+    }
+    Ok(out)
+}
+
+/// The rows of the absorbed-advert, ARP-reply and pass-through paths, and the references.
 pub fn ns_per_packet() -> Result<Vec<Row>, String> {
     let lab = Lab::new("bwire", 2, false)?;
     let (from, to) = (lab.nodes[0].ns.clone(), lab.nodes[1].ns.clone());
-    // The frames' addresses are the nodes' own: unicast to the receiver reaches it.
+    // The frames' MAC addresses are the nodes' own (receiver = the VIP's owner), so the
+    // bridge delivers the unicast ones.
     for (ns, mac) in [(&from, PEER), (&to, MAC)] {
         let mac = mac.map(|b| format!("{b:02x}")).join(":");
         ip(ns, &["link", "set", "eth0", "address", &mac])?;
     }
     std::thread::spawn(move || -> Result<Vec<Row>, String> {
         enter_netns(&to).map_err(|e| format!("entering {to}: {e}"))?;
-        let name = CString::new("eth0").expect("no NUL");
-        // SAFETY: if_nametoindex reads a NUL-terminated string.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        if ifindex == 0 {
-            return Err("eth0 missing in the receiver's namespace".into());
-        }
-        // Statistics are collected while this fd is open.
-        let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime)
-            .map_err(|e| format!("BPF_ENABLE_STATS: {e}"))?;
-        let mut out = Vec::new();
-        {
-            let mut bpf = load_vrrp_rx(ifindex)?;
-            attach(&mut bpf, ha_ebpf::VRRP_RX_PROGRAM, ifindex)?;
-            let name = ha_ebpf::VRRP_RX_PROGRAM;
-            let advert = advert_frame(VRID_FOLLOWED);
-            blast(&from, &advert, 1)?; // creates the state entry and arms the timer
-                                       // The counter each path must land in (the namespace's own chatter, IPv6
-                                       // router solicitations and the like, lands elsewhere), and its verdict.
-            let rows = [
-                ("advert absorbed (followed master)", advert, "absorbed", 1),
-                (
-                    "ARP request for an owned VIP → reply",
-                    arp_request_for(VIP.octets()),
-                    "arp_reply",
-                    3,
-                ),
-                (
-                    "pass-through (TCP to the VIP)",
-                    tcp_frame(),
-                    "pass_other",
-                    2,
-                ),
-            ];
-            for (path, frame, counter, verdict) in rows {
-                let before = counters(&bpf)?;
-                let (ns, runs) = per_run(&bpf, name, &from, &frame)?;
-                let moved = counters(&bpf)?
-                    .delta_since(&before)
-                    .iter()
-                    .find(|(n, _)| *n == counter)
-                    .map_or(0, |(_, v)| v);
-                // Nearly every run took the path: the average is that path's.
-                if moved * 100 < runs * 99 {
-                    return Err(format!(
-                        "{path}: {moved} of {runs} runs counted under {counter}"
-                    ));
-                }
-                out.push(Row::new(path, Harness::Veth, ns, verdict));
-            }
-        } // detached here
-        for (kind, name) in [
-            (RowKind::Floor, ha_ebpf::XDP_PASS_PROGRAM),
-            (RowKind::Clock, ha_ebpf::XDP_CLOCK_PROGRAM),
-        ] {
-            let mut bpf = ha_ebpf::load_reference(name)?;
-            attach(&mut bpf, name, ifindex)?;
-            let (ns, _) = per_run(&bpf, name, &from, &advert_frame(VRID_FOLLOWED))?;
-            out.push(Row::reference(kind, Harness::Veth, ns, 2));
-        }
-        Ok(out)
+        measure(&from)
     })
     .join()
     .map_err(|_| "receiver thread panicked".to_string())?

@@ -5,8 +5,10 @@
  * daemon.
  * - xdp_pass passes every frame and does nothing else: what the harness itself costs per
  *   packet (the floor each path of vrrp_rx is reported net of).
- * - xdp_clock reads the clock vrrp_rx stamps adverts with, and passes: what that one
- *   helper call costs on this machine.
+ * - xdp_drop drops every frame: the same floor for the paths that drop or bounce a frame,
+ *   so that neither side of a difference is followed by the stack's work on the frame.
+ * - xdp_clock reads the clock vrrp_rx stamps adverts with into a map, and passes: what
+ *   that helper call (plus one array lookup and store) costs on this machine.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -24,6 +26,13 @@ int xdp_pass(struct xdp_md *ctx)
 {
 	(void)ctx;
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int xdp_drop(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_DROP;
 }
 
 SEC("xdp")
