@@ -117,7 +117,7 @@ fn floor_of<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
 }
 
 /// `row`'s ns net of its floor in `rows`.
-pub fn net_of_floor(rows: &[Row], row: &Row) -> Option<f64> {
+fn net_of_floor(rows: &[Row], row: &Row) -> Option<f64> {
     floor_of(rows, row).map(|f| row.ns - f.ns)
 }
 
