@@ -13,7 +13,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, RingBuf};
 use aya::programs::xdp::XdpLinkId;
 use aya::programs::XdpMode;
 use aya::Ebpf;
@@ -21,7 +21,7 @@ use ha_common::{
     instance_index, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
     VrrpKey, VrrpState, XdpCounters, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
     IFACE_SLOTS_MAP, MAX_IFACES, MAX_IFINDEX, OWNED_VIPS4_MAP, OWNED_VIPS6_MAP, VRRP_EVENTS_MAP,
-    VRRP_INSTANCES_MAP, VRRP_PEERS_MAP, VRRP_STATE_MAP, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP,
+    VRRP_INSTANCES_MAP, VRRP_PEERS_MAP, VRRP_STATE_MAP, XDP_COUNTERS_KEY,
 };
 use tracing::{debug, info, warn};
 
@@ -294,18 +294,11 @@ impl XdpPath {
     /// Each attached interface's counters, summed over CPUs (and the frames seen on an
     /// interface without a slot, under "-", when there are any).
     pub fn counters(&self) -> Vec<(String, XdpCounters)> {
-        let Some(m) = self.bpf.map(XDP_COUNTERS_MAP) else {
-            return Vec::new();
-        };
-        let Ok(array) = PerCpuArray::<_, XdpCounters>::try_from(m) else {
-            return Vec::new();
-        };
-        let read = |slot: u32| match array.get(&slot, 0) {
-            Ok(v) => XdpCounters::sum(v.iter()),
-            Err(e) => {
+        let read = |slot: u32| {
+            ha_ebpf::counters(&self.bpf, slot).unwrap_or_else(|e| {
                 debug!("XDP counters: {e}");
                 XdpCounters::default()
-            }
+            })
         };
         let mut out: Vec<(String, XdpCounters)> = self
             .slot_of

@@ -129,24 +129,16 @@ fn bench_xdp(cpu_secs: u64, daemon: Option<String>, only: Option<String>) -> Res
     if !can_run("the XDP benchmark") {
         bail!("the benchmark needs root (BPF, network namespaces)");
     }
-    let parts = match only.as_deref() {
-        None => ha_tests::xdp_bench::Parts {
-            ns: true,
-            cpu: true,
-        },
-        Some("ns") => ha_tests::xdp_bench::Parts {
-            ns: true,
-            cpu: false,
-        },
-        Some("cpu") => ha_tests::xdp_bench::Parts {
-            ns: false,
-            cpu: true,
-        },
+    let (ns, cpu) = match only.as_deref() {
+        None => (true, true),
+        Some("ns") => (true, false),
+        Some("cpu") => (false, true),
         Some(other) => bail!("--only {other}: expected ns or cpu"),
     };
     delete_stale("hab");
     let kinds = kinds(daemon.as_deref())?;
-    ha_tests::xdp_bench::run(cpu_secs, &kinds, parts).map_err(anyhow::Error::msg)
+    ha_tests::xdp_bench::run(cpu_secs, &kinds, ha_tests::xdp_bench::Parts { ns, cpu })
+        .map_err(anyhow::Error::msg)
 }
 
 fn bench_failover(
