@@ -1,7 +1,14 @@
 //! `ha`: a keepalived-compatible high-availability daemon for Linux.
+//!
+//! The pure cores sit side by side (`vrrp/` today; checkers, load balancing and BFD join
+//! them), with the types every layer shares at the root (`units`, `time`, `family`); the
+//! config front end is `config/`, and `daemon/` does the I/O.
 
 pub mod config;
 pub mod daemon;
+pub mod family;
+pub mod time;
+pub mod units;
 pub mod vrrp;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use ha::config::units::Centis;
+use ha::units::Centis;
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};

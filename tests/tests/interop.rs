@@ -9,15 +9,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ha::family::Family;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
 use ha_tests::lab::{Lab, VIP4, VIP6};
 use ha_tests::{can_run_with_keepalived, wait_until};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
-    V4,
-    V6,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Auth {

@@ -244,7 +244,7 @@ fn falls_back_to_raw_sockets_without_bpf() {
 /// §6.4.2) must not meet that stale timer and make the BACKUP take over at once.
 #[test]
 fn third_router_advert_does_not_trigger_a_takeover() {
-    use ha::config::units::Centis;
+    use ha::units::Centis;
     use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
     use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ha::config::units::Centis;
+use ha::units::Centis;
 use ha::vrrp::auth::{encode_ipv4_ah, parse_ah};
 use ha::vrrp::checksum::vrrp_checksum;
 use ha::vrrp::ipv4::{encode_ipv4_packet, parse_ipv4_packet, Ipv4Tx};

@@ -14,7 +14,7 @@ use super::diag::{Diagnostic, Diagnostics};
 use super::preprocess::Word;
 use super::source::Loc;
 use super::tree::Node;
-use super::units::Micros;
+use crate::units::Micros;
 
 /// What the checker may look at outside the file. Tests substitute their own.
 pub trait Env {

@@ -12,7 +12,6 @@ pub mod model;
 pub mod preprocess;
 pub mod source;
 pub mod tree;
-pub mod units;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The engine's clocks. The state machine runs on CLOCK_MONOTONIC in microseconds; kernel
 //! receive stamps (`SO_TIMESTAMPNS`) come on CLOCK_REALTIME and are moved onto it here.
 
-use crate::vrrp::timers::MonoTime;
+use crate::time::MonoTime;
 
 fn now_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {

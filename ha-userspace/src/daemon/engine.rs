@@ -32,7 +32,8 @@ use super::xdp::{XdpEvents, XdpPath};
 use crate::vrrp::auth::parse_ah;
 use crate::vrrp::fsm::{Input, State};
 use crate::vrrp::ipv4::parse_ipv4_packet;
-use crate::vrrp::packet::{peek_vrid, Family, IPPROTO_AH, IPPROTO_VRRP};
+use crate::family::Family;
+use crate::vrrp::packet::{peek_vrid, IPPROTO_AH, IPPROTO_VRRP};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

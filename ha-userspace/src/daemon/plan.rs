@@ -17,9 +17,10 @@ use crate::config::model::vrrp::{
 };
 use crate::config::model::Config;
 use crate::config::source::SourceMap;
-use crate::config::units::{Centis, Micros};
+use crate::units::{Centis, Micros};
 use crate::vrrp::fsm::{InstanceConfig, StartState, PRIORITY_OWNER};
-use crate::vrrp::packet::{pad_key, Family, Version, MCAST_V4, MCAST_V6};
+use crate::family::Family;
+use crate::vrrp::packet::{pad_key, Version, MCAST_V4, MCAST_V6};
 use crate::vrrp::timers::DEFAULT_DOWN_TIMER_ADVERTS;
 use crate::vrrp::validate::{ExpectAuth, UnicastPeer};
 

@@ -10,9 +10,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use super::clock::rx_time;
 use super::socket::RxSocket;
-use crate::config::units::Centis;
-use crate::vrrp::packet::Family;
-use crate::vrrp::timers::MonoTime;
+use crate::units::Centis;
+use crate::family::Family;
+use crate::time::MonoTime;
 
 /// One thing a receive path delivers.
 #[derive(Debug, Clone, Copy)]

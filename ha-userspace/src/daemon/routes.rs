@@ -14,7 +14,8 @@ use netlink_packet_route::rule::{
 use netlink_packet_route::AddressFamily;
 
 use crate::config::model::vrrp::names::RouteType;
-use crate::config::model::vrrp::route::{Family, Prefix};
+use crate::config::model::vrrp::route::Prefix;
+use crate::family::Family;
 use crate::config::model::vrrp::rule::RuleAction;
 use crate::config::model::vrrp::{Route, Rule};
 
@@ -25,8 +26,8 @@ const RT_TABLE_MAIN: u32 = 254;
 
 fn family(f: Family) -> AddressFamily {
     match f {
-        Family::Ipv4 => AddressFamily::Inet,
-        Family::Ipv6 => AddressFamily::Inet6,
+        Family::V4 => AddressFamily::Inet,
+        Family::V6 => AddressFamily::Inet6,
     }
 }
 

@@ -22,15 +22,16 @@ use super::vmac::Vmac;
 use super::xdp::XdpPath;
 use super::xdp_sync::Signature;
 use crate::config::model::vrrp::{IpAddress, Route, Rule};
-use crate::config::units::Micros;
+use crate::units::Micros;
+use crate::family::Family;
 use crate::vrrp::auth::encode_ipv4_ah;
 use crate::vrrp::fsm::{Action, ConfigError, Input, Instance, Reason, State};
 use crate::vrrp::ipv4::IPV4_HEADER_LEN;
 use crate::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
 use crate::vrrp::packet::{
-    encode, Advert, Auth, EncodeError, Family, Version, IPPROTO_VRRP, MCAST_V4,
+    encode, Advert, Auth, EncodeError, Version, IPPROTO_VRRP, MCAST_V4,
 };
-use crate::vrrp::timers::MonoTime;
+use crate::time::MonoTime;
 use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
 use xdp_watch::Watch;
 
@@ -524,7 +525,7 @@ impl Runner {
         now: MonoTime,
         src: IpAddr,
         priority: u8,
-        adver_int: crate::config::units::Centis,
+        adver_int: crate::units::Centis,
         ctx: &mut Ctx<'_>,
     ) {
         self.counters.adverts_received += 1;

@@ -166,7 +166,7 @@ pub fn rfc2822(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::units::Micros;
+    use crate::units::Micros;
 
     fn plan() -> SmtpPlan {
         SmtpPlan {

@@ -13,7 +13,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::vrrp::packet::{Family, IPPROTO_VRRP};
+use crate::family::Family;
+use crate::vrrp::packet::IPPROTO_VRRP;
 
 /// One packet as the receive socket saw it.
 #[derive(Debug, Clone, Copy)]

@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use super::netlink::{Netlink, NetlinkError};
 use crate::config::model::vrrp::IpAddress;
-use crate::vrrp::packet::Family;
+use crate::family::Family;
 
 /// RFC 5798 §7.3: the virtual router MAC address.
 pub fn vrrp_mac(family: Family, vrid: u8) -> [u8; 6] {

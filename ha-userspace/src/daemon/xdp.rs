@@ -27,8 +27,8 @@ use tracing::{debug, info, warn};
 
 use super::receive::{AdvertReceiver, Rx};
 use super::vip_table::Vip4Table;
-use crate::vrrp::packet::Family;
-use crate::vrrp::timers::MonoTime;
+use crate::family::Family;
+use crate::time::MonoTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum XdpError {

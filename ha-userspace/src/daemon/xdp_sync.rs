@@ -16,9 +16,10 @@ use ha_common::{
 };
 
 use super::plan::{AuthPlan, InstancePlan};
-use crate::config::units::Micros;
+use crate::units::Micros;
 use crate::vrrp::fsm::{MasterInfo, State};
-use crate::vrrp::packet::{Family, Version};
+use crate::family::Family;
+use crate::vrrp::packet::Version;
 
 /// What identifies one advert for the kernel: its source and the bytes that would differ
 /// if anything in it changed (priority, interval, checksum — which covers the address list

@@ -168,7 +168,7 @@ pub fn verify_ah(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::units::Centis;
+    use crate::units::Centis;
     use crate::vrrp::ipv4::parse_ipv4_packet;
     use crate::vrrp::packet::{decode, pad_key, Version, MCAST_V4};
     use crate::vrrp::test_vectors::*;

@@ -20,8 +20,9 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use super::timers::{self, MonoTime, Version};
-use crate::config::units::{Centis, Micros};
+use super::timers::{self, Version};
+use crate::time::MonoTime;
+use crate::units::{Centis, Micros};
 
 pub use super::instance_config::{ConfigError, InstanceConfig, StartState};
 

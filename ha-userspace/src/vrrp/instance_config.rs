@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use thiserror::Error;
 
 use super::timers::{Version, DEFAULT_DOWN_TIMER_ADVERTS};
-use crate::config::units::{Centis, Micros};
+use crate::units::{Centis, Micros};
 
 /// keepalived's `state MASTER | BACKUP`: only how the instance starts (RFC 5798 §6.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

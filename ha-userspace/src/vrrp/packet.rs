@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 
 use super::checksum::{pseudo_header_sum, sum_words, vrrp_checksum};
-use crate::config::units::Centis;
+use crate::family::Family;
+use crate::units::Centis;
 
 /// IP protocol number of VRRP (RFC 5798 §5.2.4, RFC 3768 §5.2.4).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -47,30 +48,6 @@ impl Version {
         match self {
             Version::V2 => 2,
             Version::V3 => 3,
-        }
-    }
-}
-
-/// The address family of an advert: every address in it and both IP endpoints share it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(addr: IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-
-    /// Bytes of one address on the wire.
-    pub fn addr_len(self) -> usize {
-        match self {
-            Family::V4 => 4,
-            Family::V6 => 16,
         }
     }
 }

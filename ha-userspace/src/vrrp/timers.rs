@@ -3,7 +3,7 @@
 //!
 //! Units. Intervals that travel on the wire or come from the config are [`Centis`] (the
 //! 12-bit Max Adver Int field of RFC 5798 §5.2.7 counts centiseconds). Timer *durations*
-//! derived from them, and the clock itself, are microseconds ([`Micros`], [`MonoTime`]):
+//! derived from them, and the clock itself, are microseconds ([`Micros`], [`crate::time::MonoTime`]):
 //! keepalived 2.2.7 computes Skew_Time in microseconds (`VRRP_TIMER_SKEW` in `vrrp.h`), and
 //! its fractional centiseconds matter. At `advert_int 0.01`, priority 100, keepalived's skew
 //! is 6.093 ms where RFC 5798's integer-centisecond formula gives 0 ms; a 6 ms difference in
@@ -14,49 +14,10 @@
 //! ([`rfc5798_skew_time`], [`rfc5798_master_down_interval`]) with tests showing where the two
 //! differ.
 
-use std::ops::Add;
-
-use crate::config::units::{Centis, Micros};
+use crate::units::{Centis, Micros};
 
 /// The VRRP protocol version (one type for the wire and the timers).
 pub use super::packet::Version;
-
-/// A reading of the daemon's monotonic clock, in microseconds since an arbitrary origin.
-///
-/// The protocol core never reads a clock: the daemon passes `now` with every input (from
-/// `CLOCK_MONOTONIC`, or a kernel receive timestamp), and tests pass a simulated value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct MonoTime(pub u64);
-
-impl MonoTime {
-    pub const ZERO: MonoTime = MonoTime(0);
-
-    pub const fn from_micros(us: u64) -> Self {
-        MonoTime(us)
-    }
-
-    pub const fn as_micros(self) -> u64 {
-        self.0
-    }
-
-    /// The time elapsed since `earlier`, zero if `earlier` is later.
-    pub const fn saturating_since(self, earlier: MonoTime) -> Micros {
-        Micros(self.0.saturating_sub(earlier.0))
-    }
-
-    /// `self - d`, clamped at the origin.
-    pub const fn saturating_sub(self, d: Micros) -> MonoTime {
-        MonoTime(self.0.saturating_sub(d.0))
-    }
-}
-
-impl Add<Micros> for MonoTime {
-    type Output = MonoTime;
-
-    fn add(self, d: Micros) -> MonoTime {
-        MonoTime(self.0.saturating_add(d.0))
-    }
-}
 
 /// Microseconds per centisecond.
 const US_PER_CENTI: u64 = 10_000;
@@ -227,13 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn mono_time_arithmetic_saturates() {
-        let t = MonoTime::from_micros(10);
-        assert_eq!(t + Micros(5), MonoTime(15));
-        assert_eq!(t.saturating_sub(Micros(20)), MonoTime::ZERO);
-        assert_eq!(t.saturating_since(MonoTime(30)), Micros(0));
-        assert_eq!(MonoTime(30).saturating_since(t), Micros(20));
-        assert_eq!(MonoTime(u64::MAX) + Micros(1), MonoTime(u64::MAX));
+    fn centiseconds_in_microseconds() {
         assert_eq!(centis_to_micros(Centis(3)), Micros(30_000));
     }
 }

@@ -14,9 +14,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::auth::{parse_ah, verify_ah, AhHeader};
 use super::ipv4::{parse_ipv4_packet, Ipv4Meta};
 use super::packet::{
-    decode, peek_vrid, Advert, Auth, DecodeError, Family, Version, MCAST_V4, VRRP_TTL,
+    decode, peek_vrid, Advert, Auth, DecodeError, Version, MCAST_V4, VRRP_TTL,
 };
-use crate::config::units::Centis;
+use crate::family::Family;
+use crate::units::Centis;
 
 /// Defines [`Reason`] and [`Counters`] from one list, so a counter can't be forgotten.
 macro_rules! reasons {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use ha::config::units::Centis;
+use ha::units::Centis;
 use ha::vrrp::timers::{master_down_interval, skew_time, Version};
 use ha_tests::daemon::{Daemon, Kind};
 use ha_tests::lab::{delete_stale, Lab, VIP4};

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use aya::maps::Array;
 use aya::Ebpf;
-use ha::config::units::Centis;
+use ha::units::Centis;
 use ha::vrrp::checksum::ipv4_header_checksum;
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};

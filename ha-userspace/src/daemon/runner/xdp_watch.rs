@@ -12,7 +12,7 @@ use crate::daemon::clock::mono_now;
 use crate::daemon::xdp::mono_of_ns;
 use crate::daemon::xdp_sync;
 use crate::vrrp::fsm::{Input, State};
-use crate::vrrp::timers::MonoTime;
+use crate::time::MonoTime;
 
 /// The Master_Down_Timer while BACKUP on the XDP path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

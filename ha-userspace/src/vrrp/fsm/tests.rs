@@ -15,8 +15,9 @@ mod tracking;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Action, Input, Instance, InstanceConfig, Reason, State};
-use crate::config::units::{Centis, Micros};
-use crate::vrrp::timers::{MonoTime, Version};
+use crate::units::{Centis, Micros};
+use crate::time::MonoTime;
+use crate::vrrp::timers::Version;
 
 /// Our address, between a lower and a higher peer.
 const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20));

@@ -10,7 +10,7 @@ use super::read::no_block;
 use super::Global;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 /// BFD_INAME_MAX - 1.
 const NAME_MAX: usize = 31;

@@ -10,7 +10,7 @@ use super::read::{int_want, no_block, user_group};
 use super::{lvs, notify, tuning, Global};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 /// Gratuitous ARP / unsolicited NA defaults for VRRP instances (RFC 5798 §6.4.2 "broadcast
 /// a gratuitous ARP"; repeats and delays are keepalived's).

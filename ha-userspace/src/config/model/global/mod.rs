@@ -28,7 +28,7 @@ use super::Config;
 use crate::config::ctx::Ctx;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Global {

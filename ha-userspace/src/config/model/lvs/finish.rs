@@ -47,11 +47,11 @@ fn link_group(vs: &mut VirtualServer, groups: &[VirtualServerGroup], cx: &mut Ct
         .fallback("ignoring the virtual server");
         return false;
     };
-    let (v4, v6) = (g.has_family(Family::Inet), g.has_family(Family::Inet6));
+    let (v4, v6) = (g.has_family(Family::V4), g.has_family(Family::V6));
     let conflict = match vs.family {
         Some(_) if v4 && v6 => true,
-        Some(Family::Inet6) => v4,
-        Some(Family::Inet) => v6,
+        Some(Family::V6) => v4,
+        Some(Family::V4) => v6,
         None => false,
     };
     if conflict {
@@ -66,10 +66,10 @@ fn link_group(vs: &mut VirtualServer, groups: &[VirtualServerGroup], cx: &mut Ct
         return false;
     }
     if v4 != v6 {
-        vs.family = Some(if v4 { Family::Inet } else { Family::Inet6 });
+        vs.family = Some(if v4 { Family::V4 } else { Family::V6 });
     } else if vs.family.is_none() && !(v4 && v6) {
         // "address family cannot be determined, defaulting to IPv4" (logged only).
-        vs.family = Some(Family::Inet);
+        vs.family = Some(Family::V4);
     }
     true
 }

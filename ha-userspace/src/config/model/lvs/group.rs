@@ -9,22 +9,7 @@ use serde::Serialize;
 use super::read;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Family {
-    Inet,
-    Inet6,
-}
-
-impl Family {
-    pub fn of(ip: IpAddr) -> Family {
-        match ip {
-            IpAddr::V4(_) => Family::Inet,
-            IpAddr::V6(_) => Family::Inet6,
-        }
-    }
-}
+pub use crate::family::Family;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VirtualServerGroup {
@@ -91,7 +76,7 @@ pub fn parse(n: &Node, cx: &mut Ctx, groups: &mut Vec<VirtualServerGroup>) {
         .fallback("removing it");
         return;
     }
-    if g.has_family(Family::Inet) && g.has_family(Family::Inet6) && g.fwmark_without_family() {
+    if g.has_family(Family::V4) && g.has_family(Family::V6) && g.fwmark_without_family() {
         cx.warn(
             n.loc(),
             format!(
@@ -111,8 +96,8 @@ fn entry(line: &Node, cx: &mut Ctx, group: &str) -> Option<GroupEntry> {
         let mark = read::unsigned(cx, line, 0, 0, u32::MAX)?;
         let family = match line.args.get(1) {
             None => None,
-            Some(w) if w.text == "inet" => Some(Family::Inet),
-            Some(w) if w.text == "inet6" => Some(Family::Inet6),
+            Some(w) if w.text == "inet" => Some(Family::V4),
+            Some(w) if w.text == "inet6" => Some(Family::V6),
             Some(w) => {
                 cx.warn(
                     w.loc,

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 /// keepalived's `TIMER_MAXIMUM` (`ULONG_MAX - 1` microseconds), the bound of unbounded timers.
 pub const TIMER_MAX: Micros = Micros(u64::MAX - 1);

@@ -12,7 +12,7 @@ use crate::config::ctx::Ctx;
 use crate::config::model::script::NotifyScript;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RealServer {

@@ -3,7 +3,7 @@
 use super::checker::{CheckerKind, ConnOpts};
 use super::forwarding::{Csum, Forwarding, Tunnel, TunnelType};
 use super::virtual_server::{Protocol, Scheduler, VsKey};
-use crate::config::units::Micros;
+use crate::units::Micros;
 use crate::test_support::{load_text, messages};
 
 fn vs(body: &str, rs: &str) -> String {

@@ -15,7 +15,7 @@ use crate::config::ctx::Ctx;
 use crate::config::model::script::NotifyScript;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 /// keepalived's `IPVS_SVC_PERSISTENT_TIMEOUT`: 6 minutes.
 pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
@@ -418,8 +418,8 @@ fn ip_family(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
         return;
     };
     let af = match w.text.as_str() {
-        "inet" => Family::Inet,
-        "inet6" => Family::Inet6,
+        "inet" => Family::V4,
+        "inet6" => Family::V6,
         other => {
             cx.warn(w.loc, format!("unknown address family {other}"))
                 .expected("inet or inet6")
@@ -448,18 +448,18 @@ fn granularity(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
         return;
     };
     let af = vs.family.unwrap_or(if w.text.contains('.') {
-        Family::Inet
+        Family::V4
     } else {
-        Family::Inet6
+        Family::V6
     });
     let g = match af {
-        Family::Inet6 => w
+        Family::V6 => w
             .text
             .parse::<u8>()
             .ok()
             .filter(|l| (1..=128).contains(l))
             .map(Granularity::V6),
-        Family::Inet => w
+        Family::V4 => w
             .text
             .parse::<Ipv4Addr>()
             .ok()
@@ -467,7 +467,7 @@ fn granularity(vs: &mut VirtualServer, c: &Node, cx: &mut Ctx) {
             .map(Granularity::V4),
     };
     let Some(g) = g else {
-        let v = if af == Family::Inet { "IPv4" } else { "IPv6" };
+        let v = if af == Family::V4 { "IPv4" } else { "IPv6" };
         cx.warn(
             w.loc,
             format!("invalid {v} persistence_granularity specified - {}", w.text),
@@ -538,7 +538,7 @@ fn end(vs: &mut VirtualServer, cx: &mut Ctx) {
         let first = fams.next();
         vs.family = match first {
             Some(f) if fams.all(|g| g == f) => Some(f),
-            _ => Some(Family::Inet),
+            _ => Some(Family::V4),
         };
     }
 }

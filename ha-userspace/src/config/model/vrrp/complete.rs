@@ -5,7 +5,7 @@ use super::instance::{AuthType, InitialState, VrrpInstance};
 use super::track::Tracked;
 use super::{sync_group, Vrrp};
 use crate::config::ctx::Ctx;
-use crate::config::units::Centis;
+use crate::units::Centis;
 
 /// RFC 5798 §5.2.7: Max Adver Int is a 12-bit count of centiseconds.
 const V3_MAX_ADVERT: Centis = Centis(4095);

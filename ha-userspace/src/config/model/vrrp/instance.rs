@@ -14,7 +14,7 @@ use super::track::Tracked;
 use super::{Notify, Vrrp};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::{Centis, Micros};
+use crate::units::{Centis, Micros};
 
 /// `state`: the state an instance starts in (RFC 5798 §6.4.1 Initialize).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -11,7 +11,7 @@ use super::track::{parse_tracked_block, TrackKind};
 use super::{notify, Vrrp};
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 pub(super) fn keyword(c: &Node, v: &mut VrrpInstance, cx: &mut Ctx, vrrp: &Vrrp) {
     let name = v.name.clone();

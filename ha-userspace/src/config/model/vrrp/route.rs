@@ -11,23 +11,7 @@ use super::names::{self, RouteType};
 use crate::config::ctx::Ctx;
 use crate::config::preprocess::Word;
 use crate::config::tree::Node;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    pub fn of(a: &IpAddr) -> Self {
-        if a.is_ipv6() {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        }
-    }
-}
+pub use crate::family::Family;
 
 /// A route destination or `from` prefix; `None` address = `default`/`any`/`all`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -180,7 +164,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
     };
     let mut family: Option<Family> = None;
     let mut r = Route {
-        family: Family::Ipv4,
+        family: Family::V4,
         dst: Prefix { addr: None, len: 0 },
         route_type: RouteType::Unicast,
         src: None,
@@ -209,9 +193,9 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
         match kw {
             "inet" | "inet6" => {
                 let f = if kw == "inet" {
-                    Family::Ipv4
+                    Family::V4
                 } else {
-                    Family::Ipv6
+                    Family::V6
                 };
                 if !set_family(&mut family, f, w, cx) {
                     return None;
@@ -231,7 +215,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                         .fallback("skipping the route");
                     return None;
                 };
-                if !set_family(&mut family, Family::of(&a), v, cx) {
+                if !set_family(&mut family, Family::of(a), v, cx) {
                     return None;
                 }
                 r.src = Some(a);
@@ -243,9 +227,9 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                 let mut v = c.next_value(cx, kw)?;
                 if v.text == "inet" || v.text == "inet6" {
                     let f = if v.text == "inet" {
-                        Family::Ipv4
+                        Family::V4
                     } else {
-                        Family::Ipv6
+                        Family::V6
                     };
                     if !set_family(&mut family, f, v, cx) {
                         return None;
@@ -257,7 +241,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                         .fallback("skipping the route");
                     return None;
                 };
-                if !set_family(&mut family, Family::of(&a), v, cx) {
+                if !set_family(&mut family, Family::of(a), v, cx) {
                     return None;
                 }
                 r.via = Some(a);
@@ -276,7 +260,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                         return None;
                     }
                 }
-                if !set_family(&mut family, Family::Ipv6, v, cx) {
+                if !set_family(&mut family, Family::V6, v, cx) {
                     return None;
                 }
                 r.from = Some(p);
@@ -418,8 +402,8 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                     return None;
                 }
                 let implied = match kw {
-                    "expires" | "pref" => Some(Family::Ipv6),
-                    "realms" => Some(Family::Ipv4),
+                    "expires" | "pref" => Some(Family::V6),
+                    "realms" => Some(Family::V4),
                     _ => None,
                 };
                 if let Some(f) = implied {
@@ -449,7 +433,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                     return None;
                 };
                 if let Some(a) = p.addr {
-                    if family.is_some_and(|f| f != Family::of(&a)) {
+                    if family.is_some_and(|f| f != Family::of(a)) {
                         cx.warn(
                             dw.loc,
                             format!("Cannot mix IPv4 and IPv6 addresses for route ({})", dw.text),
@@ -457,7 +441,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
                         .fallback("skipping the route");
                         return None;
                     }
-                    family = Some(Family::of(&a));
+                    family = Some(Family::of(a));
                 }
                 r.dst = p;
                 have_dst = true;
@@ -508,7 +492,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
         .fallback("not tracking it");
         r.track_group = None;
     }
-    r.family = family.unwrap_or(Family::Ipv4);
+    r.family = family.unwrap_or(Family::V4);
     Some(r)
 }
 
@@ -596,12 +580,12 @@ fn parse_nexthops(
                             .fallback("skipping the route");
                         return None;
                     };
-                    if family.is_some_and(|f| f != Family::of(&a)) {
+                    if family.is_some_and(|f| f != Family::of(a)) {
                         cx.warn(v.loc, "Address family mismatch for next hop")
                             .fallback("skipping the route");
                         return None;
                     }
-                    *family = Some(Family::of(&a));
+                    *family = Some(Family::of(a));
                     nh.via = Some(a);
                 }
                 "dev" => {

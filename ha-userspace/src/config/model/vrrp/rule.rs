@@ -83,7 +83,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
     let mut action: Option<RuleAction> = None;
     let mut table_option = false;
     let mut r = Rule {
-        family: Family::Ipv4,
+        family: Family::V4,
         from: None,
         to: None,
         not: false,
@@ -160,9 +160,9 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
         match kw {
             "inet" | "inet6" => {
                 let f = if kw == "inet" {
-                    Family::Ipv4
+                    Family::V4
                 } else {
-                    Family::Ipv6
+                    Family::V6
                 };
                 if !set_family(f, cx) {
                     return None;
@@ -176,7 +176,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
                     return None;
                 };
                 if let Some(a) = p.addr {
-                    if !set_family(Family::of(&a), cx) {
+                    if !set_family(Family::of(a), cx) {
                         return None;
                     }
                 }
@@ -233,7 +233,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
             "realms" => {
                 r.realms = Some(v.text.clone());
                 table_option = true;
-                if !set_family(Family::Ipv4, cx) {
+                if !set_family(Family::V4, cx) {
                     return None;
                 }
             }
@@ -422,7 +422,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
         .fallback("not tracking it");
         r.track_group = None;
     }
-    r.family = family.unwrap_or(Family::Ipv4);
+    r.family = family.unwrap_or(Family::V4);
     if r.preference.is_none() {
         cx.warn(line.loc(), "Rule has no preference specified")
             .expected("'preference N': rules are applied in preference order")

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Vrrp;
 use crate::config::ctx::Ctx;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 /// `track_group NAME { group { VI_1 VI_2 } }`: instances that fault when a static
 /// address/route/rule naming this group is lost.

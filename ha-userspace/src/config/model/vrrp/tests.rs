@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::instance::InitialState;
 use super::names::RouteType;
 use super::rule::RuleAction;
-use crate::config::units::Centis;
+use crate::units::Centis;
 use crate::test_support::{load_text, messages};
 
 fn inst(body: &str) -> String {

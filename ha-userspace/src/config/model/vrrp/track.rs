@@ -8,7 +8,7 @@ use super::Vrrp;
 use crate::config::ctx::{parse_int, Ctx};
 use crate::config::model::script::Script;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScriptUser {

@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use super::super::{Action, Input, Instance, InstanceConfig, Reason, State};
-use crate::config::units::{Centis, Micros};
-use crate::vrrp::timers::MonoTime;
+use crate::units::{Centis, Micros};
+use crate::time::MonoTime;
 
 pub struct Router {
     pub inst: Instance,

@@ -9,7 +9,7 @@ use crate::config::model::lvs::read;
 use crate::config::model::script::Script;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MiscCheck {

@@ -22,7 +22,7 @@ use super::read::{self, CONNECT_TIMEOUT_MAX, TIMER_MAX};
 use crate::config::ctx::Ctx;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
-use crate::config::units::Micros;
+use crate::units::Micros;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Checker {
