@@ -9,8 +9,10 @@
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod iface;
 pub mod vrrp_maps;
 pub mod xdp_counters;
 
+pub use iface::*;
 pub use vrrp_maps::*;
 pub use xdp_counters::{XdpCounters, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP};

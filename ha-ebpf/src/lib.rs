@@ -32,62 +32,104 @@ pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
 pub const XDP_TX: u32 = 3;
 
+use aya::maps::MapError;
 use aya::programs::{ProgramError, TestRunOptions, TestRunResult, Xdp};
-use aya::{Ebpf, EbpfLoader, TestRun};
+use aya::{Ebpf, EbpfError, EbpfLoader, TestRun};
+
+/// What can go wrong with the embedded programs, naming the program or map.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("loading the object of {program}: {source}")]
+    Object {
+        program: String,
+        source: Box<EbpfError>,
+    },
+    /// The verifier's log is in `source` (printed with `{:#}`).
+    #[error("the kernel refused {program}: {source:#?}")]
+    Refused {
+        program: String,
+        source: Box<ProgramError>,
+    },
+    #[error("program {0} missing from the object")]
+    MissingProgram(String),
+    #[error("program {program}: {source}")]
+    Program {
+        program: String,
+        source: Box<ProgramError>,
+    },
+    #[error("map {0} missing from the object")]
+    MissingMap(&'static str),
+    #[error("map {name}: {source}")]
+    Map {
+        name: &'static str,
+        source: MapError,
+    },
+}
 
 /// Loads the embedded object and has the kernel verify `vrrp_rx` (not attached anywhere).
 /// The error carries the verifier's log when the kernel refuses the program.
-pub fn load_vrrp_rx() -> Result<Ebpf, String> {
+pub fn load_vrrp_rx() -> Result<Ebpf, Error> {
     load(VRRP_RX, VRRP_RX_PROGRAM)
 }
 
 /// Loads program `name` of [`XDP_REFERENCE`] (not attached anywhere).
-pub fn load_reference(name: &str) -> Result<Ebpf, String> {
+pub fn load_reference(name: &str) -> Result<Ebpf, Error> {
     load(XDP_REFERENCE, name)
 }
 
-fn load(object: &[u8], program: &str) -> Result<Ebpf, String> {
+fn load(object: &[u8], program: &str) -> Result<Ebpf, Error> {
     let mut bpf = EbpfLoader::new()
         .load(object)
-        .map_err(|e| format!("loading the object of {program}: {e}"))?;
+        .map_err(|source| Error::Object {
+            program: program.into(),
+            source: Box::new(source),
+        })?;
     xdp_mut(&mut bpf, program)?
         .load()
-        .map_err(|e| format!("the kernel refused {program}: {e:#?}"))?;
+        .map_err(|source| Error::Refused {
+            program: program.into(),
+            source: Box::new(source),
+        })?;
     Ok(bpf)
 }
 
 /// `vrrp_rx`'s counters of interface slot `slot`, summed over CPUs.
-pub fn counters(bpf: &Ebpf, slot: u32) -> Result<common::XdpCounters, String> {
-    let map = bpf
-        .map(common::XDP_COUNTERS_MAP)
-        .ok_or_else(|| format!("map {} missing", common::XDP_COUNTERS_MAP))?;
+pub fn counters(bpf: &Ebpf, slot: u32) -> Result<common::XdpCounters, Error> {
+    let name = common::XDP_COUNTERS_MAP;
+    let map = bpf.map(name).ok_or(Error::MissingMap(name))?;
     let array = aya::maps::PerCpuArray::<_, common::XdpCounters>::try_from(map)
-        .map_err(|e| format!("map {}: {e}", common::XDP_COUNTERS_MAP))?;
+        .map_err(|source| Error::Map { name, source })?;
     let per_cpu = array
         .get(&slot, 0)
-        .map_err(|e| format!("map {} slot {slot}: {e}", common::XDP_COUNTERS_MAP))?;
+        .map_err(|source| Error::Map { name, source })?;
     Ok(common::XdpCounters::sum(per_cpu.iter()))
 }
 
 /// The `vrrp_rx` program of a loaded object.
-pub fn vrrp_rx_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, String> {
+pub fn vrrp_rx_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, Error> {
     xdp_mut(bpf, VRRP_RX_PROGRAM)
 }
 
 /// The XDP program `name` of a loaded object.
-pub fn xdp_mut<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, String> {
+pub fn xdp_mut<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, Error> {
     bpf.program_mut(name)
-        .ok_or_else(|| format!("program {name} missing from the object"))?
+        .ok_or_else(|| Error::MissingProgram(name.into()))?
         .try_into()
-        .map_err(|e: ProgramError| e.to_string())
+        .map_err(|source| Error::Program {
+            program: name.into(),
+            source: Box::new(source),
+        })
 }
 
 /// The XDP program `name` of a loaded object, shared.
-pub fn xdp_ref<'a>(bpf: &'a Ebpf, name: &str) -> Result<&'a Xdp, String> {
+pub fn xdp_ref<'a>(bpf: &'a Ebpf, name: &str) -> Result<&'a Xdp, Error> {
     bpf.program(name)
-        .ok_or_else(|| format!("program {name} missing from the object"))?
+        .ok_or_else(|| Error::MissingProgram(name.into()))?
         .try_into()
-        .map_err(|e: ProgramError| e.to_string())
+        .map_err(|source| Error::Program {
+            program: name.into(),
+            source: Box::new(source),
+        })
 }
 
 /// Runs the loaded `vrrp_rx` `repeat` times on `frame` as if it arrived on `ifindex`
@@ -99,7 +141,7 @@ pub fn test_run_vrrp_rx(
     frame: &[u8],
     ifindex: u32,
     repeat: u32,
-) -> Result<(TestRunResult, Vec<u8>), String> {
+) -> Result<(TestRunResult, Vec<u8>), Error> {
     test_run_xdp(xdp_ref(bpf, VRRP_RX_PROGRAM)?, frame, ifindex, repeat)
 }
 
@@ -109,7 +151,7 @@ pub fn test_run_xdp(
     frame: &[u8],
     ifindex: u32,
     repeat: u32,
-) -> Result<(TestRunResult, Vec<u8>), String> {
+) -> Result<(TestRunResult, Vec<u8>), Error> {
     // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
     // egress_ifindex.
     let mut ctx = [0u8; 24];
@@ -124,7 +166,10 @@ pub fn test_run_xdp(
             repeat,
             ..TestRunOptions::default()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| Error::Program {
+            program: "test run".into(),
+            source: Box::new(source),
+        })?;
     out.truncate(r.data_size_out as usize);
     Ok((r, out))
 }

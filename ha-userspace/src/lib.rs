@@ -7,6 +7,7 @@
 pub mod config;
 pub mod daemon;
 pub mod family;
+pub mod system;
 pub mod time;
 pub mod units;
 pub mod vrrp;

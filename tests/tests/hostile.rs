@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use ha::units::Centis;
+use ha::units::{Centis, Priority, Vrid};
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
@@ -17,8 +17,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 fn advert(version: Version, vrid: u8, vip: Ipv4Addr, auth: Auth) -> Advert {
     Advert {
         version,
-        vrid,
-        priority: 254,
+        vrid: Vrid(vrid),
+        priority: Priority(254),
         adver_int: Centis(if version == Version::V2 { 100 } else { 10 }),
         addrs: vec![IpAddr::V4(vip)],
         auth,

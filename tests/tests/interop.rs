@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ha::family::Family;
+use ha::units::Priority;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
 use ha_tests::lab::{Lab, VIP4, VIP6};
 use ha_tests::{can_run_with_keepalived, wait_until};
@@ -123,7 +124,7 @@ fn run_case(c: Case, high: Kind) {
             i.counters.adverts_received > 0,
             "{c:?}: ha heard keepalived"
         );
-        assert_eq!(i.master_priority, Some(200), "{c:?}");
+        assert_eq!(i.master_priority, Some(Priority(200)), "{c:?}");
     }
     assert!(
         i.counters.rx_dropped.is_empty(),

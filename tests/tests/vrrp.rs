@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ha::daemon::control::Request;
+use ha::units::Priority;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
 use ha_tests::lab::{Lab, VIP4, VIP4_B, VIP6};
 use ha_tests::{can_run, wait_until};
@@ -61,7 +62,7 @@ fn election_of_three() {
     wait_holders(&lab, vip(), &["n2"]);
     let b = d[0].instance("VI_1").unwrap();
     assert_eq!(b.master.as_deref(), Some("192.0.2.2"));
-    assert_eq!(b.master_priority, Some(200));
+    assert_eq!(b.master_priority, Some(Priority(200)));
     assert!(b.counters.adverts_received > 0);
     assert!(d[1].instance("VI_1").unwrap().counters.adverts_sent > 0);
 }
@@ -185,10 +186,13 @@ fn track_script_weight_moves_the_master() {
     std::fs::remove_file(&flag).unwrap();
     wait_state(&b, "VI_1", "MASTER");
     wait_state(&a, "VI_1", "BACKUP");
-    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 50);
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, Priority(50));
     std::fs::write(&flag, "").unwrap();
     wait_state(&a, "VI_1", "MASTER");
-    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    assert_eq!(
+        a.instance("VI_1").unwrap().effective_priority,
+        Priority(200)
+    );
     wait_holders(&lab, vip(), &["n1"]);
 }
 
@@ -307,7 +311,7 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     wait_state(&a, "VI_2", "MASTER");
     let after = a.instance("VI_1").unwrap();
     assert_eq!(after.state, "MASTER");
-    assert_eq!(after.effective_priority, 180);
+    assert_eq!(after.effective_priority, Priority(180));
     assert_eq!(after.counters.became_master, before.counters.became_master);
     assert_eq!(after.counters.priority_zero_sent, 0);
     assert!(lab.nodes[0].has_addr("198.51.100.77".parse().unwrap()));
@@ -647,14 +651,20 @@ fn track_process_quorum_moves_the_master() {
     let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
     wait_state(&a, "VI_1", "MASTER");
     wait_state(&b, "VI_1", "BACKUP");
-    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    assert_eq!(
+        a.instance("VI_1").unwrap().effective_priority,
+        Priority(200)
+    );
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
     wait_state(&b, "VI_1", "MASTER");
-    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 50);
+    assert_eq!(a.instance("VI_1").unwrap().effective_priority, Priority(50));
     let mut again = spawn_sleeper();
     wait_state(&a, "VI_1", "MASTER");
-    assert_eq!(a.instance("VI_1").unwrap().effective_priority, 200);
+    assert_eq!(
+        a.instance("VI_1").unwrap().effective_priority,
+        Priority(200)
+    );
     let _ = again.kill();
     let _ = again.wait();
 }

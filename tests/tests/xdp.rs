@@ -244,7 +244,7 @@ fn falls_back_to_raw_sockets_without_bpf() {
 /// §6.4.2) must not meet that stale timer and make the BACKUP take over at once.
 #[test]
 fn third_router_advert_does_not_trigger_a_takeover() {
-    use ha::units::Centis;
+    use ha::units::{Centis, Priority, Vrid};
     use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx};
     use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -264,8 +264,8 @@ fn third_router_advert_does_not_trigger_a_takeover() {
     std::thread::sleep(Duration::from_millis(1500));
     let a = Advert {
         version: Version::V3,
-        vrid: 51,
-        priority: 50,
+        vrid: Vrid(51),
+        priority: Priority(50),
         adver_int: Centis(10),
         addrs: vec![IpAddr::V4(VIP4)],
         auth: Auth::None,

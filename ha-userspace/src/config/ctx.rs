@@ -44,31 +44,10 @@ impl Env for SystemEnv {
         std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
     fn user_exists(&self, name: &str) -> bool {
-        let Ok(c) = std::ffi::CString::new(name) else {
-            return false;
-        };
-        // SAFETY: plain-data out parameters; every pointer is valid for the call and `buf`
-        // outlives it (getpwnam_r is the thread-safe form).
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut buf = vec![0 as libc::c_char; 16384];
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out)
-        };
-        rc == 0 && !out.is_null()
+        crate::system::user_ids(name).is_some()
     }
     fn group_exists(&self, name: &str) -> bool {
-        let Ok(c) = std::ffi::CString::new(name) else {
-            return false;
-        };
-        // SAFETY: as in `user_exists`, with getgrnam_r.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut buf = vec![0 as libc::c_char; 16384];
-        let mut out: *mut libc::group = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out)
-        };
-        rc == 0 && !out.is_null()
+        crate::system::group_exists(name)
     }
 }
 

@@ -80,18 +80,7 @@ fn load_inner(path: &Path, given: Option<&[u8]>, opts: &LoadOptions, env: &dyn E
 
 /// keepalived's default config id: the node name (uname) up to the first dot.
 pub fn default_config_id() -> String {
-    // SAFETY: utsname is plain data; uname fills it and we only read NUL-terminated fields.
-    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut uts) } != 0 {
-        return String::new();
-    }
-    let bytes: Vec<u8> = uts
-        .nodename
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    let name = String::from_utf8_lossy(&bytes);
+    let name = crate::system::host_name();
     name.split('.').next().unwrap_or("").to_string()
 }
 

@@ -1,29 +1,27 @@
-//! The VRRP daemon: `ha run`. The protocol core (`crate::vrrp`) decides; this module does the
-//! I/O at the edges (DESIGN.md §5, §6): raw sockets, netlink, gratuitous ARP, scripts, the
-//! control socket and signals.
+//! The daemon: `ha run`. The pure cores (`crate::vrrp`, and the checkers, load balancer and
+//! BFD to come) decide; this module does the I/O at the edges (DESIGN.md §5, §6, §11). One
+//! folder per subsystem, and what they share beside them:
+//!
+//! - `vrrp/`: the VRRP engine thread, its runners and their sockets, VIPs, XDP maps;
+//! - `xdp/`: the XDP program every feature shares and its attach manager;
+//! - `watch/`: scripts, track files and processes, reporting to whoever tracks them;
+//! - `plan/`: from the config model to what runs (`{ global, vrrp, lb }`);
+//! - `run.rs` (the main thread: signals, reloads), `control.rs`, `status.rs`,
+//!   `events.rs`, `notify.rs`, `smtp.rs`, `netlink.rs`, `routes.rs`, `apply.rs`, `clock.rs`,
+//!   `task.rs`.
 
 pub mod apply;
 pub mod clock;
 pub mod control;
-pub mod engine;
-pub mod firewall;
-pub mod garp;
+pub mod events;
 pub mod netlink;
 pub mod notify;
-pub mod pacer;
 pub mod plan;
-pub mod receive;
 pub mod routes;
 pub mod run;
-pub mod runner;
-pub mod scripts;
 pub mod smtp;
-pub mod socket;
 pub mod status;
-pub mod track_file;
-pub mod track_process;
-pub mod tracking;
-pub mod vip_table;
-pub mod vmac;
+pub mod task;
+pub mod vrrp;
+pub mod watch;
 pub mod xdp;
-pub mod xdp_sync;

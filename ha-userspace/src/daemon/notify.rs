@@ -1,8 +1,9 @@
 //! Notifications on state changes, as keepalived gives them: `notify_master`, `notify_backup`,
 //! `notify_fault`, `notify_stop` run without arguments; `notify` runs with
 //! `INSTANCE|GROUP NAME STATE PRIORITY`; the notify FIFO gets `INSTANCE "NAME" STATE PRIORITY`
-//! lines. Scripts run as `script_user` (keepalived's default `keepalived_script` when that
-//! user exists, else root), never on the engine thread, and are reaped in the background.
+//! lines; a real server's `notify_up` / `notify_down` run when its checkers decide. Scripts
+//! run as `script_user` (keepalived's default `keepalived_script` when that user exists,
+//! else root), never on the engine thread, and are reaped in the background.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,11 +11,15 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use tracing::{info, warn};
 
-use super::plan::{GroupPlan, InstancePlan, Plan, SmtpPlan};
-use super::runner::Event;
-use super::smtp::{message, spawn_alert};
+use super::events::{Event, RealServerEvent, VrrpEvent};
+use super::plan::{GroupPlan, InstancePlan, LbPlan, Plan, SmtpPlan};
+use super::smtp::{checker_message, message, spawn_alert};
+use super::watch::scripts::{default_user, RunAs};
+use crate::config::model::lvs::real_server::addr_text;
 use crate::config::model::script::NotifyScript;
 use crate::config::model::vrrp::Notify;
+use crate::system::user_ids;
+use crate::units::Priority;
 use crate::vrrp::fsm::State;
 
 /// The state names notify scripts and the FIFO use: leaving to Initialize is a stop.
@@ -26,7 +31,7 @@ pub fn notify_state(to: State) -> &'static str {
 }
 
 /// The argument list of the generic `notify` script (keepalived's order).
-pub fn notify_args(kind: &str, name: &str, state: &str, priority: u8) -> Vec<String> {
+pub fn notify_args(kind: &str, name: &str, state: &str, priority: Priority) -> Vec<String> {
     vec![
         kind.to_owned(),
         name.to_owned(),
@@ -36,18 +41,19 @@ pub fn notify_args(kind: &str, name: &str, state: &str, priority: u8) -> Vec<Str
 }
 
 /// One line of the notify FIFO.
-pub fn fifo_line(kind: &str, name: &str, state: &str, priority: u8) -> String {
+pub fn fifo_line(kind: &str, name: &str, state: &str, priority: Priority) -> String {
     format!("{kind} \"{name}\" {state} {priority}\n")
 }
 
 pub struct Notifier {
     instances: BTreeMap<String, InstancePlan>,
     groups: Vec<GroupPlan>,
+    lb: LbPlan,
     fifo: Option<String>,
     /// Held open read-write, as keepalived does: lines queue in the pipe until a reader
     /// comes, and a reader never sees EOF while the daemon runs.
     fifo_file: Option<std::fs::File>,
-    user: Option<(u32, u32)>,
+    user: RunAs,
     /// The last state of each instance, to derive group states.
     states: BTreeMap<String, State>,
     group_states: BTreeMap<String, State>,
@@ -60,6 +66,7 @@ impl Notifier {
         let mut n = Notifier {
             instances: BTreeMap::new(),
             groups: Vec::new(),
+            lb: LbPlan::default(),
             fifo: None,
             fifo_file: None,
             user: None,
@@ -75,24 +82,48 @@ impl Notifier {
     /// A reload changed the config.
     pub fn update(&mut self, plan: &Plan) {
         self.instances = plan
+            .vrrp
             .instances
             .iter()
             .map(|i| (i.name.clone(), i.clone()))
             .collect();
-        self.groups = plan.groups.clone();
-        self.smtp = plan.smtp.clone();
-        self.router_id = plan.router_id.clone();
-        if self.fifo != plan.notify_fifo || self.fifo_file.is_none() {
-            self.fifo = plan.notify_fifo.clone();
+        self.groups = plan.vrrp.groups.clone();
+        self.lb = plan.lb.clone();
+        let g = &plan.global;
+        self.smtp = g.smtp.clone();
+        self.router_id = g.router_id.clone();
+        if self.fifo != g.notify_fifo || self.fifo_file.is_none() {
+            self.fifo = g.notify_fifo.clone();
             self.fifo_file = self.fifo.as_deref().and_then(open_fifo);
         }
-        let name = plan.script_user.as_deref().unwrap_or("keepalived_script");
-        self.user = lookup_user(name);
+        self.user = default_user(g.script_user.as_deref());
     }
 
     pub fn on_event(&mut self, e: &Event) {
         match e {
-            Event::Transition {
+            Event::Vrrp(e) => self.on_vrrp(e),
+            Event::RealServer(e) => self.on_real_server(e),
+        }
+    }
+
+    /// keepalived runs a real server's `notify_up` / `notify_down` and mails when
+    /// `smtp_alert` is on for it (or its virtual server).
+    fn on_real_server(&mut self, e: &RealServerEvent) {
+        let Some((script, mail)) = real_server_notify(&self.lb, e) else {
+            return;
+        };
+        if let Some(s) = script {
+            self.spawn(&s, &[]);
+        }
+        if let (true, Some(smtp)) = (mail, &self.smtp) {
+            let (subject, body) = checker_message(&self.router_id, e);
+            spawn_alert(smtp.clone(), subject, body);
+        }
+    }
+
+    fn on_vrrp(&mut self, e: &VrrpEvent) {
+        match e {
+            VrrpEvent::Transition {
                 instance,
                 to,
                 priority,
@@ -111,7 +142,7 @@ impl Notifier {
                 }
                 self.groups_after(instance);
             }
-            Event::LowerPriority { instance, src } => {
+            VrrpEvent::LowerPriority { instance, src } => {
                 let script = self
                     .instances
                     .get(instance)
@@ -151,14 +182,20 @@ impl Notifier {
                 continue;
             }
             self.group_states.insert(g.name.clone(), state);
-            self.fire("GROUP", &g.name, notify_state(state), 0, &g.notify);
+            self.fire(
+                "GROUP",
+                &g.name,
+                notify_state(state),
+                Priority(0),
+                &g.notify,
+            );
             if g.smtp_alert {
                 self.mail("Group", &g.name, notify_state(state));
             }
         }
     }
 
-    fn fire(&mut self, kind: &str, name: &str, state: &str, priority: u8, notify: &Notify) {
+    fn fire(&mut self, kind: &str, name: &str, state: &str, priority: Priority, notify: &Notify) {
         let specific = match state {
             "MASTER" => notify.master.as_ref(),
             "BACKUP" => notify.backup.as_ref(),
@@ -195,7 +232,7 @@ impl Notifier {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(s.script.args.iter().skip(1)).args(extra);
         let user = match &s.user {
-            Some(u) => lookup_user(u),
+            Some(u) => user_ids(u),
             None => self.user,
         };
         // SAFETY: geteuid has no preconditions.
@@ -214,19 +251,20 @@ impl Notifier {
     }
 }
 
-/// uid and gid of a user, if it exists.
-pub fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: getpwnam with a valid C string; the result is read at once (single thread
-    // of the runtime; the engine thread never calls it).
-    unsafe {
-        let pw = libc::getpwnam(c.as_ptr());
-        if pw.is_null() {
-            None
-        } else {
-            Some(((*pw).pw_uid, (*pw).pw_gid))
-        }
-    }
+/// The script to run and whether to mail, for a real server's change: `None` when the
+/// event names no configured real server.
+fn real_server_notify(lb: &LbPlan, e: &RealServerEvent) -> Option<(Option<NotifyScript>, bool)> {
+    let vs = lb
+        .virtual_servers
+        .iter()
+        .find(|v| v.display() == e.virtual_server)?;
+    let rs = vs
+        .real_servers
+        .iter()
+        .find(|r| addr_text(r.addr) == e.real_server)?;
+    let script = if e.up { &rs.notify_up } else { &rs.notify_down };
+    let mail = rs.smtp_alert.or(vs.smtp_alert) == Some(true);
+    Some((script.clone(), mail))
 }
 
 /// Opens (creating it if needed, as keepalived does) the notify FIFO read-write and
@@ -264,14 +302,38 @@ mod tests {
     #[test]
     fn keepalived_argument_and_fifo_formats() {
         assert_eq!(
-            notify_args("INSTANCE", "VI_1", "MASTER", 100),
+            notify_args("INSTANCE", "VI_1", "MASTER", Priority(100)),
             ["INSTANCE", "VI_1", "MASTER", "100"]
         );
         assert_eq!(
-            fifo_line("GROUP", "G1", "BACKUP", 0),
+            fifo_line("GROUP", "G1", "BACKUP", Priority(0)),
             "GROUP \"G1\" BACKUP 0\n"
         );
         assert_eq!(notify_state(State::Initialize), "STOP");
         assert_eq!(notify_state(State::Fault), "FAULT");
+    }
+
+    #[test]
+    fn a_real_server_change_runs_its_own_notify_script() {
+        let loaded = crate::test_support::load_text(
+            "virtual_server 192.0.2.10 80 {\n lb_kind DR\n protocol TCP\n \
+             real_server 198.51.100.1 80 {\n notify_up \"/bin/up.sh\"\n \
+             notify_down \"/bin/down.sh\"\n smtp_alert\n TCP_CHECK {\n }\n }\n}\n",
+        );
+        let lb = crate::daemon::plan::plan(&loaded.config, &loaded.map)
+            .unwrap()
+            .lb;
+        let vs = lb.virtual_servers[0].display();
+        let ev = |rs: &str, up| RealServerEvent {
+            virtual_server: vs.clone(),
+            real_server: rs.into(),
+            up,
+        };
+        let (script, mail) = real_server_notify(&lb, &ev("[198.51.100.1]:80", false)).unwrap();
+        assert_eq!(script.unwrap().script.args, ["/bin/down.sh"]);
+        assert!(mail);
+        let (up, _) = real_server_notify(&lb, &ev("[198.51.100.1]:80", true)).unwrap();
+        assert_eq!(up.unwrap().script.args, ["/bin/up.sh"]);
+        assert!(real_server_notify(&lb, &ev("[198.51.100.2]:80", true)).is_none());
     }
 }

@@ -15,9 +15,9 @@ use netlink_packet_route::AddressFamily;
 
 use crate::config::model::vrrp::names::RouteType;
 use crate::config::model::vrrp::route::Prefix;
-use crate::family::Family;
 use crate::config::model::vrrp::rule::RuleAction;
 use crate::config::model::vrrp::{Route, Rule};
+use crate::family::Family;
 
 /// keepalived's routing protocol number (RTPROT_KEEPALIVED), so its routes are recognisable.
 pub const RTPROT_KEEPALIVED: u8 = 18;

@@ -1,7 +1,7 @@
-//! `ha run`: load the config, start the engine thread, then serve signals, the control
-//! socket, notifications and script checks on a single-threaded tokio runtime until
-//! SIGTERM/SIGINT. keepalived's signals: HUP reloads, USR1 writes a data dump, USR2 a stats
-//! dump.
+//! `ha run`: load the config, prepare and start the VRRP engine thread, then serve signals,
+//! the control socket, notifications and the watchers on a single-threaded tokio runtime
+//! until SIGTERM/SIGINT. keepalived's signals: HUP reloads, USR1 writes a data dump, USR2 a
+//! stats dump. Everything slow a reload needs happens here, never on the engine thread.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,13 +10,16 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
-use super::engine::{self, Command, EngineHandle};
 use super::notify::Notifier;
 use super::plan::{plan, Plan};
-use super::scripts;
 use super::status::Status;
-use super::{track_file, track_process};
+use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
+use super::vrrp::prepare::{PrepareError, VrrpSide};
+use super::vrrp::xdp_maps::VrrpMaps;
+use super::watch::{track_file, track_process, Objects, Recorder, Watchers};
+use super::xdp::XdpProgram;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
 
 #[derive(Debug, Clone)]
@@ -38,12 +41,14 @@ pub enum RunError {
     #[error("{0}")]
     Config(String),
     #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Control(#[from] control::ControlError),
     #[error("{what}: {source}")]
     Io {
-        what: String,
+        what: &'static str,
         source: std::io::Error,
     },
 }
@@ -75,10 +80,32 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(|source| RunError::Io {
-            what: "tokio runtime".into(),
+            what: "tokio runtime",
             source,
         })?;
     rt.block_on(serve(opts, plan))
+}
+
+/// The main thread's state.
+struct Daemon {
+    opts: RunOptions,
+    plan: Plan,
+    vrrp: VrrpSide,
+    xdp: Option<XdpProgram>,
+    engine: Arc<EngineHandle>,
+    /// The watchers report through it; it remembers what they last said.
+    sink: Arc<Recorder>,
+    watchers: Watchers,
+    notifier: Notifier,
+    loaded_at: u64,
+    reloads: u64,
+}
+
+/// Tracked files and processes as they are now.
+fn read_objects(plan: &Plan) -> Objects {
+    let mut objects = track_file::read_all(&plan.vrrp);
+    objects.extend(track_process::initial(&plan.vrrp));
+    objects
 }
 
 async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
@@ -87,7 +114,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     // Signals first, so a TERM during startup is not lost.
     let sig = |k| {
         signal(k).map_err(|source| RunError::Io {
-            what: "signal handler".into(),
+            what: "signal handler",
             source,
         })
     };
@@ -97,16 +124,28 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let mut usr1 = sig(SignalKind::user_defined1())?;
     let mut usr2 = sig(SignalKind::user_defined2())?;
     control::serve(&opts.control_socket, ctl_tx)?;
-    track_file::init_files(&plan);
-    let mut objects = track_file::read_all(&plan);
-    objects.extend(track_process::initial(&plan));
+    track_file::init_files(&plan.vrrp);
+    let objects = read_objects(&plan);
+    let mut xdp = None;
+    let mut maps = None;
+    if opts.xdp {
+        match XdpProgram::load().and_then(|mut p| Ok((VrrpMaps::take(&mut p)?, p))) {
+            Ok((m, p)) => {
+                maps = Some(m);
+                xdp = Some(p);
+            }
+            Err(e) => warn!("XDP fast path not available ({e}): adverts go through raw sockets"),
+        }
+    }
+    let mut vrrp = VrrpSide::new()?;
+    let first = vrrp.prepare(plan.vrrp.clone(), &objects, xdp.as_mut())?;
     let engine = Arc::new(engine::spawn(
-        plan.clone(),
-        opts.config.display().to_string(),
-        ev_tx,
-        opts.realtime,
-        objects.clone(),
-        opts.xdp,
+        first,
+        EngineParts {
+            realtime: opts.realtime,
+            xdp: maps,
+            events: ev_tx,
+        },
     )?);
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
@@ -116,69 +155,57 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     info!(
         "ha {} running {} VRRP instance(s) from {}",
         env!("CARGO_PKG_VERSION"),
-        plan.instances.len(),
+        plan.vrrp.instances.len(),
         opts.config.display()
     );
-    let mut notifier = Notifier::new(&plan);
-    let mut watchers = Watchers::start(&plan, &engine, objects);
-    let mut current = plan;
+    warn_lb_not_balanced(&plan);
+    let sink = Recorder::new(engine.clone(), objects.clone());
+    let mut d = Daemon {
+        watchers: Watchers::start(&plan, sink.clone(), &objects),
+        notifier: Notifier::new(&plan),
+        opts,
+        plan,
+        vrrp,
+        xdp,
+        engine,
+        sink,
+        loaded_at: unix_secs(),
+        reloads: 0,
+    };
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => {
-                if let Some(p) = reload(&opts, &engine).await {
-                    notifier.update(&p);
-                    drop(watchers);
-                    watchers = Watchers::start(&p, &engine, track_file::read_all(&p));
-                    current = p;
-                }
-            }
-            _ = usr1.recv() => dump(&engine, &opts.dump_dir, false).await,
-            _ = usr2.recv() => dump(&engine, &opts.dump_dir, true).await,
-            Some(e) = ev_rx.recv() => notifier.on_event(&e),
+            _ = hup.recv() => { let _ = d.reload().await; }
+            _ = usr1.recv() => d.dump(false).await,
+            _ = usr2.recv() => d.dump(true).await,
+            Some(e) = ev_rx.recv() => d.notifier.on_event(&e),
             Some(inc) = ctl_rx.recv() => {
-                let reply = match inc.request {
-                    Request::Status => match status(&engine).await {
-                        Some(s) => Reply { ok: true, message: None, status: Some(s) },
-                        None => Reply::error("the engine stopped"),
-                    },
-                    Request::Failover { instance } => {
-                        let (tx, rx) = oneshot::channel();
-                        engine.send(Command::Failover { instance, reply: tx });
-                        match rx.await {
-                            Ok(Ok(m)) => Reply::message(m),
-                            Ok(Err(e)) => Reply::error(e),
-                            Err(_) => Reply::error("the engine stopped"),
-                        }
-                    }
-                    Request::Reload => match reload(&opts, &engine).await {
-                        Some(p) => {
-                            notifier.update(&p);
-                            drop(watchers);
-                            watchers = Watchers::start(&p, &engine, track_file::read_all(&p));
-                            current = p;
-                            Reply::message("reloaded")
-                        }
-                        None => Reply::error("reload refused: see the daemon's log"),
-                    },
-                };
+                let reply = d.control(inc.request).await;
                 let _ = inc.reply.send(reply);
             }
         }
     }
     info!("stopping: masters send priority 0 and release their addresses");
+    let Daemon {
+        opts,
+        mut vrrp,
+        engine,
+        watchers,
+        mut notifier,
+        ..
+    } = d;
     drop(watchers);
     engine.send(Command::Stop);
     let joining = engine.clone();
     tokio::task::spawn_blocking(move || joining.join())
         .await
         .ok();
+    vrrp.stop();
     // The stop transitions: notify_stop and the FIFO.
     while let Ok(e) = ev_rx.try_recv() {
         notifier.on_event(&e);
     }
-    let _ = current;
     let _ = std::fs::remove_file(&opts.control_socket);
     if let Some(p) = &opts.pid_file {
         let _ = std::fs::remove_file(p);
@@ -188,89 +215,135 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Everything watched on the main thread for the engine: scripts, files, processes.
-struct Watchers {
-    _scripts: scripts::Scripts,
-    _files: track_file::Watcher,
-    _processes: track_process::Watcher,
-}
-
-impl Watchers {
-    fn start(
-        plan: &Plan,
-        engine: &Arc<EngineHandle>,
-        files: crate::daemon::tracking::Objects,
-    ) -> Self {
-        Watchers {
-            _scripts: scripts::start(plan, engine.clone(), plan.script_user.as_deref()),
-            _files: track_file::start(plan, engine.clone(), files),
-            _processes: track_process::start(plan, engine.clone()),
-        }
+/// keepalived's load-balancing half is not there yet: say so rather than ignore it.
+fn warn_lb_not_balanced(plan: &Plan) {
+    let n = plan.lb.virtual_servers.len();
+    if n > 0 {
+        warn!(
+            "{n} virtual_server block(s) with {} real server(s): checked and parsed, but ha does \
+             not health-check or balance them yet",
+            plan.lb.real_servers()
+        );
     }
 }
 
-async fn status(engine: &EngineHandle) -> Option<Status> {
-    let (tx, rx) = oneshot::channel();
-    engine.send(Command::Status(tx));
-    rx.await.ok()
-}
+impl Daemon {
+    async fn control(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Status => match self.status().await {
+                Some(s) => Reply {
+                    ok: true,
+                    message: None,
+                    status: Some(s),
+                },
+                None => Reply::error("the engine stopped"),
+            },
+            Request::Failover { instance } => {
+                let (tx, rx) = oneshot::channel();
+                self.engine.send(Command::Failover {
+                    instance,
+                    reply: tx,
+                });
+                match rx.await {
+                    Ok(Ok(m)) => Reply::message(m),
+                    Ok(Err(e)) => Reply::error(e.to_string()),
+                    Err(_) => Reply::error("the engine stopped"),
+                }
+            }
+            Request::Reload => match self.reload().await {
+                Ok(summary) => Reply::message(summary),
+                Err(e) => Reply::error(format!("reload refused, the running config is kept: {e}")),
+            },
+        }
+    }
 
-/// Parses the file again; a config with errors, or one the engine cannot start, leaves the
-/// running config untouched (DESIGN.md §10).
-async fn reload(opts: &RunOptions, engine: &EngineHandle) -> Option<Plan> {
-    info!("reloading {}", opts.config.display());
-    let plan = match load_plan(opts) {
-        Ok(p) => p,
-        Err(e) => {
+    /// Parses the file again; a config with errors, or one that cannot start (a missing
+    /// interface, a socket refused), leaves the running config untouched (DESIGN.md §10).
+    async fn reload(&mut self) -> Result<String, RunError> {
+        info!("reloading {}", self.opts.config.display());
+        let r = self.try_reload().await;
+        if let Err(e) = &r {
             error!("reload refused, the running config is kept:\n{e}");
-            return None;
         }
-    };
-    // New tracked files and processes: their state first, so new instances start with it.
-    let mut objects = track_file::read_all(&plan);
-    objects.extend(track_process::initial(&plan));
-    for ((kind, name), value) in objects {
-        engine.send(Command::Track { kind, name, value });
+        r
     }
-    let (tx, rx) = oneshot::channel();
-    engine.send(Command::Reload {
-        plan: Box::new(plan.clone()),
-        reply: tx,
-    });
-    match rx.await {
-        Ok(Ok(_)) => Some(plan),
-        _ => None,
+
+    async fn try_reload(&mut self) -> Result<String, RunError> {
+        let plan = load_plan(&self.opts)?;
+        let mut known = self.sink.known();
+        known.extend(read_objects(&plan));
+        let prepared = self
+            .vrrp
+            .prepare(plan.vrrp.clone(), &known, self.xdp.as_mut())?;
+        let (tx, rx) = oneshot::channel();
+        self.engine.send(Command::Reload {
+            prepared: Box::new(prepared),
+            reply: tx,
+        });
+        let done = rx.await.map_err(|_| RunError::Io {
+            what: "reload",
+            source: std::io::Error::other("the VRRP engine has stopped"),
+        })?;
+        // Stopped instances' VMACs are removed here, off the engine thread.
+        drop(done.retired);
+        self.vrrp.after_apply(self.xdp.as_mut());
+        self.notifier.update(&plan);
+        self.watchers = Watchers::start(&plan, self.sink.clone(), &known);
+        warn_lb_not_balanced(&plan);
+        self.plan = plan;
+        self.reloads += 1;
+        self.loaded_at = unix_secs();
+        Ok(done.summary)
+    }
+
+    async fn status(&self) -> Option<Status> {
+        let (tx, rx) = oneshot::channel();
+        self.engine.send(Command::Status(tx));
+        let v = rx.await.ok()?;
+        Some(Status {
+            pid: std::process::id(),
+            config: self.opts.config.display().to_string(),
+            loaded_at: self.loaded_at,
+            reloads: self.reloads,
+            unknown_vrid: v.unknown_vrid,
+            instances: v.instances,
+            xdp: self.xdp.as_ref().map(XdpProgram::status),
+        })
+    }
+
+    /// SIGUSR1 → `keepalived.data` (state), SIGUSR2 → `keepalived.stats` (counters), JSON
+    /// after a readable summary.
+    async fn dump(&self, stats: bool) {
+        let Some(s) = self.status().await else {
+            return;
+        };
+        let (name, body) = if stats {
+            let counters: Vec<_> = s
+                .instances
+                .iter()
+                .map(|i| serde_json::json!({"name": i.name, "counters": i.counters}))
+                .collect();
+            (
+                "keepalived.stats",
+                serde_json::to_string_pretty(&counters).unwrap_or_default(),
+            )
+        } else {
+            (
+                "keepalived.data",
+                format!(
+                    "{}\n{}",
+                    s.render(),
+                    serde_json::to_string_pretty(&s).unwrap_or_default()
+                ),
+            )
+        };
+        write_dump(&self.opts.dump_dir, name, &body);
     }
 }
 
-/// SIGUSR1 → `keepalived.data` (state), SIGUSR2 → `keepalived.stats` (counters), JSON after a
-/// readable summary.
-async fn dump(engine: &EngineHandle, dir: &Path, stats: bool) {
-    let Some(s) = status(engine).await else {
-        return;
-    };
-    let (name, body) = if stats {
-        let counters: Vec<_> = s
-            .instances
-            .iter()
-            .map(|i| serde_json::json!({"name": i.name, "counters": i.counters}))
-            .collect();
-        (
-            "keepalived.stats",
-            serde_json::to_string_pretty(&counters).unwrap_or_default(),
-        )
-    } else {
-        (
-            "keepalived.data",
-            format!(
-                "{}\n{}",
-                s.render(),
-                serde_json::to_string_pretty(&s).unwrap_or_default()
-            ),
-        )
-    };
+fn write_dump(dir: &Path, name: &str, body: &str) {
     let path = dir.join(name);
-    match std::fs::write(&path, body + "\n") {
+    match std::fs::write(&path, format!("{body}\n")) {
         Ok(()) => info!("wrote {}", path.display()),
         Err(e) => error!("{}: {e}", path.display()),
     }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
+use super::events::RealServerEvent;
 use super::plan::SmtpPlan;
 
 /// The subject and body of one alert.
@@ -17,6 +18,17 @@ pub fn message(router_id: &str, kind: &str, name: &str, state: &str) -> (String,
     let subject = format!("[{router_id}] VRRP {kind} {name} - Entering {state} state");
     let body = format!("=> VRRP {kind} {name} is now in {state} state on {router_id} <=\r\n");
     (subject, body)
+}
+
+/// The subject and body of a checker's alert: a real server went up or down (keepalived's
+/// "Realserver [ip]:port of virtual server [ip]:port - UP|DOWN").
+pub fn checker_message(router_id: &str, e: &RealServerEvent) -> (String, String) {
+    let state = if e.up { "UP" } else { "DOWN" };
+    let what = format!(
+        "Realserver {} of virtual server {} - {state}",
+        e.real_server, e.virtual_server
+    );
+    (format!("[{router_id}] {what}"), format!("=> {what} <=\r\n"))
 }
 
 /// The DATA part: headers, blank line, body with leading dots doubled (RFC 5321 §4.5.2).

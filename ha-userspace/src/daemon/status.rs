@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::units::{Priority, Vrid};
+
 /// Per-instance counters (keepalived's `vrrp_stats` plus ours).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounters {
@@ -32,23 +34,27 @@ pub struct InstanceStatus {
     pub name: String,
     pub interface: String,
     pub family: String,
-    pub vrid: u8,
+    pub vrid: Vrid,
     pub version: u8,
     /// INIT, BACKUP, MASTER or FAULT (keepalived's names).
     pub state: String,
     /// Configured priority.
-    pub priority: u8,
+    pub priority: Priority,
     /// Priority after tracking, as advertised.
-    pub effective_priority: u8,
+    pub effective_priority: Priority,
     /// The source address of our adverts.
     pub source: String,
     /// The current master (ourselves when MASTER), if known.
     pub master: Option<String>,
-    pub master_priority: Option<u8>,
+    pub master_priority: Option<Priority>,
     pub vips: Vec<String>,
     /// Why the last transition happened and when (Unix seconds).
     pub last_transition: Option<String>,
     pub last_transition_at: Option<u64>,
+    /// While in FAULT: what holds it there (a tracked object, the interface, a sync group
+    /// member).
+    #[serde(default)]
+    pub fault: Option<String>,
     pub sync_group: Option<String>,
     pub counters: InstanceCounters,
 }

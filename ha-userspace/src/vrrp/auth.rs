@@ -169,6 +169,7 @@ pub fn verify_ah(
 mod tests {
     use super::*;
     use crate::units::Centis;
+    use crate::units::{Priority, Vrid};
     use crate::vrrp::ipv4::parse_ipv4_packet;
     use crate::vrrp::packet::{decode, pad_key, Version, MCAST_V4};
     use crate::vrrp::test_vectors::*;
@@ -178,8 +179,8 @@ mod tests {
     fn ah_advert(priority: u8) -> Advert {
         Advert {
             version: Version::V2,
-            vrid: 53,
-            priority,
+            vrid: Vrid(53),
+            priority: Priority(priority),
             adver_int: Centis(100),
             addrs: vec!["192.168.202.1".parse().unwrap()],
             auth: Auth::Ah,

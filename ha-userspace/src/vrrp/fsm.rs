@@ -22,14 +22,13 @@ use std::net::IpAddr;
 
 use super::timers::{self, Version};
 use crate::time::MonoTime;
-use crate::units::{Centis, Micros};
+use crate::units::{Centis, Micros, Priority};
 
 pub use super::instance_config::{ConfigError, InstanceConfig, StartState};
 
-/// Priority 255: the router owns the virtual addresses (RFC 5798 §5.2.4).
-pub const PRIORITY_OWNER: u8 = 255;
-/// Priority 0: the master is leaving (RFC 5798 §5.2.4), sent on shutdown.
-pub const PRIORITY_STOP: u8 = 0;
+/// The highest priority tracking can give a router that does not own the addresses
+/// (keepalived clamps to 1..=254, so tracking can neither stop nor own).
+const PRIORITY_MAX_TRACKED: Priority = Priority(254);
 
 /// RFC 5798 §6.4 states, plus keepalived's FAULT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,8 +72,10 @@ pub enum Reason {
     Preempted,
     /// A higher-priority advert, or an equal one from a higher address (RFC 5798 §6.4.3).
     HigherPriorityAdvert,
-    InterfaceDown,
-    InterfaceUp,
+    /// The interface or a tracked object went down (the daemon names which).
+    Fault,
+    /// Whatever put the instance in FAULT came back.
+    Recovered,
     /// The Shutdown event (RFC 5798 §6.4.2, §6.4.3).
     Shutdown,
     /// An operator's `ha failover`.
@@ -90,18 +91,18 @@ pub enum Input {
     /// `adver_int` is the packet's Max Adver Int (VRRPv2: its seconds, converted).
     Advert {
         src: IpAddr,
-        priority: u8,
+        priority: Priority,
         adver_int: Centis,
     },
     /// The deadline from [`Instance::poll_timeout`] has passed. Early calls are ignored.
     Timeout,
     /// The effective priority from tracking (base priority plus weights, as keepalived's
     /// `vrrp_set_effective_priority` sums them). Clamped to 1..=254; ignored for the owner.
-    PriorityChange(u8),
+    PriorityChange(Priority),
     /// The interface, or an unweighted tracked object, went down: enter Fault.
-    InterfaceDown,
-    /// It came back: leave Fault.
-    InterfaceUp,
+    Fault,
+    /// Nothing holds the instance in Fault any more: leave it.
+    Recovered,
     /// RFC 5798 §6.4.2 / §6.4.3 Shutdown: a master sends priority 0; back to Initialize.
     Shutdown,
     /// Manual switchover (`ha failover`): a master hands over as on shutdown (priority 0)
@@ -115,7 +116,7 @@ pub enum Input {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Send one advert with this priority (0 = we are leaving).
-    SendAdvert { priority: u8 },
+    SendAdvert { priority: Priority },
     /// Add the virtual addresses (and routes, rules). `accept` is RFC 5798 Accept_Mode as
     /// applied: always true for the address owner; when false the daemon drops traffic to
     /// the VIPs (keepalived's `no_accept` firewall rules).
@@ -133,7 +134,7 @@ pub enum Action {
     },
     /// As master we heard a lower-priority advert: keepalived runs
     /// `notify_master_rx_lower_pri` and repeats GARPs (`garp_lower_prio_repeat`).
-    LowerPriorityAdvert { src: IpAddr, priority: u8 },
+    LowerPriorityAdvert { src: IpAddr, priority: Priority },
     /// Another router claims to own the addresses too (both priority 255). keepalived logs a
     /// configuration error and lowers its own priority to 254; so do we.
     OwnerConflict { src: IpAddr },
@@ -153,12 +154,12 @@ pub enum ReconfigureError {
 /// `preempt_delay`; `nopreempt` clears `preempt_delay`.
 fn normalize(mut cfg: InstanceConfig) -> Result<InstanceConfig, ConfigError> {
     cfg.check()?;
-    let start = *cfg.start.get_or_insert(if cfg.priority == PRIORITY_OWNER {
+    let start = *cfg.start.get_or_insert(if cfg.priority == Priority::OWNER {
         StartState::Master
     } else {
         StartState::Backup
     });
-    if cfg.priority == PRIORITY_OWNER || start == StartState::Master {
+    if cfg.priority == Priority::OWNER || start == StartState::Master {
         cfg.preempt = true;
     }
     if start == StartState::Master || !cfg.preempt {
@@ -171,7 +172,7 @@ fn normalize(mut cfg: InstanceConfig) -> Result<InstanceConfig, ConfigError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterInfo {
     pub addr: IpAddr,
-    pub priority: u8,
+    pub priority: Priority,
 }
 
 /// One VRRP instance.
@@ -180,9 +181,9 @@ pub struct Instance {
     cfg: InstanceConfig,
     state: State,
     /// Configured priority; keepalived lowers it from 255 on an owner conflict.
-    base_priority: u8,
+    base_priority: Priority,
     /// The priority we advertise and compare with (base plus tracking).
-    priority: u8,
+    priority: Priority,
     /// RFC 5798 §6.1 Master_Adver_Interval: learned from the master's adverts (VRRPv3).
     master_adver_int: Centis,
     /// The single timer: Adver_Timer (Master) or Master_Down_Timer (Backup).
@@ -237,7 +238,7 @@ impl Instance {
         if cfg.vrid != old.vrid
             || cfg.version != old.version
             || cfg.primary_ip != old.primary_ip
-            || (cfg.priority == PRIORITY_OWNER) != self.is_owner()
+            || (cfg.priority == Priority::OWNER) != self.is_owner()
         {
             return Err(ReconfigureError::Identity);
         }
@@ -260,12 +261,12 @@ impl Instance {
     }
 
     /// The priority we advertise (effective priority).
-    pub fn priority(&self) -> u8 {
+    pub fn priority(&self) -> Priority {
         self.priority
     }
 
     pub fn is_owner(&self) -> bool {
-        self.base_priority == PRIORITY_OWNER
+        self.base_priority == Priority::OWNER
     }
 
     pub fn master_adver_int(&self) -> Centis {
@@ -329,8 +330,8 @@ impl Instance {
             },
             Input::Timeout => self.on_timeout(now),
             Input::PriorityChange(p) => self.on_priority_change(p),
-            Input::InterfaceDown => self.on_interface_down(now),
-            Input::InterfaceUp => self.on_interface_up(now),
+            Input::Fault => self.on_fault(now),
+            Input::Recovered => self.on_recovered(now),
             Input::Shutdown => self.on_shutdown(now),
             Input::ForceFailover => match self.state {
                 State::Master => self.leave_master(now, State::Backup, Reason::ForceFailover, true),
@@ -349,7 +350,7 @@ impl Instance {
         self.master = None;
         if !self.link_up {
             // keepalived `vrrp_init_state`: "Entering FAULT STATE (init)".
-            self.enter(State::Fault, None, Reason::InterfaceDown);
+            self.enter(State::Fault, None, Reason::Fault);
             return;
         }
         let master_hint = self.cfg.start == Some(StartState::Master);
@@ -388,8 +389,8 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.2, Backup receiving an advert.
-    fn backup_rx(&mut self, now: MonoTime, src: IpAddr, priority: u8, adver_int: Centis) {
-        if priority == PRIORITY_STOP {
+    fn backup_rx(&mut self, now: MonoTime, src: IpAddr, priority: Priority, adver_int: Centis) {
+        if priority == Priority::STOP {
             // The master is leaving: Master_Down_Timer = Skew_Time, so the best backup wins.
             self.timer = Some(now + self.skew_time());
             self.next_master_reason = Reason::MasterStopped;
@@ -424,8 +425,8 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.3, Master receiving an advert.
-    fn master_rx(&mut self, now: MonoTime, src: IpAddr, priority: u8, adver_int: Centis) {
-        if priority == PRIORITY_STOP {
+    fn master_rx(&mut self, now: MonoTime, src: IpAddr, priority: Priority, adver_int: Centis) {
+        if priority == Priority::STOP {
             // Another master is leaving: answer at once so backups keep us.
             self.send_advert_and_rearm(now);
             return;
@@ -435,10 +436,10 @@ impl Instance {
         if beats_us && self.cfg.higher_prio_send_advert {
             self.send_advert_and_rearm(now);
         }
-        if priority == self.priority && addr.is_ne() && self.priority == PRIORITY_OWNER {
+        if priority == self.priority && addr.is_ne() && self.priority == Priority::OWNER {
             self.actions.push_back(Action::OwnerConflict { src });
-            self.base_priority = PRIORITY_OWNER - 1;
-            self.priority = PRIORITY_OWNER - 1;
+            self.base_priority = PRIORITY_MAX_TRACKED;
+            self.priority = PRIORITY_MAX_TRACKED;
         }
         if priority < self.priority || (priority == self.priority && addr.is_lt()) {
             // §6.4.3 says discard. keepalived by default answers ("forcing new election")
@@ -471,13 +472,13 @@ impl Instance {
         }
     }
 
-    fn on_priority_change(&mut self, total: u8) {
+    fn on_priority_change(&mut self, total: Priority) {
         // keepalived `vrrp_set_effective_priority`: the owner's priority never moves;
         // others are clamped to 1..=254 so tracking can neither stop nor own.
         if self.is_owner() {
             return;
         }
-        let new = total.clamp(1, PRIORITY_OWNER - 1);
+        let new = total.clamp(Priority(1), PRIORITY_MAX_TRACKED);
         if new == self.priority {
             return;
         }
@@ -494,17 +495,17 @@ impl Instance {
         }
     }
 
-    fn on_interface_down(&mut self, now: MonoTime) {
+    fn on_fault(&mut self, now: MonoTime) {
         self.link_up = false;
         match self.state {
             // keepalived `down_instance` → `vrrp_state_leave_master`: priority 0, VIPs out.
-            State::Master => self.leave_master(now, State::Fault, Reason::InterfaceDown, true),
-            State::Backup => self.enter(State::Fault, None, Reason::InterfaceDown),
+            State::Master => self.leave_master(now, State::Fault, Reason::Fault, true),
+            State::Backup => self.enter(State::Fault, None, Reason::Fault),
             State::Initialize | State::Fault => {}
         }
     }
 
-    fn on_interface_up(&mut self, now: MonoTime) {
+    fn on_recovered(&mut self, now: MonoTime) {
         self.link_up = true;
         if self.state != State::Fault {
             return;
@@ -513,13 +514,13 @@ impl Instance {
         self.master_adver_int = self.cfg.adver_int;
         self.master = None;
         if self.is_owner() {
-            self.become_master(now, Reason::InterfaceUp);
+            self.become_master(now, Reason::Recovered);
             return;
         }
         self.preempt_until = None;
         self.next_master_reason = Reason::MasterDown;
         let deadline = now + self.master_down_interval();
-        self.enter(State::Backup, Some(deadline), Reason::InterfaceUp);
+        self.enter(State::Backup, Some(deadline), Reason::Recovered);
     }
 
     fn on_shutdown(&mut self, now: MonoTime) {
@@ -552,7 +553,7 @@ impl Instance {
     fn leave_master(&mut self, now: MonoTime, to: State, reason: Reason, send_stop: bool) {
         if send_stop {
             self.actions.push_back(Action::SendAdvert {
-                priority: PRIORITY_STOP,
+                priority: Priority::STOP,
             });
         }
         if self.vips_set {

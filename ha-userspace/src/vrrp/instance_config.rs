@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use thiserror::Error;
 
 use super::timers::{Version, DEFAULT_DOWN_TIMER_ADVERTS};
-use crate::units::{Centis, Micros};
+use crate::units::{Centis, Micros, Priority, Vrid};
 
 /// keepalived's `state MASTER | BACKUP`: only how the instance starts (RFC 5798 §6.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,9 +19,9 @@ pub enum StartState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceConfig {
     /// `virtual_router_id`, 1..=255.
-    pub vrid: u8,
+    pub vrid: Vrid,
     /// `priority`, 1..=255; 255 = the address owner (RFC 5798 §5.2.4).
-    pub priority: u8,
+    pub priority: Priority,
     /// `advert_int`: RFC 5798 Advertisement_Interval. VRRPv3: 1..=4095 cs; VRRPv2: whole
     /// seconds, 1..=255 s.
     pub adver_int: Centis,
@@ -50,8 +50,8 @@ impl InstanceConfig {
     /// A config with keepalived's defaults for everything else: preempt on, no delay,
     /// accept on (keepalived's default outside strict mode), `state` not set.
     pub fn new(
-        vrid: u8,
-        priority: u8,
+        vrid: Vrid,
+        priority: Priority,
         adver_int: Centis,
         version: Version,
         primary_ip: IpAddr,
@@ -72,12 +72,12 @@ impl InstanceConfig {
         }
     }
 
-    pub(super) fn check(&self) -> Result<(), ConfigError> {
-        let vrid = self.vrid;
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let vrid = self.vrid.0;
         if vrid == 0 {
             return Err(ConfigError::Vrid);
         }
-        if self.priority == 0 {
+        if self.priority == Priority::STOP {
             return Err(ConfigError::Priority { vrid });
         }
         let cs = self.adver_int.0;

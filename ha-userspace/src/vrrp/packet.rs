@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use super::checksum::{pseudo_header_sum, sum_words, vrrp_checksum};
 use crate::family::Family;
-use crate::units::Centis;
+use crate::units::{Centis, Priority, Vrid};
 
 /// IP protocol number of VRRP (RFC 5798 §5.2.4, RFC 3768 §5.2.4).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -50,6 +50,16 @@ impl Version {
             Version::V3 => 3,
         }
     }
+}
+
+/// RFC 5798 §7.3: the virtual router MAC address, 00-00-5E-00-01-{VRID} for IPv4 and
+/// 00-00-5E-00-02-{VRID} for IPv6.
+pub fn virtual_mac(family: Family, vrid: Vrid) -> [u8; 6] {
+    let proto = match family {
+        Family::V4 => 0x01,
+        Family::V6 => 0x02,
+    };
+    [0x00, 0x00, 0x5e, 0x00, proto, vrid.0]
 }
 
 /// VRRPv2 authentication as keepalived implements it (RFC 3768 §5.3.6 with RFC 2338's types).
@@ -122,9 +132,9 @@ pub fn pad_key(password: &[u8]) -> [u8; 8] {
 pub struct Advert {
     pub version: Version,
     /// Virtual Router ID, 1..=255 in a valid config (RFC 5798 §5.2.3); decode accepts any.
-    pub vrid: u8,
+    pub vrid: Vrid,
     /// 255 = address owner, 0 = the master is stopping (RFC 5798 §5.2.4).
-    pub priority: u8,
+    pub priority: Priority,
     /// v2: whole seconds 1..=255 on the wire; v3: 1..=4095 centiseconds.
     pub adver_int: Centis,
     /// The virtual addresses, all of the IP endpoints' family (empty is allowed: keepalived
@@ -206,9 +216,9 @@ pub enum EncodeError {
 
 /// The version nibble and VRID of a VRRP message, if it is long enough to hold them: what the
 /// receive path needs to pick the instance before decoding (keepalived looks the VRID up first).
-pub fn peek_vrid(payload: &[u8]) -> Option<(u8, u8)> {
+pub fn peek_vrid(payload: &[u8]) -> Option<(u8, Vrid)> {
     match payload {
-        [vt, vrid, ..] => Some((vt >> 4, *vrid)),
+        [vt, vrid, ..] => Some((vt >> 4, Vrid(*vrid))),
         _ => None,
     }
 }
@@ -255,8 +265,8 @@ pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, Enco
     let mut out = Vec::with_capacity(advert.encoded_len(family));
     out.push(advert.version.number() << 4 | TYPE_ADVERTISEMENT);
     out.extend_from_slice(&[
-        advert.vrid,
-        advert.priority,
+        advert.vrid.0,
+        advert.priority.0,
         count,
         word2[0],
         word2[1],
@@ -358,8 +368,8 @@ pub fn decode(payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, Decode
         .collect();
     Ok(Advert {
         version,
-        vrid: header[1],
-        priority: header[2],
+        vrid: Vrid(header[1]),
+        priority: Priority(header[2]),
         adver_int,
         addrs,
         auth,

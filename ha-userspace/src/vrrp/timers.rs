@@ -14,7 +14,7 @@
 //! ([`rfc5798_skew_time`], [`rfc5798_master_down_interval`]) with tests showing where the two
 //! differ.
 
-use crate::units::{Centis, Micros};
+use crate::units::{Centis, Micros, Priority};
 
 /// The VRRP protocol version (one type for the wire and the timers).
 pub use super::packet::Version;
@@ -42,8 +42,8 @@ pub const fn centis_to_micros(c: Centis) -> Micros {
 ///   truncating once at the end; the RFC truncates to whole centiseconds. We follow keepalived.
 /// - VRRPv2 (RFC 3768 §6.1): `(256 - Priority) / 256` seconds, independent of the advert
 ///   interval; keepalived: `(256 - p) * 1000000 / 256` µs, truncated.
-pub const fn skew_time(version: Version, priority: u8, master_adver_int: Centis) -> Micros {
-    skew_for_weight(version, SKEW_BASE - priority as u64, master_adver_int)
+pub const fn skew_time(version: Version, priority: Priority, master_adver_int: Centis) -> Micros {
+    skew_for_weight(version, SKEW_BASE - priority.0 as u64, master_adver_int)
 }
 
 /// The smallest skew, `(256 - 255)`'s: keepalived arms `Master_Adver_Interval + this` for an
@@ -69,7 +69,7 @@ const fn skew_for_weight(version: Version, weight: u64, master_adver_int: Centis
 /// Master_Adver_Interval, the interval is fixed per virtual router.
 pub const fn master_down_interval(
     version: Version,
-    priority: u8,
+    priority: Priority,
     master_adver_int: Centis,
     down_timer_adverts: u8,
 ) -> Micros {
@@ -79,12 +79,12 @@ pub const fn master_down_interval(
 
 /// RFC 5798 §6.1 Skew_Time exactly as written, in whole centiseconds (truncated).
 /// Not used for timers (see the module comment); kept to document the difference.
-pub const fn rfc5798_skew_time(priority: u8, master_adver_int: Centis) -> Centis {
-    Centis(((SKEW_BASE - priority as u64) * master_adver_int.0 as u64 / SKEW_BASE) as u32)
+pub const fn rfc5798_skew_time(priority: Priority, master_adver_int: Centis) -> Centis {
+    Centis(((SKEW_BASE - priority.0 as u64) * master_adver_int.0 as u64 / SKEW_BASE) as u32)
 }
 
 /// RFC 5798 §6.1 Master_Down_Interval exactly as written, in whole centiseconds.
-pub const fn rfc5798_master_down_interval(priority: u8, master_adver_int: Centis) -> Centis {
+pub const fn rfc5798_master_down_interval(priority: Priority, master_adver_int: Centis) -> Centis {
     Centis(3 * master_adver_int.0 + rfc5798_skew_time(priority, master_adver_int).0)
 }
 
@@ -98,52 +98,70 @@ mod tests {
     // RFC 5798 §6.1: priority 100 at 1 s: (156 * 100) / 256 = 60.9375 cs.
     #[test]
     fn rfc5798_6_1_skew_priority_100_at_1s() {
-        assert_eq!(skew_time(Version::V3, 100, ONE_SEC), Micros(609_375));
-        assert_eq!(rfc5798_skew_time(100, ONE_SEC), Centis(60));
         assert_eq!(
-            master_down_interval(Version::V3, 100, ONE_SEC, 3),
+            skew_time(Version::V3, Priority(100), ONE_SEC),
+            Micros(609_375)
+        );
+        assert_eq!(rfc5798_skew_time(Priority(100), ONE_SEC), Centis(60));
+        assert_eq!(
+            master_down_interval(Version::V3, Priority(100), ONE_SEC, 3),
             Micros(3_609_375)
         );
-        assert_eq!(rfc5798_master_down_interval(100, ONE_SEC), Centis(360));
+        assert_eq!(
+            rfc5798_master_down_interval(Priority(100), ONE_SEC),
+            Centis(360)
+        );
     }
 
     // The bounds: advert_int 0.01, priority 100 -> skew 6.09 ms, MDI 36.09 ms.
     // The RFC's integer-centisecond skew would be 0 here; keepalived's is 6093 µs.
     #[test]
     fn rfc5798_6_1_skew_priority_100_at_10ms_matches_keepalived_not_integer_centis() {
-        assert_eq!(skew_time(Version::V3, 100, TEN_MS), Micros(6_093));
-        assert_eq!(rfc5798_skew_time(100, TEN_MS), Centis(0));
+        assert_eq!(skew_time(Version::V3, Priority(100), TEN_MS), Micros(6_093));
+        assert_eq!(rfc5798_skew_time(Priority(100), TEN_MS), Centis(0));
         assert_eq!(
-            master_down_interval(Version::V3, 100, TEN_MS, 3),
+            master_down_interval(Version::V3, Priority(100), TEN_MS, 3),
             Micros(36_093)
         );
-        assert_eq!(rfc5798_master_down_interval(100, TEN_MS), Centis(3));
+        assert_eq!(
+            rfc5798_master_down_interval(Priority(100), TEN_MS),
+            Centis(3)
+        );
     }
 
     // Priority 254 at 0.01 s: (2 * 1) / 256 cs = 78.125 µs -> 78 µs.
     #[test]
     fn rfc5798_6_1_skew_priority_254_at_10ms() {
-        assert_eq!(skew_time(Version::V3, 254, TEN_MS), Micros(78));
+        assert_eq!(skew_time(Version::V3, Priority(254), TEN_MS), Micros(78));
         assert_eq!(
-            master_down_interval(Version::V3, 254, TEN_MS, 3),
+            master_down_interval(Version::V3, Priority(254), TEN_MS, 3),
             Micros(30_078)
         );
-        assert_eq!(rfc5798_master_down_interval(254, TEN_MS), Centis(3));
+        assert_eq!(
+            rfc5798_master_down_interval(Priority(254), TEN_MS),
+            Centis(3)
+        );
     }
 
     // The owner's skew is the smallest: (1 * 4095 cs) / 256 = 159960.9 µs at the largest
     // VRRPv3 interval (40.95 s), and the largest product still fits keepalived's u32.
     #[test]
     fn rfc5798_6_1_skew_priority_255_at_max_interval() {
-        assert_eq!(skew_time(Version::V3, 255, Centis(4095)), Micros(159_960));
-        assert_eq!(rfc5798_skew_time(255, Centis(4095)), Centis(15));
-        assert_eq!(skew_time(Version::V3, 1, Centis(4095)), Micros(40_790_039));
+        assert_eq!(
+            skew_time(Version::V3, Priority(255), Centis(4095)),
+            Micros(159_960)
+        );
+        assert_eq!(rfc5798_skew_time(Priority(255), Centis(4095)), Centis(15));
+        assert_eq!(
+            skew_time(Version::V3, Priority(1), Centis(4095)),
+            Micros(40_790_039)
+        );
     }
 
     // The skew falls as priority rises, so the best backup times out first.
     #[test]
     fn rfc5798_6_1_higher_priority_backup_times_out_first() {
-        let mdi = |p| master_down_interval(Version::V3, p, ONE_SEC, 3);
+        let mdi = |p| master_down_interval(Version::V3, Priority(p), ONE_SEC, 3);
         assert!(mdi(200) < mdi(150));
         assert!(mdi(150) < mdi(100));
         assert!(mdi(254) < mdi(200));
@@ -152,13 +170,25 @@ mod tests {
     // RFC 3768 §6.1: Skew_Time = (256 - Priority) / 256 seconds, whatever the interval.
     #[test]
     fn rfc3768_6_1_skew_is_a_fraction_of_a_second() {
-        assert_eq!(skew_time(Version::V2, 100, ONE_SEC), Micros(609_375));
-        assert_eq!(skew_time(Version::V2, 100, Centis(500)), Micros(609_375));
-        assert_eq!(skew_time(Version::V2, 1, ONE_SEC), Micros(996_093));
-        assert_eq!(skew_time(Version::V2, 255, ONE_SEC), Micros(3_906));
+        assert_eq!(
+            skew_time(Version::V2, Priority(100), ONE_SEC),
+            Micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, Priority(100), Centis(500)),
+            Micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, Priority(1), ONE_SEC),
+            Micros(996_093)
+        );
+        assert_eq!(
+            skew_time(Version::V2, Priority(255), ONE_SEC),
+            Micros(3_906)
+        );
         // Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time: 5 s, priority 100.
         assert_eq!(
-            master_down_interval(Version::V2, 100, Centis(500), 3),
+            master_down_interval(Version::V2, Priority(100), Centis(500), 3),
             Micros(15_609_375)
         );
     }
@@ -169,7 +199,7 @@ mod tests {
         assert_eq!(skew_time_min(Version::V3, ONE_SEC), Micros(3_906));
         assert_eq!(
             skew_time_min(Version::V3, ONE_SEC),
-            skew_time(Version::V3, 255, ONE_SEC)
+            skew_time(Version::V3, Priority(255), ONE_SEC)
         );
         assert_eq!(skew_time_min(Version::V2, ONE_SEC), Micros(3_906));
     }
@@ -178,11 +208,16 @@ mod tests {
     #[test]
     fn keepalived_down_timer_adverts_scales_the_interval_not_the_skew() {
         assert_eq!(
-            master_down_interval(Version::V3, 100, ONE_SEC, 1),
+            master_down_interval(Version::V3, Priority(100), ONE_SEC, 1),
             Micros(1_609_375)
         );
         assert_eq!(
-            master_down_interval(Version::V3, 100, ONE_SEC, DEFAULT_DOWN_TIMER_ADVERTS),
+            master_down_interval(
+                Version::V3,
+                Priority(100),
+                ONE_SEC,
+                DEFAULT_DOWN_TIMER_ADVERTS
+            ),
             Micros(3_609_375)
         );
     }

@@ -13,11 +13,9 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::auth::{parse_ah, verify_ah, AhHeader};
 use super::ipv4::{parse_ipv4_packet, Ipv4Meta};
-use super::packet::{
-    decode, peek_vrid, Advert, Auth, DecodeError, Version, MCAST_V4, VRRP_TTL,
-};
+use super::packet::{decode, peek_vrid, Advert, Auth, DecodeError, Version, MCAST_V4, VRRP_TTL};
 use crate::family::Family;
-use crate::units::Centis;
+use crate::units::{Centis, Vrid};
 
 /// Defines [`Reason`] and [`Counters`] from one list, so a counter can't be forgotten.
 macro_rules! reasons {
@@ -167,7 +165,7 @@ pub struct UnicastPeer {
 /// What the local instance expects of adverts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxExpect {
-    pub vrid: u8,
+    pub vrid: Vrid,
     pub version: Version,
     pub family: Family,
     /// Our configured interval: compared for v2 only.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use ha::units::Centis;
+use ha::units::{Centis, Priority};
 use ha::vrrp::timers::{master_down_interval, skew_time, Version};
 use ha_tests::daemon::{Daemon, Kind};
 use ha_tests::lab::{delete_stale, Lab, VIP4};
@@ -277,7 +277,7 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
     n1.signal(libc::SIGHUP);
     let reloaded = wait_until(Duration::from_secs(5), || {
         n1.instance(INSTANCE)
-            .is_some_and(|i| i.effective_priority == 160)
+            .is_some_and(|i| i.effective_priority == Priority(160))
     });
     interrupted()?;
     if !reloaded {
@@ -310,8 +310,8 @@ fn run_demo(lab: &Lab, client_ns: &str, keepalived_peer: bool) -> Result<()> {
 /// ms, with keepalived's arithmetic.
 fn bounds() -> (f64, f64) {
     let int = Centis(5);
-    let skew = skew_time(Version::V3, 100, int).0 as f64 / 1000.0;
-    let down = master_down_interval(Version::V3, 100, int, 3).0 as f64 / 1000.0;
+    let skew = skew_time(Version::V3, Priority(100), int).0 as f64 / 1000.0;
+    let down = master_down_interval(Version::V3, Priority(100), int, 3).0 as f64 / 1000.0;
     (skew, down)
 }
 

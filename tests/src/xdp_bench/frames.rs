@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use aya::maps::Array;
 use aya::Ebpf;
-use ha::units::Centis;
+use ha::units::{Centis, Priority, Vrid};
 use ha::vrrp::checksum::ipv4_header_checksum;
 use ha::vrrp::ipv4::{encode_ipv4_packet, Ipv4Tx, IPV4_HEADER_LEN};
 use ha::vrrp::packet::{Advert, Auth, Version, MCAST_V4};
@@ -23,8 +23,8 @@ pub const VRID_EVENTS: u8 = 52;
 pub fn advert_frame(vrid: u8) -> Vec<u8> {
     let a = Advert {
         version: Version::V3,
-        vrid,
-        priority: 150,
+        vrid: Vrid(vrid),
+        priority: Priority(150),
         adver_int: Centis(1),
         addrs: vec![IpAddr::V4(VIP)],
         auth: Auth::None,
@@ -86,7 +86,7 @@ fn err(e: impl std::fmt::Display) -> String {
 /// VRID_FOLLOWED follows `advert_frame(VRID_FOLLOWED)` with a master-down timer,
 /// VRID_EVENTS follows nothing (its adverts are events), VIP is owned with MAC.
 pub fn load_vrrp_rx(ifindex: u32) -> Result<Ebpf, String> {
-    let mut bpf = ha_ebpf::load_vrrp_rx()?;
+    let mut bpf = ha_ebpf::load_vrrp_rx().map_err(|e| e.to_string())?;
     let frame = advert_frame(VRID_FOLLOWED);
     let msg = &frame[14 + IPV4_HEADER_LEN..];
     let mut slots = array::<u32>(&mut bpf, IFACE_SLOTS_MAP)?;

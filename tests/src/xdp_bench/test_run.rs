@@ -25,7 +25,7 @@ const SINGLES: u32 = 100_000;
 const EVENT_BATCH: u32 = 400;
 
 fn time(prog: &Xdp, frame: &[u8], repeat: u32) -> Result<(f64, u32), String> {
-    let (r, _) = ha_ebpf::test_run_xdp(prog, frame, IFINDEX, repeat)?;
+    let (r, _) = ha_ebpf::test_run_xdp(prog, frame, IFINDEX, repeat).map_err(|e| e.to_string())?;
     Ok((r.duration.as_nanos() as f64, r.return_value))
 }
 
@@ -61,13 +61,17 @@ fn path(
     harness: Harness,
     counter: &str,
 ) -> Result<Row, String> {
-    let prog = ha_ebpf::xdp_ref(bpf, ha_ebpf::VRRP_RX_PROGRAM)?;
-    let before = ha_ebpf::counters(bpf, SLOT)?;
+    let prog = ha_ebpf::xdp_ref(bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
+    let before = ha_ebpf::counters(bpf, SLOT).map_err(|e| e.to_string())?;
     let ((ns, verdict), runs) = match harness {
         Harness::Single => (singles(prog, frame)?, SINGLES),
         _ => (time(prog, frame, BATCH)?, BATCH),
     };
-    let got = moved(&ha_ebpf::counters(bpf, SLOT)?, &before, counter);
+    let got = moved(
+        &ha_ebpf::counters(bpf, SLOT).map_err(|e| e.to_string())?,
+        &before,
+        counter,
+    );
     if got != u64::from(runs) {
         return Err(format!(
             "{name}: {got} of {runs} runs counted under {counter}"
@@ -81,7 +85,7 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
     let mut bpf = load_vrrp_rx(IFINDEX)?;
     let absorbed = advert_frame(VRID_FOLLOWED);
     // The first run creates the state entry and arms the timer.
-    let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM)?;
+    let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
     time(prog, &absorbed, 1)?;
     let mut out = vec![path(
         &bpf,
@@ -93,9 +97,9 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
     // Events: batches the ring buffer can hold, drained in between.
     let event = advert_frame(VRID_EVENTS);
     let (mut total, mut n, mut verdict) = (0.0, 0u32, 0);
-    let before = ha_ebpf::counters(&bpf, SLOT)?;
+    let before = ha_ebpf::counters(&bpf, SLOT).map_err(|e| e.to_string())?;
     for _ in 0..200 {
-        let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM)?;
+        let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
         let (ns, v) = time(prog, &event, EVENT_BATCH)?;
         let got = drain(&mut bpf)?;
         if got != EVENT_BATCH {
@@ -107,7 +111,11 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
         n += EVENT_BATCH;
         verdict = v;
     }
-    let got = moved(&ha_ebpf::counters(&bpf, SLOT)?, &before, "advert_events");
+    let got = moved(
+        &ha_ebpf::counters(&bpf, SLOT).map_err(|e| e.to_string())?,
+        &before,
+        "advert_events",
+    );
     if got != u64::from(n) {
         return Err(format!(
             "{got} of {n} event adverts counted under advert_events"
@@ -144,14 +152,14 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
 
     // No stack runs after a test run, whatever the verdict: xdp_pass is the floor of every
     // row here.
-    let floor = ha_ebpf::load_reference(ha_ebpf::XDP_PASS_PROGRAM)?;
-    let prog = ha_ebpf::xdp_ref(&floor, ha_ebpf::XDP_PASS_PROGRAM)?;
+    let floor = ha_ebpf::load_reference(ha_ebpf::XDP_PASS_PROGRAM).map_err(|e| e.to_string())?;
+    let prog = ha_ebpf::xdp_ref(&floor, ha_ebpf::XDP_PASS_PROGRAM).map_err(|e| e.to_string())?;
     let (ns, v) = time(prog, &absorbed, BATCH)?;
     out.push(Row::reference(RowKind::Floor, Harness::Batch, ns, v));
     let (ns, v) = singles(prog, &arp_request_for(VIP.octets()))?;
     out.push(Row::reference(RowKind::Floor, Harness::Single, ns, v));
-    let clock = ha_ebpf::load_reference(ha_ebpf::XDP_CLOCK_PROGRAM)?;
-    let prog = ha_ebpf::xdp_ref(&clock, ha_ebpf::XDP_CLOCK_PROGRAM)?;
+    let clock = ha_ebpf::load_reference(ha_ebpf::XDP_CLOCK_PROGRAM).map_err(|e| e.to_string())?;
+    let prog = ha_ebpf::xdp_ref(&clock, ha_ebpf::XDP_CLOCK_PROGRAM).map_err(|e| e.to_string())?;
     let (ns, v) = time(prog, &absorbed, BATCH)?;
     out.push(Row::reference(RowKind::Clock, Harness::Batch, ns, v));
     if out

@@ -94,7 +94,8 @@ fn blast(ns: &str, frame: &[u8], n: u32) -> Result<(), String> {
 
 /// (run time ns, runs) of program `name` so far.
 fn stats(bpf: &Ebpf, name: &str) -> Result<(u64, u64), String> {
-    let info = ha_ebpf::xdp_ref(bpf, name)?
+    let info = ha_ebpf::xdp_ref(bpf, name)
+        .map_err(|e| e.to_string())?
         .info()
         .map_err(|e| format!("{name}: program info: {e}"))?;
     Ok((info.run_time().as_nanos() as u64, info.run_count()))
@@ -129,7 +130,8 @@ fn per_run(bpf: &Ebpf, name: &str, from: &str, frame: &[u8]) -> Result<(f64, u64
 }
 
 fn attach(bpf: &mut Ebpf, name: &str, ifindex: u32) -> Result<(), String> {
-    ha_ebpf::xdp_mut(bpf, name)?
+    ha_ebpf::xdp_mut(bpf, name)
+        .map_err(|e| e.to_string())?
         .attach_to_if_index(ifindex, XdpMode::Driver)
         .map(drop)
         .map_err(|e| format!("attaching {name} to eth0 (native): {e}"))
@@ -175,9 +177,13 @@ fn measure(from: &str) -> Result<Vec<Row>, String> {
         // The first advert creates the state entry and arms the timer.
         blast(from, &advert_frame(VRID_FOLLOWED), 1)?;
         for (path, frame, counter, verdict) in paths() {
-            let before = ha_ebpf::counters(&bpf, SLOT)?;
+            let before = ha_ebpf::counters(&bpf, SLOT).map_err(|e| e.to_string())?;
             let (ns, runs) = per_run(&bpf, prog, from, &frame)?;
-            let got = moved(&ha_ebpf::counters(&bpf, SLOT)?, &before, counter);
+            let got = moved(
+                &ha_ebpf::counters(&bpf, SLOT).map_err(|e| e.to_string())?,
+                &before,
+                counter,
+            );
             // Nearly every run took the path: the average is that path's.
             if got * 100 < runs * 99 {
                 return Err(format!(
@@ -208,7 +214,7 @@ fn measure(from: &str) -> Result<Vec<Row>, String> {
         ),
     ];
     for (kind, prog, frame, verdict) in references {
-        let mut bpf = ha_ebpf::load_reference(prog)?;
+        let mut bpf = ha_ebpf::load_reference(prog).map_err(|e| e.to_string())?;
         attach(&mut bpf, prog, ifindex)?;
         let (ns, _) = per_run(&bpf, prog, from, &frame)?;
         out.push(Row::reference(kind, Harness::Veth, ns, verdict));

@@ -1,5 +1,13 @@
+use std::net::IpAddr;
+
 use super::*;
+use crate::family::Family;
 use crate::test_support::load_text;
+use crate::units::{Micros, Vrid, Weight};
+use crate::vrrp::fsm::StartState;
+use crate::vrrp::packet::{Version, MCAST_V4, MCAST_V6};
+
+const SECOND: u64 = 1_000_000;
 
 fn plan_of(text: &str) -> Result<Plan, PlanError> {
     let loaded = load_text(text);
@@ -29,7 +37,7 @@ vrrp_instance VI_1 {
 #[test]
 fn keepalived_defaults_are_resolved() {
     let p = plan_of(BASIC).unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     assert_eq!(
         i.version,
         Version::V2,
@@ -61,18 +69,18 @@ fn global_defaults_apply_to_instances() {
          vrrp_mcast_group4 224.0.0.19\n router_id lb1\n}}\n{BASIC}"
     ))
     .unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     assert_eq!(i.version, Version::V3);
     assert_eq!(i.garp.master_delay, Micros(SECOND));
     assert_eq!(i.garp.master_repeat, 2);
     assert_eq!(i.mcast_dst, Some("224.0.0.19".parse().unwrap()));
-    assert_eq!(p.router_id, "lb1");
+    assert_eq!(p.global.router_id, "lb1");
 }
 
 #[test]
 fn strict_mode_turns_accept_off_and_silences_lower_priority_answers() {
     let p = plan_of(&format!("global_defs {{\n vrrp_strict\n}}\n{BASIC}")).unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     assert!(!i.accept);
     assert!(i.lower_prio_no_advert);
 }
@@ -100,7 +108,7 @@ vrrp_instance U {
 "#,
     )
     .unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     assert_eq!(i.start, StartState::Master);
     assert!(i.is_unicast());
     assert_eq!(i.unicast_peers[0].min_ttl, 250);
@@ -120,7 +128,7 @@ fn ipv6_instance_uses_v3_and_ff02_12() {
          virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n",
     )
     .unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     assert_eq!((i.family, i.version), (Family::V6, Version::V3));
     assert_eq!(i.mcast_dst, Some(IpAddr::V6(MCAST_V6)));
 }
@@ -150,10 +158,10 @@ vrrp_instance VI_1 {
 "#,
     )
     .unwrap();
-    let i = &p.instances[0];
-    assert_eq!(i.track_scripts[0].weight, -20);
+    let i = &p.vrrp.instances[0];
+    assert_eq!(i.track_scripts[0].weight, Weight(-20));
     assert_eq!(i.track_interfaces[0].ifname, "eth1");
-    assert_eq!(i.track_interfaces[0].weight, 10);
+    assert_eq!(i.track_interfaces[0].weight, Weight(10));
 }
 
 #[test]
@@ -163,7 +171,7 @@ fn same_vrid_twice_on_one_interface_is_refused() {
     // The checker warns; the engine must refuse to run two routers on one VRID.
     let err = plan(&loaded.config, &loaded.map).unwrap_err();
     assert!(
-        matches!(err, PlanError::DuplicateVrid { vrid: 51, .. }),
+        matches!(err, PlanError::DuplicateVrid { vrid: Vrid(51), .. }),
         "{err}"
     );
 }
@@ -172,9 +180,9 @@ fn same_vrid_twice_on_one_interface_is_refused() {
 fn an_unchanged_instance_plans_equal() {
     let a = plan_of(BASIC).unwrap();
     let b = plan_of(&format!("# a comment\n{BASIC}")).unwrap();
-    assert_eq!(a.instances, b.instances);
+    assert_eq!(a.vrrp.instances, b.vrrp.instances);
     let c = plan_of(&BASIC.replace("priority 100", "priority 101")).unwrap();
-    assert_ne!(a.instances, c.instances);
+    assert_ne!(a.vrrp.instances, c.vrrp.instances);
 }
 
 #[test]
@@ -185,7 +193,7 @@ fn garp_groups_override_the_global_gaps_per_interface_or_aggregate() {
          garp_group {{\n gna_interval 0.3\n interfaces {{\n eth2\n eth3\n }}\n}}\n{BASIC}"
     );
     let p = plan_of(&text).unwrap();
-    let i = &p.instances[0];
+    let i = &p.vrrp.instances[0];
     let ms = |n: u64| Micros(n * 1000);
     assert_eq!(
         garp_lane(&i.garp_lanes, &i.garp, "eth0", 2),
@@ -206,7 +214,7 @@ fn garp_groups_override_the_global_gaps_per_interface_or_aggregate() {
 
 #[test]
 fn no_accept_drop_set_and_nftables_settings() {
-    use crate::daemon::firewall::DropSet;
+    use crate::daemon::vrrp::firewall::DropSet;
     let text = r#"
 global_defs {
     vrrp_strict
@@ -254,10 +262,10 @@ vrrp_instance SIX {
 }
 "#;
     let p = plan_of(text).unwrap();
-    assert_eq!(p.firewall.table, "kad");
-    assert_eq!(p.firewall.priority, 3);
-    assert!(p.firewall.counters && !p.firewall.ifindex);
-    let s = DropSet::of(&p);
+    assert_eq!(p.vrrp.firewall.table, "kad");
+    assert_eq!(p.vrrp.firewall.priority, 3);
+    assert!(p.vrrp.firewall.counters && !p.vrrp.firewall.ifindex);
+    let s = DropSet::of(&p.vrrp);
     let v4: Vec<String> = s.v4.iter().map(ToString::to_string).collect();
     assert_eq!(v4, ["192.0.2.10"], "the owner and accept instances accept");
     assert_eq!(s.v6.len(), 1);
@@ -265,4 +273,17 @@ vrrp_instance SIX {
         s.v6_link_local.iter().next().map(|(d, _)| d.as_str()),
         Some("eth1")
     );
+}
+
+#[test]
+fn use_vmac_macs_take_the_vrid_when_five_octets_are_given() {
+    assert_eq!(
+        parse_mac("02:11:22:33:44", 9),
+        Some([2, 0x11, 0x22, 0x33, 0x44, 9])
+    );
+    assert_eq!(
+        parse_mac("02:11:22:33:44:55", 9),
+        Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
+    );
+    assert_eq!(parse_mac("zz:11", 9), None);
 }

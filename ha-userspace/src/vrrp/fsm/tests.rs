@@ -15,8 +15,8 @@ mod tracking;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Action, Input, Instance, InstanceConfig, Reason, State};
-use crate::units::{Centis, Micros};
 use crate::time::MonoTime;
+use crate::units::{Centis, Micros, Priority, Vrid};
 use crate::vrrp::timers::Version;
 
 /// Our address, between a lower and a higher peer.
@@ -37,7 +37,7 @@ fn t(us: u64) -> MonoTime {
 }
 
 fn cfg(priority: u8) -> InstanceConfig {
-    InstanceConfig::new(1, priority, ONE_SEC, Version::V3, ME)
+    InstanceConfig::new(Vrid(1), Priority(priority), ONE_SEC, Version::V3, ME)
 }
 
 fn instance(cfg: InstanceConfig) -> Instance {
@@ -81,7 +81,7 @@ fn advert(src: IpAddr, priority: u8) -> Input {
 fn advert_with_interval(src: IpAddr, priority: u8, adver_int: Centis) -> Input {
     Input::Advert {
         src,
-        priority,
+        priority: Priority(priority),
         adver_int,
     }
 }
@@ -91,7 +91,9 @@ fn transition(from: State, to: State, reason: Reason) -> Action {
 }
 
 fn send(priority: u8) -> Action {
-    Action::SendAdvert { priority }
+    Action::SendAdvert {
+        priority: Priority(priority),
+    }
 }
 
 /// The actions of becoming master, in keepalived's order.

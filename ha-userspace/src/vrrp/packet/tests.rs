@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
+use crate::units::{Priority, Vrid};
 use crate::vrrp::checksum::vrrp_checksum;
 use crate::vrrp::ipv4::{encode_ipv4_packet, parse_ipv4_packet, Ipv4Tx};
 use crate::vrrp::test_vectors::*;
@@ -36,8 +37,8 @@ fn with_checksum(mut msg: Vec<u8>, version: Version, src: IpAddr, dst: IpAddr) -
 fn v2_noauth() -> Advert {
     Advert {
         version: Version::V2,
-        vrid: 51,
-        priority: 100,
+        vrid: Vrid(51),
+        priority: Priority(100),
         adver_int: Centis(100),
         addrs: vec![v4("192.168.200.16"), v4("192.168.200.17")],
         auth: Auth::None,
@@ -67,7 +68,7 @@ fn v2_priority_zero_on_shutdown_matches_keepalived_both_ways() {
     // RFC 3768 §6.4.3: a stopping master sends priority 0.
     let pkt = hex(V2_NOAUTH_PRIO0);
     let advert = Advert {
-        priority: 0,
+        priority: Priority(0),
         ..v2_noauth()
     };
     assert_eq!(decode_ipv4(&pkt), advert);
@@ -83,8 +84,8 @@ fn v2_ipv4_pass_auth_matches_keepalived_both_ways() {
     let pkt = hex(V2_PASS);
     let advert = Advert {
         version: Version::V2,
-        vrid: 52,
-        priority: 150,
+        vrid: Vrid(52),
+        priority: Priority(150),
         adver_int: Centis(100),
         addrs: vec![v4("192.168.201.1")],
         auth: Auth::pass(b"secret"),
@@ -104,8 +105,8 @@ fn v3_ipv4_multicast_matches_keepalived_both_ways() {
     let pkt = hex(V3_V4);
     let advert = Advert {
         version: Version::V3,
-        vrid: 54,
-        priority: 120,
+        vrid: Vrid(54),
+        priority: Priority(120),
         adver_int: Centis(50),
         addrs: vec![v4("192.168.203.1"), v4("192.168.203.2")],
         auth: Auth::None,
@@ -123,8 +124,8 @@ fn v3_ipv4_unicast_checksum_uses_the_unicast_destination() {
     let pkt = hex(V3_V4_UNICAST);
     let advert = Advert {
         version: Version::V3,
-        vrid: 55,
-        priority: 110,
+        vrid: Vrid(55),
+        priority: Priority(110),
         adver_int: Centis(100),
         addrs: vec![v4("192.168.204.1")],
         auth: Auth::None,
@@ -148,8 +149,8 @@ fn old_keepalived_unicast_checksum_is_decodable_with_the_group_as_pseudo_destina
     // ("unicast_chksum_compat"). The engine does the same by retrying with MCAST_V4.
     let advert = Advert {
         version: Version::V3,
-        vrid: 9,
-        priority: 100,
+        vrid: Vrid(9),
+        priority: Priority(100),
         adver_int: Centis(100),
         addrs: vec![v4("192.0.2.1")],
         auth: Auth::None,
@@ -169,8 +170,8 @@ fn v3_ipv6_matches_keepalived_both_ways() {
     let msg = hex(V3_V6);
     let advert = Advert {
         version: Version::V3,
-        vrid: 56,
-        priority: 130,
+        vrid: Vrid(56),
+        priority: Priority(130),
         adver_int: Centis(25),
         addrs: vec![
             "fd00:99::100".parse().unwrap(),
@@ -189,8 +190,8 @@ fn v2_ipv6_has_no_auth_data_and_a_pseudo_header_checksum() {
     let msg = hex(V2_V6);
     let advert = Advert {
         version: Version::V2,
-        vrid: 57,
-        priority: 140,
+        vrid: Vrid(57),
+        priority: Priority(140),
         adver_int: Centis(200),
         addrs: vec!["fd00:99::200".parse().unwrap()],
         auth: Auth::None,
@@ -229,8 +230,8 @@ fn the_largest_adverts_round_trip() {
         .collect();
     let v3 = Advert {
         version: Version::V3,
-        vrid: 255,
-        priority: 255,
+        vrid: Vrid(255),
+        priority: Priority(255),
         adver_int: V3_MAX_ADVER_INT,
         addrs: v6,
         auth: Auth::None,
@@ -254,7 +255,7 @@ fn the_largest_adverts_round_trip() {
 
 #[test]
 fn peek_vrid_reads_version_and_vrid_before_decoding() {
-    assert_eq!(peek_vrid(&hex(V3_V6)), Some((3, 56)));
+    assert_eq!(peek_vrid(&hex(V3_V6)), Some((3, Vrid(56))));
     assert_eq!(peek_vrid(&[0x21]), None);
 }
 
@@ -580,4 +581,10 @@ fn authentication_exists_only_in_v2_over_ipv4() {
         encode(&v2_v6, ka_src6(), mcast6()),
         Err(EncodeError::AuthNotCarried(pass))
     );
+}
+
+#[test]
+fn rfc5798_7_3_virtual_router_mac() {
+    assert_eq!(virtual_mac(Family::V4, Vrid(51)), [0, 0, 0x5e, 0, 1, 51]);
+    assert_eq!(virtual_mac(Family::V6, Vrid(7)), [0, 0, 0x5e, 0, 2, 7]);
 }

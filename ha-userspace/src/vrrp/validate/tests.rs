@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
+use crate::units::{Priority, Vrid};
 use crate::vrrp::checksum::vrrp_checksum;
 use crate::vrrp::packet::{pad_key, MCAST_V6};
 use crate::vrrp::test_vectors::*;
@@ -14,7 +15,7 @@ fn ip(s: &str) -> IpAddr {
 
 fn base(vrid: u8, version: Version, family: Family, cs: u32, vips: &[&str]) -> RxExpect {
     RxExpect {
-        vrid,
+        vrid: Vrid(vrid),
         version,
         family,
         adver_int: Centis(cs),
@@ -136,18 +137,18 @@ fn keepalived_adverts_pass_the_checks_of_a_matching_instance() {
     }
     assert_eq!(
         rx6(V3_V6, Some(255), &v3_v6()).unwrap().advert.priority,
-        130
+        Priority(130)
     );
     assert_eq!(
         rx6(V2_V6, Some(255), &v2_v6()).unwrap().advert.priority,
-        140
+        Priority(140)
     );
 }
 
 #[test]
 fn ah_acceptance_reports_the_sequence_number_to_remember() {
     let got = receive_ipv4(&hex(V2_AH_PRIO0), &v2_ah(1)).unwrap();
-    assert_eq!((got.advert.priority, got.ah_seq), (0, Some(8)));
+    assert_eq!((got.advert.priority, got.ah_seq), (Priority(0), Some(8)));
 }
 
 #[test]
@@ -287,7 +288,7 @@ fn length_lies_are_dropped() {
 fn another_vrid_is_not_ours_even_when_malformed() {
     // RFC 5798 §7.1: the VRID must be configured here; not an error on a shared LAN.
     let expect = RxExpect {
-        vrid: 99,
+        vrid: Vrid(99),
         ..v2_noauth()
     };
     assert_eq!(

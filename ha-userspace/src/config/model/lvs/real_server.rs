@@ -14,7 +14,7 @@ use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::units::Micros;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RealServer {
     /// Address and port; after `finish` the port is the virtual server's when it was
     /// omitted (or differed, except with NAT), and 0 for fwmark services (except NAT).
@@ -55,7 +55,7 @@ pub struct RealServer {
     pub forwarding_unset: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SorryServer {
     pub addr: SocketAddr,
     pub forwarding: Forwarding,

@@ -3,8 +3,8 @@
 use super::checker::{CheckerKind, ConnOpts};
 use super::forwarding::{Csum, Forwarding, Tunnel, TunnelType};
 use super::virtual_server::{Protocol, Scheduler, VsKey};
-use crate::units::Micros;
 use crate::test_support::{load_text, messages};
+use crate::units::Micros;
 
 fn vs(body: &str, rs: &str) -> String {
     format!(

@@ -103,7 +103,7 @@ pub enum Granularity {
     V6(u8),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VirtualServer {
     pub key: VsKey,
     /// Resolved address family (inet unless the addresses or `ip_family` say otherwise).

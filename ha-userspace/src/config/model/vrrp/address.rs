@@ -68,6 +68,28 @@ pub struct IpAddress {
 }
 
 impl IpAddress {
+    /// `ADDR/LEN` with no option given.
+    pub fn new(addr: IpAddr, prefix_len: u8) -> Self {
+        IpAddress {
+            addr,
+            prefix_len,
+            broadcast: None,
+            dev: None,
+            scope: None,
+            label: None,
+            peer: None,
+            home: false,
+            nodad: false,
+            mngtmpaddr: false,
+            noprefixroute: false,
+            autojoin: false,
+            no_track: false,
+            track_group: None,
+            use_vmac: false,
+            preferred_lft: None,
+        }
+    }
+
     pub fn is_ipv6(&self) -> bool {
         self.addr.is_ipv6()
     }
@@ -115,24 +137,7 @@ pub fn parse_address(line: &Node, kind: AddrKind, cx: &mut Ctx) -> Option<IpAddr
     let words: Vec<&Word> = line.words().collect();
     let (addr, prefix_len) = parse_prefixed(words[0], cx, true)?;
     let addr_text = words[0].text.clone();
-    let mut a = IpAddress {
-        addr,
-        prefix_len,
-        broadcast: None,
-        dev: None,
-        scope: None,
-        label: None,
-        peer: None,
-        home: false,
-        nodad: false,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        track_group: None,
-        use_vmac: false,
-        preferred_lft: None,
-    };
+    let mut a = IpAddress::new(addr, prefix_len);
     let mut i = 1;
     while i < words.len() {
         let w = words[i];

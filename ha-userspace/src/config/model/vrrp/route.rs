@@ -192,11 +192,7 @@ pub fn parse_route(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option
         let kw = w.text.as_str();
         match kw {
             "inet" | "inet6" => {
-                let f = if kw == "inet" {
-                    Family::V4
-                } else {
-                    Family::V6
-                };
+                let f = if kw == "inet" { Family::V4 } else { Family::V6 };
                 if !set_family(&mut family, f, w, cx) {
                     return None;
                 }

@@ -159,11 +159,7 @@ pub fn parse_rule(line: &Node, allow_track_group: bool, cx: &mut Ctx) -> Option<
         };
         match kw {
             "inet" | "inet6" => {
-                let f = if kw == "inet" {
-                    Family::V4
-                } else {
-                    Family::V6
-                };
+                let f = if kw == "inet" { Family::V4 } else { Family::V6 };
                 if !set_family(f, cx) {
                     return None;
                 }

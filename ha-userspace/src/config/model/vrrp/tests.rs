@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use super::instance::InitialState;
 use super::names::RouteType;
 use super::rule::RuleAction;
-use crate::units::Centis;
 use crate::test_support::{load_text, messages};
+use crate::units::Centis;
 
 fn inst(body: &str) -> String {
     format!(

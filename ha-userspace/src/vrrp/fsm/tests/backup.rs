@@ -31,7 +31,7 @@ fn rfc5798_6_4_2_advert_resets_master_down_timer() {
     }
     assert_eq!(i.state(), State::Backup);
     let m = i.master().expect("master known");
-    assert_eq!((m.addr, m.priority), (HIGH_PEER, 200));
+    assert_eq!((m.addr, m.priority), (HIGH_PEER, Priority(200)));
     // The master goes silent: take over Master_Down_Interval after its last advert.
     i.handle(t(5_000_000 + MDI_100), Input::Timeout);
     assert_eq!(i.state(), State::Master);

@@ -6,13 +6,13 @@ use super::*;
 #[test]
 fn keepalived_master_interface_down_enters_fault() {
     let (mut i, at) = master(cfg(100));
-    i.handle(at + Micros(10), Input::InterfaceDown);
+    i.handle(at + Micros(10), Input::Fault);
     assert_eq!(
         drain(&mut i),
         vec![
             send(0),
             Action::RemoveVips,
-            transition(State::Master, State::Fault, Reason::InterfaceDown),
+            transition(State::Master, State::Fault, Reason::Fault),
         ]
     );
     assert_eq!(i.poll_timeout(), None);
@@ -22,14 +22,10 @@ fn keepalived_master_interface_down_enters_fault() {
 #[test]
 fn keepalived_backup_interface_down_enters_fault() {
     let mut i = backup_hearing(100, 200);
-    i.handle(t(600_000), Input::InterfaceDown);
+    i.handle(t(600_000), Input::Fault);
     assert_eq!(
         drain(&mut i),
-        vec![transition(
-            State::Backup,
-            State::Fault,
-            Reason::InterfaceDown
-        )]
+        vec![transition(State::Backup, State::Fault, Reason::Fault)]
     );
     assert_eq!(i.poll_timeout(), None);
 }
@@ -38,13 +34,13 @@ fn keepalived_backup_interface_down_enters_fault() {
 #[test]
 fn keepalived_fault_ignores_adverts_timeouts_and_failover() {
     let mut i = started(cfg(100));
-    i.handle(t(1), Input::InterfaceDown);
+    i.handle(t(1), Input::Fault);
     drain(&mut i);
     i.handle(t(2), advert(HIGH_PEER, 0));
     i.handle(t(3), advert(LOW_PEER, 50));
     i.handle(t(100_000_000), Input::Timeout);
     i.handle(t(100_000_001), Input::ForceFailover);
-    i.handle(t(100_000_002), Input::InterfaceDown);
+    i.handle(t(100_000_002), Input::Fault);
     assert_eq!(drain(&mut i), vec![]);
     assert_eq!(i.state(), State::Fault);
 }
@@ -58,12 +54,12 @@ fn keepalived_fault_recovery_returns_to_backup() {
         t(1_000_000),
         advert_with_interval(HIGH_PEER, 200, Centis(50)),
     );
-    i.handle(t(1_100_000), Input::InterfaceDown);
+    i.handle(t(1_100_000), Input::Fault);
     drain(&mut i);
-    i.handle(t(9_000_000), Input::InterfaceUp);
+    i.handle(t(9_000_000), Input::Recovered);
     assert_eq!(
         drain(&mut i),
-        vec![transition(State::Fault, State::Backup, Reason::InterfaceUp)]
+        vec![transition(State::Fault, State::Backup, Reason::Recovered)]
     );
     assert_eq!(i.master_adver_int(), ONE_SEC);
     assert_eq!(i.poll_timeout(), Some(t(9_000_000 + MDI_100)));
@@ -74,21 +70,21 @@ fn keepalived_fault_recovery_returns_to_backup() {
 #[test]
 fn keepalived_fault_recovery_owner_returns_to_master() {
     let mut i = started(cfg(255));
-    i.handle(t(5), Input::InterfaceDown);
+    i.handle(t(5), Input::Fault);
     drain(&mut i);
-    i.handle(t(6), Input::InterfaceUp);
+    i.handle(t(6), Input::Recovered);
     assert_eq!(
         drain(&mut i),
-        become_master(255, State::Fault, Reason::InterfaceUp)
+        become_master(255, State::Fault, Reason::Recovered)
     );
     assert_eq!(i.poll_timeout(), Some(t(1_000_006)));
 }
 
-// InterfaceUp outside FAULT changes nothing.
+// Recovered outside FAULT changes nothing.
 #[test]
 fn keepalived_interface_up_while_running_is_ignored() {
     let mut i = started(cfg(100));
-    i.handle(t(5), Input::InterfaceUp);
+    i.handle(t(5), Input::Recovered);
     assert_eq!(drain(&mut i), vec![]);
     assert_eq!(i.poll_timeout(), Some(t(MDI_100)));
 }
@@ -128,7 +124,7 @@ fn rfc5798_6_4_2_shutdown_backup_cancels_the_timer() {
 #[test]
 fn keepalived_shutdown_in_fault_sends_nothing() {
     let mut i = started(cfg(100));
-    i.handle(t(1), Input::InterfaceDown);
+    i.handle(t(1), Input::Fault);
     drain(&mut i);
     i.handle(t(2), Input::Shutdown);
     assert_eq!(

@@ -47,7 +47,7 @@ fn rfc5798_6_4_3_higher_priority_advert_makes_master_backup() {
     assert_eq!(i.poll_timeout(), Some(now + Micros(1_804_687)));
     assert_eq!(
         i.master().map(|m| (m.addr, m.priority)),
-        Some((LOW_PEER, 101))
+        Some((LOW_PEER, Priority(101)))
     );
 }
 
@@ -77,7 +77,7 @@ fn rfc5798_6_4_3_equal_priority_lower_address_loses_the_tie() {
             send(100),
             Action::LowerPriorityAdvert {
                 src: LOW_PEER,
-                priority: 100
+                priority: Priority(100)
             }
         ]
     );
@@ -89,7 +89,13 @@ fn rfc5798_6_4_3_equal_priority_lower_address_loses_the_tie() {
 fn rfc5798_6_4_3_equal_priority_tie_on_ipv6_addresses() {
     let me: IpAddr = "fe80::20".parse().unwrap();
     let higher: IpAddr = "fe80::30".parse().unwrap();
-    let (mut i, at) = master(InstanceConfig::new(1, 100, ONE_SEC, Version::V3, me));
+    let (mut i, at) = master(InstanceConfig::new(
+        Vrid(1),
+        Priority(100),
+        ONE_SEC,
+        Version::V3,
+        me,
+    ));
     i.handle(at + Micros(1), advert(higher, 100));
     assert_eq!(i.state(), State::Backup);
 }
@@ -108,7 +114,7 @@ fn keepalived_master_answers_a_lower_priority_advert() {
             send(200),
             Action::LowerPriorityAdvert {
                 src: LOW_PEER,
-                priority: 100
+                priority: Priority(100)
             }
         ]
     );
@@ -126,7 +132,7 @@ fn rfc5798_6_4_3_lower_prio_no_advert_discards_silently() {
         drain(&mut i),
         vec![Action::LowerPriorityAdvert {
             src: LOW_PEER,
-            priority: 100
+            priority: Priority(100)
         }]
     );
     assert_eq!(i.poll_timeout(), Some(at + Micros(1_000_000)));
@@ -164,7 +170,7 @@ fn keepalived_owner_conflict_lowers_our_priority() {
             transition(State::Master, State::Backup, Reason::HigherPriorityAdvert),
         ]
     );
-    assert_eq!(i.priority(), 254);
+    assert_eq!(i.priority(), Priority(254));
     assert!(!i.is_owner());
 }
 

@@ -65,8 +65,8 @@ fn keepalived_preempt_delay_restarts_after_a_higher_priority_master() {
 #[test]
 fn keepalived_preempt_delay_starts_at_first_lower_advert_after_fault() {
     let mut i = started(delayed(200));
-    i.handle(t(10_000_000), Input::InterfaceDown);
-    i.handle(t(20_000_000), Input::InterfaceUp);
+    i.handle(t(10_000_000), Input::Fault);
+    i.handle(t(20_000_000), Input::Recovered);
     assert_eq!(i.state(), State::Backup);
     // Long after startup + delay, yet the first lower advert is obeyed and starts the delay.
     for k in 21..=25u64 {

@@ -16,7 +16,7 @@ fn a_master_keeps_its_state_timer_and_addresses_with_a_new_priority() {
         "no transition, no advert, no VIP change"
     );
     assert_eq!(i.state(), State::Master);
-    assert_eq!(i.priority(), 150);
+    assert_eq!(i.priority(), Priority(150));
     assert_eq!(i.poll_timeout(), timer, "the Adver_Timer runs on");
     // The next advert carries the new priority.
     i.handle(at + Micros(1_000_000), Input::Timeout);
@@ -39,7 +39,7 @@ fn a_backup_with_a_higher_priority_moves_its_master_down_timer_earlier() {
 fn identity_changes_are_refused() {
     let (mut i, _) = master(cfg(100));
     let mut other_vrid = cfg(100);
-    other_vrid.vrid = 99;
+    other_vrid.vrid = Vrid(99);
     assert_eq!(i.reconfigure(other_vrid), Err(ReconfigureError::Identity));
     assert_eq!(
         i.reconfigure(cfg(255)),
@@ -50,5 +50,9 @@ fn identity_changes_are_refused() {
         i.reconfigure(cfg(0)),
         Err(ReconfigureError::Config(_))
     ));
-    assert_eq!(i.priority(), 100, "a refused config changes nothing");
+    assert_eq!(
+        i.priority(),
+        Priority(100),
+        "a refused config changes nothing"
+    );
 }

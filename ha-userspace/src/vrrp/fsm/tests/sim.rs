@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use super::super::{Action, Input, Instance, InstanceConfig, Reason, State};
-use crate::units::{Centis, Micros};
 use crate::time::MonoTime;
+use crate::units::{Centis, Micros, Priority};
 
 pub struct Router {
     pub inst: Instance,
@@ -32,7 +32,7 @@ struct InFlight {
     seq: u64,
     from: usize,
     src: IpAddr,
-    priority: u8,
+    priority: Priority,
     adver_int: Centis,
 }
 
@@ -41,7 +41,7 @@ pub struct Sim {
     pub routers: Vec<Router>,
     pub changes: Vec<Change>,
     /// Every advert put on the wire: (time, sender, priority).
-    pub sent: Vec<(MonoTime, usize, u8)>,
+    pub sent: Vec<(MonoTime, usize, Priority)>,
     delay: Micros,
     wire: Vec<InFlight>,
     seq: u64,
@@ -144,7 +144,7 @@ impl Sim {
         self.sent
             .iter()
             .rev()
-            .find(|&&(_, from, p)| from == r && p != 0)
+            .find(|&&(_, from, p)| from == r && p != Priority::STOP)
             .map(|&(at, _, _)| at)
     }
 

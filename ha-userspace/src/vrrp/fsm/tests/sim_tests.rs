@@ -14,8 +14,8 @@ fn at(us: u64) -> MonoTime {
 
 /// Router A (192.0.2.10, priority `pa`) and B (192.0.2.30, priority `pb`), 1 s adverts.
 fn pair(pa: u8, pb: u8) -> Sim {
-    let a = InstanceConfig::new(7, pa, ONE_SEC, Version::V3, LOW_PEER);
-    let b = InstanceConfig::new(7, pb, ONE_SEC, Version::V3, HIGH_PEER);
+    let a = InstanceConfig::new(Vrid(7), Priority(pa), ONE_SEC, Version::V3, LOW_PEER);
+    let b = InstanceConfig::new(Vrid(7), Priority(pb), ONE_SEC, Version::V3, HIGH_PEER);
     Sim::new(Micros(DELAY), vec![a, b])
 }
 
@@ -169,7 +169,7 @@ fn sim_rfc5798_6_4_2_preemption_on_return() {
 fn sim_rfc5798_6_4_2_nopreempt_leaves_the_current_master() {
     let mut sim = pair(100, 200);
     sim.routers[B].inst = Instance::new({
-        let mut c = InstanceConfig::new(7, 200, ONE_SEC, Version::V3, HIGH_PEER);
+        let mut c = InstanceConfig::new(Vrid(7), Priority(200), ONE_SEC, Version::V3, HIGH_PEER);
         c.preempt = false;
         c
     })
@@ -192,7 +192,7 @@ fn sim_tracking_priority_drop_moves_mastership() {
     sim.start_all();
     sim.run_until(at(10_500_000));
     let last_obeyed = sim.last_advert_of(B).expect("B advertised");
-    sim.input(B, Input::PriorityChange(50));
+    sim.input(B, Input::PriorityChange(Priority(50)));
     sim.run_until(at(30_000_000));
     assert_eq!(
         sim.became_master_at(A),
@@ -205,9 +205,9 @@ fn sim_tracking_priority_drop_moves_mastership() {
 // interval, then the higher priority preempts when its own timer fires.
 #[test]
 fn sim_keepalived_state_master_hint_yields_to_higher_priority() {
-    let mut a = InstanceConfig::new(7, 100, ONE_SEC, Version::V3, LOW_PEER);
+    let mut a = InstanceConfig::new(Vrid(7), Priority(100), ONE_SEC, Version::V3, LOW_PEER);
     a.start = Some(StartState::Master);
-    let b = InstanceConfig::new(7, 200, ONE_SEC, Version::V3, HIGH_PEER);
+    let b = InstanceConfig::new(Vrid(7), Priority(200), ONE_SEC, Version::V3, HIGH_PEER);
     let mut sim = Sim::new(Micros(DELAY), vec![a, b]);
     sim.start_all();
     sim.run_until(at(2_000_000));
@@ -226,7 +226,7 @@ fn sim_three_routers_fast_adverts_fail_over_to_the_next_best() {
         .iter()
         .map(|&(p, host)| {
             let ip = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, host));
-            InstanceConfig::new(9, p, ten_ms, Version::V3, ip)
+            InstanceConfig::new(Vrid(9), Priority(p), ten_ms, Version::V3, ip)
         })
         .collect();
     let mut sim = Sim::new(Micros(3_000), cfgs);
@@ -245,8 +245,8 @@ fn sim_three_routers_fast_adverts_fail_over_to_the_next_best() {
 // RFC 3768 (VRRPv2): the same election with whole-second intervals.
 #[test]
 fn sim_rfc3768_v2_failover_at_master_down_interval() {
-    let a = InstanceConfig::new(7, 100, ONE_SEC, Version::V2, LOW_PEER);
-    let b = InstanceConfig::new(7, 200, ONE_SEC, Version::V2, HIGH_PEER);
+    let a = InstanceConfig::new(Vrid(7), Priority(100), ONE_SEC, Version::V2, LOW_PEER);
+    let b = InstanceConfig::new(Vrid(7), Priority(200), ONE_SEC, Version::V2, HIGH_PEER);
     let mut sim = Sim::new(Micros(DELAY), vec![a, b]);
     sim.start_all();
     sim.run_until(at(10_500_000));
@@ -265,8 +265,8 @@ fn sim_rfc3768_v2_failover_at_master_down_interval() {
 // before B's first advert arrives and yields when it does; after that, nothing moves.
 #[test]
 fn sim_no_spurious_transitions_at_fast_adverts() {
-    let a = InstanceConfig::new(7, 100, Centis(1), Version::V3, LOW_PEER);
-    let b = InstanceConfig::new(7, 200, Centis(1), Version::V3, HIGH_PEER);
+    let a = InstanceConfig::new(Vrid(7), Priority(100), Centis(1), Version::V3, LOW_PEER);
+    let b = InstanceConfig::new(Vrid(7), Priority(200), Centis(1), Version::V3, HIGH_PEER);
     let mut sim = Sim::new(Micros(5_000), vec![a, b]);
     sim.start_all();
     sim.run_until(at(600_000_000));

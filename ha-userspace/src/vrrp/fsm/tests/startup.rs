@@ -129,7 +129,7 @@ fn keepalived_config_normalization() {
 fn new_rejects_configs_the_machine_cannot_run() {
     let err = |c: InstanceConfig| Instance::new(c).err();
     let mut c = cfg(100);
-    c.vrid = 0;
+    c.vrid = Vrid(0);
     assert_eq!(err(c), Some(ConfigError::Vrid));
     assert_eq!(err(cfg(0)), Some(ConfigError::Priority { vrid: 1 }));
     let mut c = cfg(100);
@@ -173,11 +173,11 @@ fn rfc5798_6_4_1_initialize_ignores_everything_but_startup() {
     i.handle(t(2), Input::Timeout);
     i.handle(t(3), Input::Shutdown);
     i.handle(t(4), Input::ForceFailover);
-    i.handle(t(5), Input::PriorityChange(150));
+    i.handle(t(5), Input::PriorityChange(Priority(150)));
     assert_eq!(drain(&mut i), vec![]);
     assert_eq!(i.state(), State::Initialize);
     assert_eq!(i.poll_timeout(), None);
-    assert_eq!(i.priority(), 150);
+    assert_eq!(i.priority(), Priority(150));
     assert_eq!(i.master(), None);
 }
 
@@ -193,22 +193,18 @@ fn rfc5798_6_4_1_startup_twice_is_ignored() {
 #[test]
 fn keepalived_startup_with_interface_down_enters_fault() {
     let mut i = instance(cfg(255));
-    i.handle(t(0), Input::InterfaceDown);
+    i.handle(t(0), Input::Fault);
     assert_eq!(drain(&mut i), vec![]);
     i.handle(t(1), Input::Startup);
     assert_eq!(
         drain(&mut i),
-        vec![transition(
-            State::Initialize,
-            State::Fault,
-            Reason::InterfaceDown
-        )]
+        vec![transition(State::Initialize, State::Fault, Reason::Fault)]
     );
     assert_eq!(i.poll_timeout(), None);
-    i.handle(t(2), Input::InterfaceUp);
+    i.handle(t(2), Input::Recovered);
     assert_eq!(
         drain(&mut i),
-        become_master(255, State::Fault, Reason::InterfaceUp)
+        become_master(255, State::Fault, Reason::Recovered)
     );
 }
 

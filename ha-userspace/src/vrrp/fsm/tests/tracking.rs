@@ -6,9 +6,9 @@ use super::*;
 #[test]
 fn tracking_master_advertises_the_new_priority() {
     let (mut i, at) = master(cfg(200));
-    i.handle(at + Micros(1), Input::PriorityChange(90));
+    i.handle(at + Micros(1), Input::PriorityChange(Priority(90)));
     assert_eq!(drain(&mut i), vec![]);
-    assert_eq!(i.priority(), 90);
+    assert_eq!(i.priority(), Priority(90));
     assert_eq!(i.state(), State::Master);
     i.handle(at + Micros(1_000_000), Input::Timeout);
     assert_eq!(drain(&mut i), vec![send(90)]);
@@ -18,10 +18,10 @@ fn tracking_master_advertises_the_new_priority() {
 #[test]
 fn tracking_priority_is_clamped_to_1_through_254() {
     let mut i = started(cfg(100));
-    i.handle(t(1), Input::PriorityChange(0));
-    assert_eq!(i.priority(), 1);
-    i.handle(t(2), Input::PriorityChange(255));
-    assert_eq!(i.priority(), 254);
+    i.handle(t(1), Input::PriorityChange(Priority(0)));
+    assert_eq!(i.priority(), Priority(1));
+    i.handle(t(2), Input::PriorityChange(Priority(255)));
+    assert_eq!(i.priority(), Priority(254));
 }
 
 // The owner's priority never moves.
@@ -29,8 +29,8 @@ fn tracking_priority_is_clamped_to_1_through_254() {
 fn tracking_never_changes_the_owner_priority() {
     let mut i = instance(cfg(255));
     i.handle(t(0), Input::Startup);
-    i.handle(t(1), Input::PriorityChange(50));
-    assert_eq!(i.priority(), 255);
+    i.handle(t(1), Input::PriorityChange(Priority(50)));
+    assert_eq!(i.priority(), Priority(255));
 }
 
 // RFC 5798 §6.4.2 with a risen priority: the master's adverts are now lower, so they are
@@ -40,7 +40,7 @@ fn tracking_never_changes_the_owner_priority() {
 fn tracking_backup_whose_priority_rises_preempts() {
     let mut i = backup_hearing(100, 150);
     assert_eq!(i.poll_timeout(), Some(t(500_000 + MDI_100)));
-    i.handle(t(600_000), Input::PriorityChange(200));
+    i.handle(t(600_000), Input::PriorityChange(Priority(200)));
     assert_eq!(i.poll_timeout(), Some(t(500_000 + MDI_200)));
     i.handle(t(1_500_000), advert(LOW_PEER, 150));
     assert_eq!(i.poll_timeout(), Some(t(500_000 + MDI_200)));
@@ -58,7 +58,7 @@ fn tracking_backup_with_nopreempt_keeps_obeying() {
     c.preempt = false;
     let mut i = started(c);
     i.handle(t(500_000), advert(LOW_PEER, 150));
-    i.handle(t(600_000), Input::PriorityChange(200));
+    i.handle(t(600_000), Input::PriorityChange(Priority(200)));
     i.handle(t(1_500_000), advert(LOW_PEER, 150));
     assert_eq!(i.poll_timeout(), Some(t(1_500_000 + MDI_200)));
 }
@@ -68,7 +68,7 @@ fn tracking_backup_with_nopreempt_keeps_obeying() {
 #[test]
 fn tracking_backup_whose_priority_falls_waits_longer_from_the_next_advert() {
     let mut i = backup_hearing(200, 250);
-    i.handle(t(600_000), Input::PriorityChange(100));
+    i.handle(t(600_000), Input::PriorityChange(Priority(100)));
     assert_eq!(i.poll_timeout(), Some(t(500_000 + MDI_200)));
     i.handle(t(1_500_000), advert(LOW_PEER, 250));
     assert_eq!(i.poll_timeout(), Some(t(1_500_000 + MDI_100)));

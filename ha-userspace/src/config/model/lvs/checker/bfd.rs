@@ -10,7 +10,7 @@ use crate::config::tree::Node;
 /// keepalived's `BFD_INAME_MAX` - 1.
 pub const NAME_MAX: usize = 31;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BfdCheck {
     pub name: String,
 }

@@ -50,7 +50,7 @@ const TYPES: &[(&str, DnsType)] = &[
     ("DNSKEY", DnsType::DNSKEY),
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DnsCheck {
     #[serde(rename = "type")]
     pub qtype: DnsType,

@@ -8,7 +8,7 @@ use crate::config::model::lvs::read;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FileCheck {
     /// Name of a `track_file` block defined above the checker.
     pub track_file: String,

@@ -27,7 +27,7 @@ pub enum HttpProtocol {
     V1_1,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HttpCheck {
     pub http_protocol: HttpProtocol,
     /// Host header; the url's, then this, then the real server's, then the virtual server's.
@@ -39,7 +39,7 @@ pub struct HttpCheck {
     pub urls: Vec<Url>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Url {
     pub path: String,
     /// MD5 of the body (genhash output).
@@ -50,7 +50,7 @@ pub struct Url {
     pub regex: Option<UrlRegex>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct UrlRegex {
     pub pattern: String,
     /// `regex_no_match`: a match fails the check.

@@ -11,7 +11,7 @@ use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::units::Micros;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MiscCheck {
     pub misc_path: Option<Script>,
     /// `misc_timeout` in seconds, if set.

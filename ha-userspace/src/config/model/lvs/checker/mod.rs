@@ -24,7 +24,7 @@ use crate::config::source::Loc;
 use crate::config::tree::Node;
 use crate::units::Micros;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checker {
     pub kind: CheckerKind,
     /// Connection and timer settings; `None` for `FILE_CHECK` and `BFD_CHECK`, which have
@@ -37,7 +37,7 @@ pub struct Checker {
     pub set: CommonSet,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 // The larger kinds are boxed so that a TCP check (the common case, tens of thousands in
 // a big config) does not pay for the largest one.
@@ -55,7 +55,7 @@ pub enum CheckerKind {
 }
 
 /// Resolved settings every checker but `FILE_CHECK`/`BFD_CHECK` has.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckerCommon {
     /// Where to connect; `None` for `MISC_CHECK`, which runs a program instead.
     pub conn: Option<ConnOpts>,

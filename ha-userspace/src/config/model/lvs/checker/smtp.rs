@@ -10,7 +10,7 @@ use crate::config::tree::Node;
 /// keepalived's `SMTP_DEFAULT_HELO`.
 pub const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SmtpCheck {
     pub helo_name: String,
 }

@@ -9,7 +9,7 @@ use crate::config::model::lvs::read;
 use crate::config::source::Loc;
 use crate::config::tree::Node;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UdpCheck {
     pub payload: Option<Vec<u8>>,
     pub require_reply: bool,

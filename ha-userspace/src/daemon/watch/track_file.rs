@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::unix::AsyncFd;
-use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::engine::{Command, EngineHandle};
-use super::plan::Plan;
-use super::tracking::{ObjKind, Objects};
+use super::{ObjKind, Objects, Sink};
 use crate::config::model::vrrp::TrackFile;
+use crate::daemon::plan::VrrpPlan;
+use crate::daemon::task::Task;
 
 /// The value of a track file's text: keepalived reads a leading integer.
 pub fn parse_value(text: &str) -> Option<i64> {
@@ -39,17 +38,17 @@ fn read_value(path: &Path) -> i64 {
 }
 
 /// Every `track_file` some instance uses.
-fn used(plan: &Plan) -> BTreeMap<String, TrackFile> {
+fn used(plan: &VrrpPlan) -> BTreeMap<String, TrackFile> {
     plan.instances
         .iter()
         .flat_map(|i| &i.track_files)
-        .map(|t| (t.file.name.clone(), t.file.clone()))
+        .map(|t| (t.def.name.clone(), t.def.clone()))
         .collect()
 }
 
 /// keepalived's `init_file`, at startup: write the value if the file is missing (or always,
 /// with `overwrite`).
-pub fn init_files(plan: &Plan) {
+pub fn init_files(plan: &VrrpPlan) {
     for (name, f) in used(plan) {
         let path = Path::new(&f.file);
         if let Some(init) = &f.init_file {
@@ -63,41 +62,39 @@ pub fn init_files(plan: &Plan) {
 }
 
 /// Every tracked file's value now.
-pub fn read_all(plan: &Plan) -> Objects {
+pub fn read_all(plan: &VrrpPlan) -> Objects {
     used(plan)
         .into_iter()
         .map(|(name, f)| ((ObjKind::File, name), read_value(Path::new(&f.file))))
         .collect()
 }
 
-/// The running watcher; dropping it stops it.
-pub struct Watcher(Option<JoinHandle<()>>);
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            t.abort();
-        }
-    }
-}
-
-/// Watches every tracked file and reports changed values to the engine.
-pub fn start(plan: &Plan, engine: Arc<EngineHandle>, mut last: Objects) -> Watcher {
+/// Watches every tracked file and reports changed values to `sink`: first those that
+/// differ from `known` (what the sink last heard), then every change.
+pub fn start(plan: &VrrpPlan, sink: Arc<dyn Sink>, known: &Objects) -> Task {
     let files: Vec<(String, PathBuf)> = used(plan)
         .into_iter()
         .map(|(n, f)| (n, PathBuf::from(f.file)))
         .collect();
     if files.is_empty() {
-        return Watcher(None);
+        return Task::none();
+    }
+    let mut last: Objects = known
+        .iter()
+        .filter(|((kind, _), _)| *kind == ObjKind::File)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    if !report_changes(&files, &mut last, sink.as_ref()) {
+        return Task::none();
     }
     let fd = match inotify(&files) {
         Ok(fd) => fd,
         Err(e) => {
             warn!("track_file: cannot watch files ({e}); their values stay as read at start");
-            return Watcher(None);
+            return Task::none();
         }
     };
-    Watcher(Some(tokio::spawn(async move {
+    Task::spawn(async move {
         // SAFETY: the OwnedFd is a valid inotify fd that the AsyncFd owns until dropped.
         let Ok(afd) = (unsafe { AsyncFd::register(fd) }) else {
             return;
@@ -122,23 +119,27 @@ pub fn start(plan: &Plan, engine: Arc<EngineHandle>, mut last: Objects) -> Watch
                 }
             }
             guard.clear_ready();
-            for (name, path) in &files {
-                let v = read_value(path);
-                let key = (ObjKind::File, name.clone());
-                if last.get(&key) != Some(&v) {
-                    info!("track_file {name}: value {v}");
-                    last.insert(key, v);
-                    if !engine.send(Command::Track {
-                        kind: ObjKind::File,
-                        name: name.clone(),
-                        value: v,
-                    }) {
-                        return;
-                    }
-                }
+            if !report_changes(&files, &mut last, sink.as_ref()) {
+                return;
             }
         }
-    })))
+    })
+}
+
+/// Re-reads every file and reports the values that changed; false once the sink is gone.
+fn report_changes(files: &[(String, PathBuf)], last: &mut Objects, sink: &dyn Sink) -> bool {
+    for (name, path) in files {
+        let v = read_value(path);
+        let key = (ObjKind::File, name.clone());
+        if last.get(&key) != Some(&v) {
+            info!("track_file {name}: value {v}");
+            last.insert(key, v);
+            if !sink.report(ObjKind::File, name, v) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// An inotify descriptor watching the directories of `files`.

@@ -19,37 +19,9 @@ use std::sync::Mutex;
 
 use tracing::{info, warn};
 
-use super::netlink::{Netlink, NetlinkError};
 use crate::config::model::vrrp::IpAddress;
+use crate::daemon::netlink::{Netlink, NetlinkError};
 use crate::family::Family;
-
-/// RFC 5798 §7.3: the virtual router MAC address.
-pub fn vrrp_mac(family: Family, vrid: u8) -> [u8; 6] {
-    let proto = match family {
-        Family::V4 => 0x01,
-        Family::V6 => 0x02,
-    };
-    [0x00, 0x00, 0x5e, 0x00, proto, vrid]
-}
-
-/// A configured `use_vmac` MAC: six octets, or five with the VRID as the sixth.
-pub fn parse_mac(text: &str, vrid: u8) -> Option<[u8; 6]> {
-    let bytes: Vec<u8> = text
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    match bytes.len() {
-        6 => bytes.try_into().ok(),
-        5 => {
-            let mut m = [0u8; 6];
-            m[..5].copy_from_slice(&bytes);
-            m[5] = vrid;
-            Some(m)
-        }
-        _ => None,
-    }
-}
 
 /// A macvlan this daemon created; removed (and the parent's settings restored) on drop.
 #[derive(Debug)]
@@ -141,25 +113,12 @@ impl Vmac {
     }
 }
 
+/// The parent's link-local address, copied onto the VMAC: `/64`, scope link, no DAD.
 fn link_local_copy(ll: Ipv6Addr) -> IpAddress {
-    IpAddress {
-        addr: IpAddr::V6(ll),
-        prefix_len: 64,
-        broadcast: None,
-        dev: None,
-        scope: Some(253),
-        label: None,
-        peer: None,
-        home: false,
-        nodad: true,
-        mngtmpaddr: false,
-        noprefixroute: false,
-        autojoin: false,
-        no_track: false,
-        track_group: None,
-        use_vmac: false,
-        preferred_lft: None,
-    }
+    let mut a = IpAddress::new(IpAddr::V6(ll), 64);
+    a.scope = Some(253);
+    a.nodad = true;
+    a
 }
 
 impl Drop for Vmac {
@@ -180,29 +139,5 @@ impl Drop for Vmac {
             Ok(()) => info!("removed VMAC {}", self.name),
             Err(e) => warn!("removing VMAC {}: {e}", self.name),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc5798_virtual_router_mac() {
-        assert_eq!(vrrp_mac(Family::V4, 51), [0, 0, 0x5e, 0, 1, 51]);
-        assert_eq!(vrrp_mac(Family::V6, 7), [0, 0, 0x5e, 0, 2, 7]);
-    }
-
-    #[test]
-    fn configured_macs() {
-        assert_eq!(
-            parse_mac("02:11:22:33:44", 9),
-            Some([2, 0x11, 0x22, 0x33, 0x44, 9])
-        );
-        assert_eq!(
-            parse_mac("02:11:22:33:44:55", 9),
-            Some([2, 0x11, 0x22, 0x33, 0x44, 0x55])
-        );
-        assert_eq!(parse_mac("zz:11", 9), None);
     }
 }

@@ -12,15 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::engine::{Command, EngineHandle};
-use super::plan::Plan;
-use super::tracking::{ObjKind, Objects};
+use super::{ObjKind, Objects, Sink};
 use crate::config::model::vrrp::track::ParamMatch;
 use crate::config::model::vrrp::TrackProcess;
+use crate::daemon::plan::VrrpPlan;
+use crate::daemon::task::Task;
 
 /// The kernel keeps 15 characters of a process name (TASK_COMM_LEN - 1).
 const COMM_LEN: usize = 15;
@@ -137,16 +136,16 @@ impl Table {
     }
 }
 
-fn used(plan: &Plan) -> Vec<TrackProcess> {
+fn used(plan: &VrrpPlan) -> Vec<TrackProcess> {
     let mut m: BTreeMap<String, TrackProcess> = BTreeMap::new();
     for t in plan.instances.iter().flat_map(|i| &i.track_processes) {
-        m.insert(t.process.name.clone(), t.process.clone());
+        m.insert(t.def.name.clone(), t.def.clone());
     }
     m.into_values().collect()
 }
 
 /// The state of every tracked process definition, from one scan of /proc.
-pub fn initial(plan: &Plan) -> Objects {
+pub fn initial(plan: &VrrpPlan) -> Objects {
     let t = Table::new(used(plan));
     t.defs
         .iter()
@@ -155,22 +154,13 @@ pub fn initial(plan: &Plan) -> Objects {
         .collect()
 }
 
-pub struct Watcher(Option<JoinHandle<()>>);
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            t.abort();
-        }
-    }
-}
-
-pub fn start(plan: &Plan, engine: Arc<EngineHandle>) -> Watcher {
+/// Watches the processes some instance tracks and reports quorum changes to `sink`.
+pub fn start(plan: &VrrpPlan, sink: Arc<dyn Sink>) -> Task {
     let defs = used(plan);
     if defs.is_empty() {
-        return Watcher(None);
+        return Task::none();
     }
-    Watcher(Some(tokio::spawn(run(defs, engine))))
+    Task::spawn(run(defs, sink))
 }
 
 /// One definition's reported state and a change waiting out its fork/terminate delay.
@@ -179,7 +169,7 @@ struct Reported {
     pending: Option<(bool, Instant)>,
 }
 
-async fn run(defs: Vec<TrackProcess>, engine: Arc<EngineHandle>) {
+async fn run(defs: Vec<TrackProcess>, sink: Arc<dyn Sink>) {
     let mut table = Table::new(defs);
     let mut reported: Vec<Reported> = table
         .states()
@@ -188,11 +178,9 @@ async fn run(defs: Vec<TrackProcess>, engine: Arc<EngineHandle>) {
         .collect();
     // The engine may have started before this scan (a reload): tell it where things stand.
     for (d, r) in table.defs.iter().zip(&reported) {
-        engine.send(Command::Track {
-            kind: ObjKind::Process,
-            name: d.name.clone(),
-            value: i64::from(r.ok),
-        });
+        if !sink.report(ObjKind::Process, &d.name, i64::from(r.ok)) {
+            return;
+        }
     }
     let conn = match connector() {
         // SAFETY: the OwnedFd is a valid open socket that the AsyncFd owns until dropped.
@@ -269,11 +257,7 @@ async fn run(defs: Vec<TrackProcess>, engine: Arc<EngineHandle>) {
                 def.name,
                 if ok { "quorum met" } else { "quorum lost" }
             );
-            if !engine.send(Command::Track {
-                kind: ObjKind::Process,
-                name: def.name.clone(),
-                value: i64::from(ok),
-            }) {
+            if !sink.report(ObjKind::Process, &def.name, i64::from(ok)) {
                 return;
             }
         }

@@ -12,8 +12,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tracing::debug;
 
 use super::pacer::{Message, Pacer};
-use crate::units::Micros;
 use crate::time::MonoTime;
+use crate::units::Micros;
 
 const ETH_P_ARP: u16 = 0x0806;
 const ARPOP_REQUEST: u16 = 1;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
-use crate::units::Micros;
 use crate::time::MonoTime;
+use crate::units::Micros;
 
 /// At most this many queued messages per address and lane: bursts asked for again and again
 /// faster than the gap drains them cannot grow the queue without limit.

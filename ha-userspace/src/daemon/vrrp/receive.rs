@@ -8,11 +8,11 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::clock::rx_time;
 use super::socket::RxSocket;
-use crate::units::Centis;
+use crate::daemon::clock::rx_time;
 use crate::family::Family;
 use crate::time::MonoTime;
+use crate::units::Vrid;
 
 /// One thing a receive path delivers.
 #[derive(Debug, Clone, Copy)]
@@ -42,16 +42,8 @@ pub enum Rx<'a> {
     MasterDown {
         ifindex: u32,
         family: Family,
-        vrid: u8,
+        vrid: Vrid,
         last_seen: MonoTime,
-    },
-    /// An advert the path already validated for this VRID.
-    Advert {
-        vrid: u8,
-        src: IpAddr,
-        priority: u8,
-        adver_int: Centis,
-        at: MonoTime,
     },
 }
 

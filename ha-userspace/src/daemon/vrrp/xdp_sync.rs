@@ -15,10 +15,10 @@ use ha_common::{
     STATE_BACKUP, STATE_FAULT, STATE_INIT, STATE_MASTER,
 };
 
-use super::plan::{AuthPlan, InstancePlan};
-use crate::units::Micros;
-use crate::vrrp::fsm::{MasterInfo, State};
+use crate::daemon::plan::{AuthPlan, InstancePlan};
 use crate::family::Family;
+use crate::units::{Micros, Priority};
+use crate::vrrp::fsm::{MasterInfo, State};
 use crate::vrrp::packet::Version;
 
 /// What identifies one advert for the kernel: its source and the bytes that would differ
@@ -28,7 +28,7 @@ use crate::vrrp::packet::Version;
 pub struct Signature {
     pub src: IpAddr,
     pub dst: IpAddr,
-    pub priority: u8,
+    pub priority: Priority,
     /// Bytes 4..6 and 6..8 as on the wire.
     pub int_word: [u8; 2],
     pub csum_word: [u8; 2],
@@ -51,7 +51,7 @@ impl Signature {
         Some(Signature {
             src,
             dst,
-            priority: msg[2],
+            priority: Priority(msg[2]),
             int_word: [msg[4], msg[5]],
             csum_word: [msg[6], msg[7]],
             len: u16::try_from(msg.len()).ok()?,
@@ -66,7 +66,7 @@ pub struct View<'a> {
     pub plan: &'a InstancePlan,
     pub state: State,
     /// Effective priority.
-    pub priority: u8,
+    pub priority: Priority,
     /// Our own advert source (the tie-break address).
     pub own_src: IpAddr,
     pub master: Option<MasterInfo>,
@@ -86,7 +86,7 @@ pub fn key(ifindex: u32, plan: &InstancePlan) -> VrrpKey {
     VrrpKey {
         ifindex,
         family: family_code(plan.family),
-        vrid: plan.vrid,
+        vrid: plan.vrid.0,
         pad: [0; 2],
     }
 }
@@ -99,7 +99,7 @@ pub fn followed(v: &View<'_>) -> Option<Signature> {
     if v.state != State::Backup || master.addr != sig.src || master.priority != sig.priority {
         return None;
     }
-    if sig.priority == 0 {
+    if sig.priority == Priority::STOP {
         return None;
     }
     let outranks_us = sig.priority > v.priority
@@ -141,7 +141,7 @@ pub fn kernel_instance(v: &View<'_>) -> VrrpInstance {
     };
     let mut k = VrrpInstance {
         version: p.version.number(),
-        priority: v.priority,
+        priority: v.priority.0,
         state: match v.state {
             State::Initialize => STATE_INIT,
             State::Backup => STATE_BACKUP,
@@ -159,7 +159,7 @@ pub fn kernel_instance(v: &View<'_>) -> VrrpInstance {
     if let Some(s) = followed(v) {
         k.flags |= F_FOLLOW;
         k.master = addr16(s.src);
-        k.master_prio = s.priority;
+        k.master_prio = s.priority.0;
         k.master_int = u16::from_ne_bytes(s.int_word);
         k.master_csum = u16::from_ne_bytes(s.csum_word);
         k.master_len = s.len;
@@ -196,6 +196,7 @@ mod tests {
     use super::*;
     use crate::daemon::plan::plan;
     use crate::test_support::load_text;
+    use crate::units::Priority;
 
     fn instance_plan(extra: &str) -> InstancePlan {
         let text = format!(
@@ -205,6 +206,7 @@ mod tests {
         let loaded = load_text(&text);
         plan(&loaded.config, &loaded.map)
             .unwrap()
+            .vrrp
             .instances
             .remove(0)
     }
@@ -213,7 +215,7 @@ mod tests {
         Signature {
             src: src.parse().unwrap(),
             dst: "224.0.0.18".parse().unwrap(),
-            priority,
+            priority: Priority(priority),
             int_word: [0x21, 1],
             csum_word: [0xab, 0xcd],
             len: 20,
@@ -225,11 +227,11 @@ mod tests {
         View {
             plan,
             state: State::Backup,
-            priority: 100,
+            priority: Priority(100),
             own_src: "192.0.2.5".parse().unwrap(),
             master: Some(MasterInfo {
                 addr: last.src,
-                priority: master_prio,
+                priority: Priority(master_prio),
             }),
             master_down: Micros(3_609_000),
             last: Some(last),
@@ -283,7 +285,7 @@ mod tests {
         let mut v = view(&p, 150, sig("192.0.2.9", 150));
         v.master = Some(MasterInfo {
             addr: "192.0.2.8".parse().unwrap(),
-            priority: 150,
+            priority: Priority(150),
         });
         assert!(followed(&v).is_none());
         assert!(followed(&view(&p, 0, sig("192.0.2.9", 0))).is_none());
@@ -316,7 +318,7 @@ mod tests {
         let s = Signature::of(&msg, src, dst).unwrap();
         assert_eq!(
             (s.priority, s.int_word, s.csum_word, s.len),
-            (150, [0, 0x64], [0xbe, 0xef], 12)
+            (Priority(150), [0, 0x64], [0xbe, 0xef], 12)
         );
         assert_eq!(&s.msg.unwrap()[..12], &msg[..]);
         assert!(Signature::of(&msg[..7], src, dst).is_none());

@@ -20,36 +20,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
-use super::plan::Plan;
-
-/// keepalived's default table name is `keepalived`; ours says who owns it and what for (a
-/// plain `ha` could be an operator's own table, which a start would delete).
-pub const DEFAULT_TABLE: &str = "ha_vrrp";
-/// keepalived's default `nftables_priority`: just before the filter hooks.
-pub const DEFAULT_PRIORITY: i32 = -1;
-
-/// How the tables are named and written (`nftables`, `nftables_priority`,
-/// `nftables_counters`, `nftables_ifindex` in `global_defs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirewallPlan {
-    pub table: String,
-    /// Relative to the `filter` priority.
-    pub priority: i32,
-    pub counters: bool,
-    /// Match link-local VIPs by interface index (`iif`) rather than name (`iifname`).
-    pub ifindex: bool,
-}
-
-impl Default for FirewallPlan {
-    fn default() -> Self {
-        FirewallPlan {
-            table: DEFAULT_TABLE.into(),
-            priority: DEFAULT_PRIORITY,
-            counters: false,
-            ifindex: false,
-        }
-    }
-}
+use crate::daemon::plan::{FirewallPlan, VrrpPlan};
 
 /// The addresses traffic must be dropped for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,12 +34,12 @@ pub struct DropSet {
 impl DropSet {
     /// Every VIP (and excluded VIP) of the instances in no_accept mode that do not own
     /// their addresses (priority 255 always accepts, RFC 5798 §6.1).
-    pub fn of(plan: &Plan) -> DropSet {
+    pub fn of(plan: &VrrpPlan) -> DropSet {
         let mut s = DropSet::default();
         for i in plan
             .instances
             .iter()
-            .filter(|i| !i.accept && i.priority != 255)
+            .filter(|i| !i.accept && !i.priority.is_owner())
         {
             for v in &i.vips {
                 match v.addr {

@@ -1,0 +1,88 @@
+//! Applying a prepared start or reload on the engine thread: only in-memory work and the
+//! VIP changes of instances that stop. Order, as keepalived's reload: instances changed in
+//! place first, then those that stop (priority 0, VIPs removed), then the new ones start.
+
+use super::{Engine, Reloaded};
+use crate::daemon::vrrp::prepare::Prepared;
+use crate::daemon::vrrp::reload_diff::Fate;
+use crate::daemon::vrrp::runner::Runner;
+use crate::time::MonoTime;
+use crate::vrrp::fsm::Input;
+
+impl Engine {
+    pub(super) fn apply(&mut self, now: MonoTime, p: Prepared) -> Reloaded {
+        let Prepared {
+            plan,
+            diff,
+            fresh,
+            updates,
+            rx_open,
+            rx_keep,
+            links,
+            layout,
+            known,
+        } = p;
+        self.io.links = links;
+        for (k, v) in known {
+            self.objects.entry(k).or_insert(v);
+        }
+        let mut old: Vec<Option<Runner>> = std::mem::take(&mut self.runners)
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Changed in place.
+        let mut updates = updates.into_iter();
+        for (newp, fate) in plan.instances.iter().zip(&diff.fates) {
+            if let Fate::InPlace { old: i } = *fate {
+                let vips = updates.next().unwrap_or_default();
+                if let Some(r) = old[i].as_mut() {
+                    r.update(now, newp.clone(), vips, &self.objects, &mut self.io);
+                }
+            }
+        }
+        // Stopped, and restarted: priority 0 first, out of the kernel.
+        let mut retired = Vec::new();
+        for i in diff.stopping() {
+            if let Some(mut r) = old[i].take() {
+                r.input(now, Input::Shutdown, &mut self.io);
+                r.detach_xdp(&mut self.io);
+                retired.push(r);
+            }
+        }
+        // Receive paths and the XDP layout of the new set.
+        self.rx.retain(|k, _| rx_keep.contains(k));
+        self.rx.extend(rx_open);
+        if let (Some(x), Some(l)) = (self.io.xdp.as_mut(), layout) {
+            x.set_layout(l);
+        }
+        // The new set in config order; every instance rewrites its kernel entry (shared
+        // VRIDs may have changed), then the new ones start.
+        let mut fresh = fresh.into_iter();
+        let mut started = Vec::new();
+        for fate in &diff.fates {
+            let r = match fate {
+                Fate::Unchanged { old: i } | Fate::InPlace { old: i } => old[*i].take(),
+                Fate::Start | Fate::Restart { .. } => {
+                    started.push(self.runners.len());
+                    fresh.next()
+                }
+            };
+            self.runners.extend(r);
+        }
+        for (i, r) in self.runners.iter_mut().enumerate() {
+            if started.contains(&i) {
+                r.start(now, &mut self.io);
+            } else {
+                r.attach_xdp(&mut self.io);
+            }
+        }
+        self.plan = plan;
+        self.rebuild_routes();
+        self.rebuild_pollset();
+        let (same, changed, stopped, new) = diff.counts();
+        let summary = format!(
+            "reloaded: {same} unchanged, {changed} changed in place, {stopped} stopped, {new} started"
+        );
+        Reloaded { summary, retired }
+    }
+}

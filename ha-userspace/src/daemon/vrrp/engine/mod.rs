@@ -1,0 +1,391 @@
+//! The VRRP engine: every instance's state machine on one dedicated thread (DESIGN.md §6),
+//! woken only by a packet, a link event, a command or the next protocol deadline. The loop
+//! is `ppoll` on the raw sockets, the XDP event ring, a netlink link-event socket and an
+//! eventfd for commands, with the thread's timer slack at 1 µs. Nothing slow runs here:
+//! a start or reload arrives prepared (`prepare.rs`), and scripts, notifications, the
+//! control socket and signals live on the main thread's runtime.
+//!
+//! - `commands.rs`: the commands and the main thread's handle;
+//! - `io.rs`: what runners borrow;
+//! - `receive.rs`: draining the receive paths into the runners;
+//! - `apply.rs`: applying a prepared start or reload;
+//! - `groups.rs`: sync groups after each batch.
+
+mod apply;
+mod commands;
+mod groups;
+mod io;
+mod receive;
+
+use std::collections::BTreeMap;
+use std::io as stdio;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{error, info, warn};
+
+pub use commands::{Command, CommandError, EngineHandle, Reloaded, VrrpStatus};
+pub use io::Io;
+
+use super::garp::Announcer;
+use super::prepare::{Prepared, RxKey};
+use super::receive::AdvertReceiver;
+use super::route::Routes;
+use super::runner::Runner;
+use super::xdp_maps::{VrrpMaps, XdpEvents};
+use crate::daemon::clock::mono_now;
+use crate::daemon::events::Event;
+use crate::daemon::netlink::{LinkMonitor, Netlink, NetlinkError};
+use crate::daemon::plan::VrrpPlan;
+use crate::daemon::watch::Objects;
+use crate::time::MonoTime;
+use crate::vrrp::fsm::Input;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        source: stdio::Error,
+    },
+}
+
+/// What the engine thread starts with besides its first prepared plan.
+pub struct EngineParts {
+    pub realtime: bool,
+    /// The XDP maps and event ring, when the fast path runs.
+    pub xdp: Option<(VrrpMaps, XdpEvents)>,
+    pub events: UnboundedSender<Event>,
+}
+
+pub(super) struct Engine {
+    plan: VrrpPlan,
+    runners: Vec<Runner>,
+    io: Io,
+    rx: BTreeMap<RxKey, Box<dyn AdvertReceiver>>,
+    xdp_events: Option<XdpEvents>,
+    /// Which runner a packet is for, per receive path.
+    raw_routes: Routes,
+    xdp_routes: Routes,
+    linkmon: LinkMonitor,
+    objects: Objects,
+    cmds: mpsc::Receiver<Command>,
+    wake: Arc<OwnedFd>,
+    events: UnboundedSender<Event>,
+    unknown_vrid: u64,
+    /// The ppoll set: eventfd, link monitor, XDP ring, then one entry per `pollkeys` socket.
+    pollset: Vec<libc::pollfd>,
+    pollkeys: Vec<RxKey>,
+}
+
+/// Fixed poll slots: the command eventfd, the link monitor, the XDP ring (or a placeholder
+/// that never fires); the receive sockets follow.
+const SLOT_WAKE: usize = 0;
+const SLOT_LINKS: usize = 1;
+const SLOT_XDP: usize = 2;
+const SLOT_RX: usize = 3;
+
+/// Starts the engine thread on a prepared first plan. Errors (no netlink, no eventfd)
+/// come before any instance starts.
+pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, EngineError> {
+    let io_err = |what| move |source| EngineError::Io { what, source };
+    let linkmon = LinkMonitor::new()?;
+    let announcer = Announcer::new().map_err(io_err("announcement sockets"))?;
+    // SAFETY: plain eventfd(2); the fd is owned right away.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if efd < 0 {
+        return Err(io_err("eventfd")(stdio::Error::last_os_error()));
+    }
+    // SAFETY: efd is a fresh descriptor nobody else owns.
+    let wake_fd = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+    let (tx, cmds) = mpsc::channel();
+    let (maps, xdp_events) = match parts.xdp {
+        Some((m, e)) => (Some(m), Some(e)),
+        None => (None, None),
+    };
+    let mut engine = Engine {
+        plan: first.plan.clone(),
+        runners: Vec::new(),
+        io: Io {
+            nl: Netlink::new()?,
+            xdp: maps,
+            announcer,
+            links: first.links.clone(),
+            events: Vec::new(),
+        },
+        rx: BTreeMap::new(),
+        xdp_events,
+        raw_routes: Routes::default(),
+        xdp_routes: Routes::default(),
+        linkmon,
+        objects: first.known.clone(),
+        cmds,
+        wake: wake_fd.clone(),
+        events: parts.events,
+        unknown_vrid: 0,
+        pollset: Vec::new(),
+        pollkeys: Vec::new(),
+    };
+    let realtime = parts.realtime;
+    let thread = std::thread::Builder::new()
+        .name("vrrp-engine".into())
+        .spawn(move || {
+            if realtime {
+                realtime_priority(engine.plan.rt_priority.unwrap_or(DEFAULT_RT_PRIORITY));
+            }
+            engine.run(first)
+        })
+        .map_err(io_err("starting the engine thread"))?;
+    Ok(EngineHandle {
+        tx,
+        wake: wake_fd,
+        thread: std::sync::Mutex::new(Some(thread)),
+    })
+}
+
+/// The engine thread's default SCHED_RR priority: the lowest realtime one, above every
+/// normal process, so adverts and the master-down timer keep their timing when the CPUs are
+/// saturated (keepalived's `vrrp_rt_priority` sets it; `ha run --no-realtime` disables it).
+const DEFAULT_RT_PRIORITY: i32 = 1;
+
+fn realtime_priority(prio: i32) {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: setting our own thread's policy with a valid sched_param.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
+    if rc == 0 {
+        info!("VRRP engine thread runs SCHED_RR priority {prio}");
+    } else {
+        warn!(
+            "VRRP engine thread stays at normal priority (SCHED_RR {prio}: {})",
+            stdio::Error::from_raw_os_error(rc)
+        );
+    }
+}
+
+impl Engine {
+    fn run(&mut self, first: Prepared) {
+        // SAFETY: prctl with an integer argument.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64) };
+        let n = first.plan.instances.len();
+        self.apply(mono_now(), first);
+        info!("VRRP engine running {n} instance(s)");
+        self.flush();
+        while self.poll_once() {}
+        info!("VRRP engine stopped");
+    }
+
+    /// One wait and everything that woke it. False once stopped.
+    fn poll_once(&mut self) -> bool {
+        let deadline = self
+            .runners
+            .iter()
+            .filter_map(Runner::deadline)
+            .chain(self.io.announcer.deadline())
+            .min();
+        for p in &mut self.pollset {
+            p.revents = 0;
+        }
+        let rc = ppoll(&mut self.pollset, deadline);
+        let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
+        let now = mono_now();
+        if rc > 0 {
+            for i in 0..self.pollkeys.len() {
+                if woke(self, i + SLOT_RX) {
+                    self.drain_rx(now, self.pollkeys[i]);
+                }
+            }
+            if woke(self, SLOT_XDP) {
+                self.drain_xdp(now);
+            }
+            if woke(self, SLOT_LINKS) {
+                self.on_links(now);
+            }
+        }
+        for r in &mut self.runners {
+            if r.deadline().is_some_and(|d| d <= now) {
+                r.on_timer(now, &mut self.io);
+            }
+        }
+        if self.io.announcer.deadline().is_some_and(|d| d <= now) {
+            self.io.announcer.on_timer(now);
+        }
+        let mut running = true;
+        if woke(self, SLOT_WAKE) {
+            let mut buf = [0u8; 8];
+            // SAFETY: reading 8 bytes into a valid buffer resets the eventfd counter.
+            unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            while let Ok(c) = self.cmds.try_recv() {
+                running &= self.command(now, c);
+            }
+        }
+        self.flush();
+        running
+    }
+
+    fn rebuild_pollset(&mut self) {
+        self.pollkeys = self.rx.keys().copied().collect();
+        // A negative fd is ignored by ppoll: the XDP slot stays in place without XDP.
+        let xdp_fd = self.xdp_events.as_ref().map_or(-1, |e| e.fd());
+        self.pollset = [self.wake.as_raw_fd(), self.linkmon.as_raw_fd(), xdp_fd]
+            .into_iter()
+            .chain(self.pollkeys.iter().map(|k| self.rx[k].fd()))
+            .map(pollfd)
+            .collect();
+    }
+
+    fn rebuild_routes(&mut self) {
+        self.raw_routes = Routes::new(self.runners.iter().map(Runner::raw_listener));
+        self.xdp_routes = Routes::new(self.runners.iter().map(Runner::xdp_listener));
+    }
+
+    fn on_links(&mut self, now: MonoTime) {
+        let changed = match self.linkmon.drain(&mut self.io.links) {
+            Ok(c) => c,
+            Err(e) => {
+                // Rare (the kernel dropped events): re-reading every link is the only way
+                // to know where things stand, even on this thread.
+                warn!("link events lost ({e}): re-reading every link");
+                match self.io.nl.links() {
+                    Ok(all) => {
+                        self.io.links = all;
+                        self.io.links.0.clone()
+                    }
+                    Err(e) => {
+                        error!("{e}");
+                        return;
+                    }
+                }
+            }
+        };
+        for l in &changed {
+            for r in &mut self.runners {
+                r.on_link(now, l, &mut self.io);
+            }
+        }
+    }
+
+    /// False when the engine must stop.
+    fn command(&mut self, now: MonoTime, c: Command) -> bool {
+        match c {
+            Command::Stop => {
+                for r in &mut self.runners {
+                    r.input(now, Input::Shutdown, &mut self.io);
+                }
+                return false;
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Failover { instance, reply } => {
+                let _ = reply.send(self.failover(now, &instance));
+            }
+            Command::Reload { prepared, reply } => {
+                let done = self.apply(now, *prepared);
+                info!("{}", done.summary);
+                let _ = reply.send(done);
+            }
+            Command::Track { kind, name, value } => {
+                self.objects.insert((kind, name.clone()), value);
+                for r in &mut self.runners {
+                    r.on_object(now, kind, &name, value, &mut self.io);
+                }
+            }
+        }
+        true
+    }
+
+    fn failover(&mut self, now: MonoTime, instance: &str) -> Result<String, CommandError> {
+        let r = self
+            .runners
+            .iter_mut()
+            .find(|r| r.name() == instance)
+            .ok_or_else(|| CommandError::NoInstance(instance.into()))?;
+        let before = r.state();
+        r.input(now, Input::ForceFailover, &mut self.io);
+        let after = r.state();
+        if before == after {
+            return Err(CommandError::NothingToSwitch {
+                instance: instance.into(),
+                state: before,
+            });
+        }
+        Ok(format!("{instance}: {before} -> {after}"))
+    }
+
+    /// Applies the sync group rules to this batch's transitions, then hands the events
+    /// to the main thread.
+    fn flush(&mut self) {
+        if !self.plan.groups.is_empty() {
+            self.sync_groups(mono_now());
+        }
+        for e in self.io.events.drain(..) {
+            let _ = self.events.send(e.into());
+        }
+    }
+
+    fn status(&self) -> VrrpStatus {
+        VrrpStatus {
+            unknown_vrid: self.unknown_vrid,
+            instances: self
+                .runners
+                .iter()
+                .map(|r| {
+                    let mut st = r.status();
+                    if let Some(k) = self.io.xdp.as_ref().and_then(|x| x.state(&r.xdp_key())) {
+                        st.counters.xdp_absorbed = k.absorbed;
+                        st.counters.xdp_events = k.events;
+                        st.counters.xdp_timer_armed = k.armed != 0;
+                    }
+                    st
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Waits for the poll set until `deadline`; the number of ready descriptors (0 on
+/// timeout, < 0 on a signal or error).
+fn ppoll(set: &mut [libc::pollfd], deadline: Option<MonoTime>) -> i32 {
+    let ts;
+    let tsp = match deadline {
+        Some(d) => {
+            let wait = d.0.saturating_sub(mono_now().0);
+            ts = libc::timespec {
+                tv_sec: (wait / 1_000_000) as libc::time_t,
+                tv_nsec: ((wait % 1_000_000) * 1_000) as libc::c_long,
+            };
+            &ts as *const libc::timespec
+        }
+        None => std::ptr::null(),
+    };
+    // SAFETY: the poll set is a valid array of its length; tsp is null or points to `ts`.
+    let rc = unsafe {
+        libc::ppoll(
+            set.as_mut_ptr(),
+            set.len() as libc::nfds_t,
+            tsp,
+            std::ptr::null(),
+        )
+    };
+    if rc < 0 {
+        let e = stdio::Error::last_os_error();
+        if e.kind() != stdio::ErrorKind::Interrupted {
+            error!("ppoll: {e}");
+        }
+    }
+    rc
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}

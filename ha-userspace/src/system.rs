@@ -1,0 +1,61 @@
+//! The few facts about the host that both the config front end and the daemon ask for, each
+//! asked one way: its name, and who a user is.
+
+use std::ffi::CString;
+
+/// The host name (`uname` nodename, what `hostname` prints): keepalived's default
+/// `router_id`, SMTP HELO name and, up to the first dot, config id.
+pub fn host_name() -> String {
+    // SAFETY: utsname is plain data; uname fills it and we only read NUL-terminated fields.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return "localhost".into();
+    }
+    let bytes: Vec<u8> = uts
+        .nodename
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The uid and gid of user `name`, if it exists (`getpwnam_r`, safe from any thread).
+pub fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: plain-data out parameters; every pointer is valid for the call and `buf`
+    // outlives it.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    let rc =
+        unsafe { libc::getpwnam_r(c.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out) };
+    (rc == 0 && !out.is_null()).then_some((pwd.pw_uid, pwd.pw_gid))
+}
+
+/// Whether group `name` exists (`getgrnam_r`).
+pub fn group_exists(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: as in `user_ids`, with getgrnam_r.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut out: *mut libc::group = std::ptr::null_mut();
+    let rc =
+        unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out) };
+    rc == 0 && !out.is_null()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_exists_and_the_host_has_a_name() {
+        assert_eq!(user_ids("root"), Some((0, 0)));
+        assert_eq!(user_ids("no-such-user-here"), None);
+        assert!(group_exists("root"));
+        assert!(!host_name().is_empty());
+    }
+}
