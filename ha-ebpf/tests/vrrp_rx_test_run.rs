@@ -1,12 +1,13 @@
 //! The `BPF_PROG_TEST_RUN` fixture suite of `vrrp_rx` (Katran-style): each case is an input
 //! frame and the map setup it runs against → the expected verdict, output frame, counters
 //! that moved (all others must not) and ring-buffer events. Needs root (CAP_BPF,
-//! CAP_NET_ADMIN); without it the tests say SKIPPED on stderr and return.
+//! CAP_NET_ADMIN); without it the tests say SKIPPED on stderr and return (and fail under CI).
 
 #[path = "support/frames.rs"]
 mod frames;
+#[path = "../../tests/src/gate.rs"]
+mod gate;
 
-use std::io::Write;
 use std::time::Duration;
 
 use aya::maps::{Array, HashMap, PerCpuArray, RingBuf};
@@ -20,12 +21,7 @@ use ha_ebpf::{XDP_DROP, XDP_PASS, XDP_TX};
 const IFINDEX: u32 = 1;
 
 fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED: needs root ({test})");
-    false
+    gate::need_root(test)
 }
 
 fn key(family: u8, vrid: u8) -> VrrpKey {

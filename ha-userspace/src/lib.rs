@@ -14,3 +14,9 @@ pub mod vrrp;
 
 #[cfg(test)]
 mod test_support;
+
+/// The workspace's one rule for tests that need root or a program (SKIPPED, or a failure
+/// under CI).
+#[cfg(test)]
+#[path = "../../tests/src/gate.rs"]
+mod gate;

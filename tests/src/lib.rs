@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod capture;
 pub mod daemon;
+pub mod gate;
 pub mod lab;
 pub mod probe;
 pub mod xdp_bench;
@@ -17,41 +18,16 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use gate::{have, is_root, need_program, need_root, skip};
 
-pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether this machine can run namespace tests; prints a visible SKIPPED line if not.
+/// Whether this machine can run namespace tests.
 pub fn can_run(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("SKIPPED {test}: needs root for network namespaces");
-        return false;
-    }
-    true
+    need_root(test)
 }
 
-/// Like [`can_run`], and keepalived must be installed (in CI its absence is a failure).
+/// Like [`can_run`], and keepalived must be installed.
 pub fn can_run_with_keepalived(test: &str) -> bool {
-    if !can_run(test) {
-        return false;
-    }
-    if !have("keepalived") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "keepalived is not installed but CI is set: .ci/run must install it"
-        );
-        eprintln!("SKIPPED {test}: keepalived is not installed (apt-get install keepalived)");
-        return false;
-    }
-    true
+    can_run(test) && need_program(test, "keepalived", "keepalived")
 }
 
 /// The `ha` binary of this build: `HA_BIN`, else next to the running test executable,

@@ -202,8 +202,7 @@ fn falls_back_to_raw_sockets_without_bpf() {
     if !can_run("xdp fallback") {
         return;
     }
-    if !ha_tests::have("setpriv") {
-        println!("SKIPPED xdp fallback: setpriv (util-linux) is not installed");
+    if !ha_tests::need_program("xdp fallback", "setpriv", "util-linux") {
         return;
     }
     let lab = Lab::new("xfb", 2, false).unwrap();

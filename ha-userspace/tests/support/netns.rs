@@ -70,18 +70,10 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 /// A namespace for running keepalived next to ha, or `None` with a visible SKIPPED line when
-/// this machine cannot (not root, no keepalived). In CI a missing keepalived is a failure.
+/// this machine cannot (not root, no keepalived); under CI that is a failure.
 pub fn for_keepalived(tag: &str, interfaces: &[&str]) -> Option<Netns> {
-    if !super::is_root() {
-        eprintln!("SKIPPED {tag}: needs root for network namespaces");
-        return None;
-    }
-    if !super::have("keepalived") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "keepalived is not installed but CI is set: .ci/run must install it"
-        );
-        eprintln!("SKIPPED {tag}: keepalived is not installed (apt-get install keepalived)");
+    use super::gate::{need_program, need_root};
+    if !need_root(tag) || !need_program(tag, "keepalived", "keepalived") {
         return None;
     }
     match Netns::new(tag, interfaces) {

@@ -466,15 +466,16 @@ mod tests {
     /// The connector really reports an exec (root, initial network namespace only).
     #[test]
     fn connector_reports_exec() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED connector_reports_exec: needs root");
+        if !crate::gate::need_root("connector_reports_exec") {
             return;
         }
         let fd = match connector() {
             Ok(fd) => fd,
             Err(e) => {
-                eprintln!("SKIPPED connector_reports_exec: {e} (not the initial netns?)");
+                crate::gate::skip(
+                    "connector_reports_exec",
+                    &format!("{e} (not the initial netns?)"),
+                );
                 return;
             }
         };
