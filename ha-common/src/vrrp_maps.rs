@@ -10,7 +10,6 @@
 
 use bytemuck::{Pod, Zeroable};
 
-pub const IFACE_SLOTS_MAP: &str = "iface_slots";
 pub const VRRP_INSTANCES_MAP: &str = "vrrp_instances";
 pub const VRRP_STATE_MAP: &str = "vrrp_state";
 pub const VRRP_PEERS_MAP: &str = "vrrp_peers";

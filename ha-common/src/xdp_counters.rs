@@ -1,4 +1,4 @@
-//! Per-CPU packet counters of the `vrrp_rx` XDP program.
+//! Per-CPU packet counters of the `ha_xdp` XDP program.
 //!
 //! The kernel keeps one [`XdpCounters`] per CPU in a single-slot `BPF_MAP_TYPE_PERCPU_ARRAY`
 //! (slot [`XDP_COUNTERS_KEY`]): per-CPU, so the hot path increments without atomics; named
@@ -7,7 +7,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// Name of the BTF-defined map holding the counters in `vrrp_rx.bpf.c` (`xdp_counters`).
+/// Name of the BTF-defined map holding the counters in `ha_xdp.bpf.c` (`xdp_counters`).
 pub const XDP_COUNTERS_MAP: &str = "xdp_counters";
 
 /// The only slot of [`XDP_COUNTERS_MAP`]; C: `HA_XDP_COUNTERS_KEY`.

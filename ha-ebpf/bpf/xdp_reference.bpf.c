@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * Reference programs for `cargo xtask bench xdp`, timed by the same harnesses as vrrp_rx
+ * Reference programs for `cargo xtask bench xdp`, timed by the same harnesses as ha_xdp
  * (BPF_PROG_TEST_RUN, and the kernel's run-time statistics on a veth). Not used by the
  * daemon.
  * - xdp_pass passes every frame and does nothing else: what the harness itself costs per
- *   packet (the floor each path of vrrp_rx is reported net of).
+ *   packet (the floor each path of ha_xdp is reported net of).
  * - xdp_drop drops every frame: the same floor for the paths that drop or bounce a frame,
  *   so that neither side of a difference is followed by the stack's work on the frame.
- * - xdp_clock reads the clock vrrp_rx stamps adverts with into a map, and passes: what
+ * - xdp_clock reads the clock ha_xdp stamps adverts with into a map, and passes: what
  *   that helper call (plus one array lookup and store) costs on this machine.
  */
 #include <linux/bpf.h>

@@ -1,23 +1,24 @@
 //! ha's kernel programs, compiled from `bpf/*.bpf.c` by `build.rs` and embedded here, so the
 //! `ha` binary carries them and needs no files at run time.
 //!
-//! Load with [`load_vrrp_rx`] (aya underneath); map value types are in `ha-common`
+//! Load with [`load_ha_xdp`] (aya underneath); map value types are in `ha-common`
 //! (re-exported as [`common`]).
 
 pub use ha_common as common;
 
-/// `bpf/vrrp_rx.bpf.c`: the XDP program for VRRP interfaces: checks adverts and absorbs those
-/// of the followed master, sends the rest to the engine through a ring buffer, watches the
-/// master with a kernel timer, answers ARP and neighbour solicitations for owned VIPs.
-/// Aligned because the ELF parser reads the object in place.
-pub const VRRP_RX: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp_rx.o"));
+/// `bpf/ha_xdp.bpf.c`: the one XDP program of every interface ha uses, a dispatcher whose
+/// features are switched per interface (`ifaces` map). Its VRRP feature checks adverts and
+/// absorbs those of the followed master, sends the rest to the engine through a ring
+/// buffer, watches the master with a kernel timer, and answers ARP and neighbour
+/// solicitations for owned VIPs. Aligned because the ELF parser reads the object in place.
+pub const HA_XDP: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ha_xdp.o"));
 
-/// Name of the XDP program (the C function) in [`VRRP_RX`]; its ELF section is `xdp`.
-pub const VRRP_RX_PROGRAM: &str = "vrrp_rx";
+/// Name of the XDP program (the C function) in [`HA_XDP`]; its ELF section is `xdp`.
+pub const HA_XDP_PROGRAM: &str = "ha_xdp";
 
 /// `bpf/xdp_reference.bpf.c`: the benchmarks' reference programs, not used by the daemon.
 /// [`XDP_PASS_PROGRAM`] passes and [`XDP_DROP_PROGRAM`] drops every frame (what a timing
-/// harness costs per packet); [`XDP_CLOCK_PROGRAM`] reads the clock `vrrp_rx` stamps
+/// harness costs per packet); [`XDP_CLOCK_PROGRAM`] reads the clock `ha_xdp` stamps
 /// adverts with, and passes.
 pub const XDP_REFERENCE: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp_reference.o"));
@@ -66,10 +67,10 @@ pub enum Error {
     },
 }
 
-/// Loads the embedded object and has the kernel verify `vrrp_rx` (not attached anywhere).
+/// Loads the embedded object and has the kernel verify `ha_xdp` (not attached anywhere).
 /// The error carries the verifier's log when the kernel refuses the program.
-pub fn load_vrrp_rx() -> Result<Ebpf, Error> {
-    load(VRRP_RX, VRRP_RX_PROGRAM)
+pub fn load_ha_xdp() -> Result<Ebpf, Error> {
+    load(HA_XDP, HA_XDP_PROGRAM)
 }
 
 /// Loads program `name` of [`XDP_REFERENCE`] (not attached anywhere).
@@ -93,7 +94,7 @@ fn load(object: &[u8], program: &str) -> Result<Ebpf, Error> {
     Ok(bpf)
 }
 
-/// `vrrp_rx`'s counters of interface slot `slot`, summed over CPUs.
+/// `ha_xdp`'s counters of interface slot `slot`, summed over CPUs.
 pub fn counters(bpf: &Ebpf, slot: u32) -> Result<common::XdpCounters, Error> {
     let name = common::XDP_COUNTERS_MAP;
     let map = bpf.map(name).ok_or(Error::MissingMap(name))?;
@@ -105,9 +106,9 @@ pub fn counters(bpf: &Ebpf, slot: u32) -> Result<common::XdpCounters, Error> {
     Ok(common::XdpCounters::sum(per_cpu.iter()))
 }
 
-/// The `vrrp_rx` program of a loaded object.
-pub fn vrrp_rx_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, Error> {
-    xdp_mut(bpf, VRRP_RX_PROGRAM)
+/// The `ha_xdp` program of a loaded object.
+pub fn ha_xdp_mut(bpf: &mut Ebpf) -> Result<&mut Xdp, Error> {
+    xdp_mut(bpf, HA_XDP_PROGRAM)
 }
 
 /// The XDP program `name` of a loaded object.
@@ -132,20 +133,20 @@ pub fn xdp_ref<'a>(bpf: &'a Ebpf, name: &str) -> Result<&'a Xdp, Error> {
         })
 }
 
-/// Runs the loaded `vrrp_rx` `repeat` times on `frame` as if it arrived on `ifindex`
+/// Runs the loaded `ha_xdp` `repeat` times on `frame` as if it arrived on `ifindex`
 /// (`BPF_PROG_TEST_RUN`; the kernel wants an existing interface, 1 = lo always is): the
 /// result (verdict, average duration) and the frame as it came out. For tests and
 /// benchmarks.
-pub fn test_run_vrrp_rx(
+pub fn test_run_ha_xdp(
     bpf: &Ebpf,
     frame: &[u8],
     ifindex: u32,
     repeat: u32,
 ) -> Result<(TestRunResult, Vec<u8>), Error> {
-    test_run_xdp(xdp_ref(bpf, VRRP_RX_PROGRAM)?, frame, ifindex, repeat)
+    test_run_xdp(xdp_ref(bpf, HA_XDP_PROGRAM)?, frame, ifindex, repeat)
 }
 
-/// [`test_run_vrrp_rx`] for any loaded XDP program.
+/// [`test_run_ha_xdp`] for any loaded XDP program.
 pub fn test_run_xdp(
     prog: &Xdp,
     frame: &[u8],

@@ -8,8 +8,8 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey, VrrpState,
-    XdpCounters,
+    IfaceConfig, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey,
+    VrrpState, XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -37,13 +37,13 @@ fn section_of_symbol(file: &object::File<'_>, name: &str) -> Option<String> {
 }
 
 #[test]
-fn vrrp_rx_is_a_bpf_elf_with_program_btf_and_licence() {
-    let file = parse(ha_ebpf::VRRP_RX);
+fn ha_xdp_is_a_bpf_elf_with_program_btf_and_licence() {
+    let file = parse(ha_ebpf::HA_XDP);
     assert_eq!(file.format(), object::BinaryFormat::Elf);
     assert!(file.is_64(), "BPF objects are ELF64");
     // object has no BPF `Architecture`; read e_machine from the ELF header directly
     // (offset 18, object byte order — little-endian for bpfel).
-    let e_machine = u16::from_le_bytes([ha_ebpf::VRRP_RX[18], ha_ebpf::VRRP_RX[19]]);
+    let e_machine = u16::from_le_bytes([ha_ebpf::HA_XDP[18], ha_ebpf::HA_XDP[19]]);
     assert_eq!(e_machine, EM_BPF, "e_machine is not EM_BPF");
 
     assert!(
@@ -67,9 +67,9 @@ fn vrrp_rx_is_a_bpf_elf_with_program_btf_and_licence() {
     assert_eq!(section_data(&file, "license"), b"Dual MIT/GPL\0");
 
     assert_eq!(
-        section_of_symbol(&file, ha_ebpf::VRRP_RX_PROGRAM).as_deref(),
+        section_of_symbol(&file, ha_ebpf::HA_XDP_PROGRAM).as_deref(),
         Some("xdp"),
-        "vrrp_rx must live in `xdp`"
+        "ha_xdp must live in `xdp`"
     );
     assert_eq!(
         section_of_symbol(&file, ha_common::XDP_COUNTERS_MAP).as_deref(),
@@ -111,7 +111,7 @@ fn check(btf: &btf::Btf, c_name: &str, rust: (usize, Vec<(&str, usize, usize)>))
 /// describes it, against `ha-common`.
 #[test]
 fn btf_layouts_match_ha_common() {
-    let file = parse(ha_ebpf::VRRP_RX);
+    let file = parse(ha_ebpf::HA_XDP);
     let btf = btf::Btf::parse(section_data(&file, ".BTF")).expect("parse .BTF");
     let counters = XdpCounters::NAMES
         .iter()
@@ -123,6 +123,7 @@ fn btf_layouts_match_ha_common() {
         "ha_xdp_counters",
         (size_of::<XdpCounters>(), counters),
     );
+    check(&btf, "ha_iface", rust_layout!(IfaceConfig: slot, features));
     check(
         &btf,
         "ha_vrrp_key",

@@ -22,9 +22,21 @@
  * limit. 8 + 4 × 126 IPv4 or 8 + 16 × 31 IPv6 addresses; longer adverts go to the stack. */
 #define HA_VRRP_MAX_LEN 512
 
+/* Features of an interface (ha_iface.features). Rust: ha_common::FEATURE_*. */
+#define HA_FEATURE_VRRP (1 << 0)
+
+/*
+ * What the dispatcher knows of an interface (map ifaces, indexed by ifindex), written by the
+ * attach manager. Rust: ha_common::IfaceConfig.
+ */
+struct ha_iface {
+	__u32 slot;     /* 1..HA_MAX_IFACES: its row in the per-interface arrays; 0 = none */
+	__u32 features; /* HA_FEATURE_* enabled on it */
+};
+
 /*
  * Instances live in arrays (inlined lookups on the hot path), indexed by the interface's
- * slot (1..HA_MAX_IFACES, from iface_slots[ifindex], 0 = none), the family and the VRID:
+ * slot (1..HA_MAX_IFACES, from ifaces[ifindex].slot, 0 = none), the family and the VRID:
  * HA_INSTANCE_INDEX(slot, v6, vrid).
  */
 #define HA_MAX_IFINDEX 4096
@@ -208,7 +220,7 @@ struct ha_vrrp_event {
 };
 
 /*
- * Per-CPU counters of vrrp_rx (map xdp_counters). Rust: ha_common::XdpCounters. A frame
+ * Per-CPU counters of ha_xdp (map xdp_counters). Rust: ha_common::XdpCounters. A frame
  * lands in exactly one verdict counter; vlan_tagged counts on top.
  */
 struct ha_xdp_counters {
@@ -244,6 +256,8 @@ struct ha_xdp_counters {
 
 #define HA_XDP_COUNTERS_N 26
 
+_Static_assert(sizeof(struct ha_iface) == 8, "ha_iface size");
+_Static_assert(HA_OFF(ha_iface, features) == 4, "iface features offset");
 _Static_assert(sizeof(struct ha_vrrp_key) == 8, "ha_vrrp_key size");
 _Static_assert(sizeof(struct ha_vrrp_instance) == 128, "ha_vrrp_instance size");
 _Static_assert(HA_OFF(ha_vrrp_instance, master_dst) == 48, "master_dst offset");

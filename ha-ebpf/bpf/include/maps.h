@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
- * The maps vrrp_rx shares with the engine (names are part of the contract: ha_common's
- * *_MAP constants). Sizes bound what one node runs: 255 VRIDs × 2 families on up to 16
- * interfaces, and the VIPs and peers that go with them.
+ * The maps of ha_xdp (names are part of the contract: ha_common's *_MAP constants). The
+ * dispatcher's own (ifaces, xdp_counters) and the VRRP feature's (vrrp_*, owned_vips*).
+ * Sizes bound what one node runs: 255 VRIDs × 2 families on up to 16 interfaces, and the
+ * VIPs and peers that go with them.
  */
 #ifndef HA_MAPS_H
 #define HA_MAPS_H
@@ -15,13 +16,13 @@
 #define HA_MAX_VIPS 16384
 #define HA_MAX_PEERS 16384
 
-/* Engine → kernel: interface index → its slot (1..HA_MAX_IFACES; 0 = not ours). */
+/* Attach manager → dispatcher: interface index → its slot and enabled features. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HA_MAX_IFINDEX);
 	__type(key, __u32);
-	__type(value, __u32);
-} iface_slots SEC(".maps");
+	__type(value, struct ha_iface);
+} ifaces SEC(".maps");
 
 /* Engine → kernel: one per instance (HA_INSTANCE_INDEX), rewritten on transitions. */
 struct {
@@ -77,6 +78,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ha_xdp_counters);
 } xdp_counters SEC(".maps");
+
+/* The buffer the VRRP checks work in (one per CPU, so no locking): the packet is copied
+ * into an event, checked there, and sent as it is when the engine must see it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ha_vrrp_event);
+} vrrp_scratch SEC(".maps");
 
 /* Per-CPU time of the last HA_EV_INVALID event: at most one per second per CPU. */
 struct {

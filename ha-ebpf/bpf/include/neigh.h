@@ -14,27 +14,11 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "consts.h"
 #include "csum.h"
 #include "ha_common.h"
 #include "maps.h"
 #include "parsing.h"
-
-#define HA_ARPHRD_ETHER 1
-#define HA_ARPOP_REQUEST 1
-#define HA_ARPOP_REPLY 2
-#define HA_IPPROTO_ICMPV6 58
-#define HA_ND_NEIGHBOR_SOLICIT 135
-#define HA_ND_NEIGHBOR_ADVERT 136
-#define HA_ND_OPT_SOURCE_LL 1
-#define HA_ND_OPT_TARGET_LL 2
-/* RFC 4861 §4.4 NA flags, first byte of the reserved word. */
-#define HA_NA_ROUTER 0x80
-#define HA_NA_SOLICITED 0x40
-#define HA_NA_OVERRIDE 0x20
-/* An NS with exactly one Source Link-Layer Address option: 24 + 8 bytes, which is also the
- * size of the NA we answer with (one Target Link-Layer Address option). */
-#define HA_ND_LEN 32
-#define HA_ND_BASE_LEN 24
 
 /* ARP for IPv4 over Ethernet (linux/if_arp.h cannot be included under -target bpf). */
 struct ha_arp {

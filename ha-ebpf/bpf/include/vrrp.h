@@ -43,14 +43,6 @@ struct vrrp_pkt {
 	__u8 fragment;  /* IPv4 MF set or offset non-zero */
 };
 
-/* The scratch buffer the checks work in (one per CPU, so no locking). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ha_vrrp_event);
-} scratch SEC(".maps");
-
 static __always_inline int addr_eq(const __u8 *a, const __u8 *b, int v6)
 {
 	if (!v6)

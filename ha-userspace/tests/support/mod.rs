@@ -44,5 +44,3 @@ impl Drop for TempDir {
 
 #[path = "../../../tests/src/gate.rs"]
 pub mod gate;
-
-

@@ -1,4 +1,4 @@
-//! The frames the XDP benchmark feeds `vrrp_rx`, and the maps that make each one take the
+//! The frames the XDP benchmark feeds `ha_xdp`, and the maps that make each one take the
 //! path it is named for.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -82,15 +82,19 @@ fn err(e: impl std::fmt::Display) -> String {
     format!("writing a map: {e}")
 }
 
-/// Loads `vrrp_rx` with the maps set as the engine would for interface `ifindex`:
+/// Loads `ha_xdp` with the maps set as the engine would for interface `ifindex`:
 /// VRID_FOLLOWED follows `advert_frame(VRID_FOLLOWED)` with a master-down timer,
 /// VRID_EVENTS follows nothing (its adverts are events), VIP is owned with MAC.
-pub fn load_vrrp_rx(ifindex: u32) -> Result<Ebpf, String> {
-    let mut bpf = ha_ebpf::load_vrrp_rx().map_err(|e| e.to_string())?;
+pub fn load_ha_xdp(ifindex: u32) -> Result<Ebpf, String> {
+    let mut bpf = ha_ebpf::load_ha_xdp().map_err(|e| e.to_string())?;
     let frame = advert_frame(VRID_FOLLOWED);
     let msg = &frame[14 + IPV4_HEADER_LEN..];
-    let mut slots = array::<u32>(&mut bpf, IFACE_SLOTS_MAP)?;
-    slots.set(ifindex, 1, 0).map_err(err)?;
+    let mut ifaces = array::<IfaceConfig>(&mut bpf, IFACES_MAP)?;
+    let vrrp = IfaceConfig {
+        slot: 1,
+        features: FEATURE_VRRP,
+    };
+    ifaces.set(ifindex, vrrp, 0).map_err(err)?;
     let mut inst = array::<VrrpInstance>(&mut bpf, VRRP_INSTANCES_MAP)?;
     let mut master = [0u8; 16];
     master[..4].copy_from_slice(&[192, 0, 2, 2]);

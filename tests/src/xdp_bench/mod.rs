@@ -1,6 +1,6 @@
 //! `cargo xtask bench xdp`: what the fast path costs and saves.
 //!
-//! - **ns/packet** of the paths of `vrrp_rx` (an advert absorbed, an advert sent as an
+//! - **ns/packet** of the paths of `ha_xdp` (an advert absorbed, an advert sent as an
 //!   event, an ARP request answered or looked up, unrelated traffic passed), timed by the
 //!   kernel in two harnesses: `BPF_PROG_TEST_RUN` ([`test_run`], every path) and a real
 //!   receive path, native XDP on a veth timed by the kernel's own statistics ([`wire`]: the
@@ -48,7 +48,7 @@ impl Harness {
 /// What a row timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowKind {
-    /// A path of vrrp_rx.
+    /// A path of ha_xdp.
     Path,
     /// An empty program: the harness's floor.
     Floor,
@@ -140,7 +140,7 @@ pub struct Parts {
 /// Prints the Markdown tables.
 pub fn run(cpu_secs: u64, kinds: &[Kind], parts: Parts) -> Result<(), String> {
     if parts.ns {
-        println!("\n### vrrp_rx ns per packet (kernel-timed averages; net = minus the floor)\n");
+        println!("\n### ha_xdp ns per packet (kernel-timed averages; net = minus the floor)\n");
         println!("| path | harness | verdict | ns/packet | net of the floor |");
         println!("|---|---|---|---|---|");
         // Each harness's rows as soon as it is done: a failure of the second one keeps

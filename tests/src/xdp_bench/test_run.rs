@@ -1,4 +1,4 @@
-//! ns/packet of each path of `vrrp_rx` timed by `BPF_PROG_TEST_RUN` (the kernel's average
+//! ns/packet of each path of `ha_xdp` timed by `BPF_PROG_TEST_RUN` (the kernel's average
 //! over the repetitions, in whole ns), and the same harness's reference programs timed the
 //! same way in the same run: the empty `xdp_pass` (the floor) and `xdp_clock`.
 
@@ -9,11 +9,11 @@ use ha_common::VRRP_EVENTS_MAP;
 use ha_ebpf::XDP_PASS;
 
 use super::frames::{
-    advert_frame, arp_request_for, load_vrrp_rx, tcp_frame, VIP, VRID_EVENTS, VRID_FOLLOWED,
+    advert_frame, arp_request_for, load_ha_xdp, tcp_frame, VIP, VRID_EVENTS, VRID_FOLLOWED,
 };
 use super::{moved, Harness, Row, RowKind};
 
-/// `BPF_PROG_TEST_RUN` wants an existing interface: lo. `load_vrrp_rx` gives it slot 1.
+/// `BPF_PROG_TEST_RUN` wants an existing interface: lo. `load_ha_xdp` gives it slot 1.
 const IFINDEX: u32 = 1;
 const SLOT: u32 = 1;
 /// Repetitions per batch: long enough that the syscall's own cost vanishes in the average.
@@ -52,7 +52,7 @@ fn drain(bpf: &mut Ebpf) -> Result<u32, String> {
     Ok(n)
 }
 
-/// Times `frame` on vrrp_rx (batch or single runs) and checks that every run landed in
+/// Times `frame` on ha_xdp (batch or single runs) and checks that every run landed in
 /// `counter`: the figure is that path's.
 fn path(
     bpf: &Ebpf,
@@ -61,7 +61,7 @@ fn path(
     harness: Harness,
     counter: &str,
 ) -> Result<Row, String> {
-    let prog = ha_ebpf::xdp_ref(bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
+    let prog = ha_ebpf::xdp_ref(bpf, ha_ebpf::HA_XDP_PROGRAM).map_err(|e| e.to_string())?;
     let before = ha_ebpf::counters(bpf, SLOT).map_err(|e| e.to_string())?;
     let ((ns, verdict), runs) = match harness {
         Harness::Single => (singles(prog, frame)?, SINGLES),
@@ -82,10 +82,10 @@ fn path(
 
 /// One row per path, then the reference programs.
 pub fn ns_per_packet() -> Result<Vec<Row>, String> {
-    let mut bpf = load_vrrp_rx(IFINDEX)?;
+    let mut bpf = load_ha_xdp(IFINDEX)?;
     let absorbed = advert_frame(VRID_FOLLOWED);
     // The first run creates the state entry and arms the timer.
-    let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
+    let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::HA_XDP_PROGRAM).map_err(|e| e.to_string())?;
     time(prog, &absorbed, 1)?;
     let mut out = vec![path(
         &bpf,
@@ -99,7 +99,7 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
     let (mut total, mut n, mut verdict) = (0.0, 0u32, 0);
     let before = ha_ebpf::counters(&bpf, SLOT).map_err(|e| e.to_string())?;
     for _ in 0..200 {
-        let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::VRRP_RX_PROGRAM).map_err(|e| e.to_string())?;
+        let prog = ha_ebpf::xdp_ref(&bpf, ha_ebpf::HA_XDP_PROGRAM).map_err(|e| e.to_string())?;
         let (ns, v) = time(prog, &event, EVENT_BATCH)?;
         let got = drain(&mut bpf)?;
         if got != EVENT_BATCH {

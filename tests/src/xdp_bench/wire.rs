@@ -1,4 +1,4 @@
-//! ns/packet of `vrrp_rx` in a real receive path: the program attached in native mode to a
+//! ns/packet of `ha_xdp` in a real receive path: the program attached in native mode to a
 //! veth in a lab namespace, frames sent to it from the other node through an AF_PACKET
 //! socket, and each invocation timed by the kernel itself (`BPF_ENABLE_STATS`: the
 //! program's run_time_ns / run_cnt). The kernel's timing adds a clock read of its own to
@@ -16,7 +16,7 @@ use aya::Ebpf;
 use ha_ebpf::{XDP_DROP, XDP_PASS, XDP_TX};
 
 use super::frames::{
-    advert_frame, arp_request_for, load_vrrp_rx, tcp_frame, MAC, PEER, VIP, VRID_FOLLOWED,
+    advert_frame, arp_request_for, load_ha_xdp, tcp_frame, MAC, PEER, VIP, VRID_FOLLOWED,
 };
 use super::{moved, Harness, Row, RowKind};
 use crate::lab::{ip, Lab};
@@ -24,7 +24,7 @@ use crate::probe::enter_netns;
 
 /// Frames sent per path: enough for the average to settle (~1 s of sending).
 const FRAMES: u32 = 200_000;
-/// `load_vrrp_rx` gives the receiving interface slot 1.
+/// `load_ha_xdp` gives the receiving interface slot 1.
 const SLOT: u32 = 1;
 
 /// The index of `eth0` in the current namespace.
@@ -137,7 +137,7 @@ fn attach(bpf: &mut Ebpf, name: &str, ifindex: u32) -> Result<(), String> {
         .map_err(|e| format!("attaching {name} to eth0 (native): {e}"))
 }
 
-/// The paths of vrrp_rx this harness times: each with the counter every run must land in
+/// The paths of ha_xdp this harness times: each with the counter every run must land in
 /// (the namespace's own chatter, IPv6 router solicitations and the like, lands elsewhere)
 /// and the verdict that counter stands for.
 fn paths() -> [(&'static str, Vec<u8>, &'static str, u32); 3] {
@@ -171,8 +171,8 @@ fn measure(from: &str) -> Result<Vec<Row>, String> {
         .map_err(|e| format!("BPF_ENABLE_STATS: {e}"))?;
     let mut out = Vec::new();
     {
-        let mut bpf = load_vrrp_rx(ifindex)?;
-        let prog = ha_ebpf::VRRP_RX_PROGRAM;
+        let mut bpf = load_ha_xdp(ifindex)?;
+        let prog = ha_ebpf::HA_XDP_PROGRAM;
         attach(&mut bpf, prog, ifindex)?;
         // The first advert creates the state entry and arms the timer.
         blast(from, &advert_frame(VRID_FOLLOWED), 1)?;

@@ -17,7 +17,7 @@ use aya::maps::{Array, MapData};
 use aya::programs::xdp::XdpLinkId;
 use aya::programs::XdpMode;
 use aya::Ebpf;
-use ha_common::{XdpCounters, IFACE_SLOTS_MAP, XDP_COUNTERS_KEY};
+use ha_common::{IfaceConfig, XdpCounters, IFACES_MAP, XDP_COUNTERS_KEY};
 use tracing::{debug, info, warn};
 
 use self::attach::{Change, Feature, NoSlot, Table};
@@ -49,7 +49,8 @@ pub struct Attachment {
 /// The loaded program, where it runs, and its shared maps.
 pub struct XdpProgram {
     bpf: Ebpf,
-    slots: Array<MapData, u32>,
+    /// ifindex → slot and features: what the dispatcher reads first.
+    ifaces: Array<MapData, IfaceConfig>,
     table: Table,
     attached: BTreeMap<u32, (Attachment, XdpLinkId)>,
 }
@@ -57,11 +58,11 @@ pub struct XdpProgram {
 impl XdpProgram {
     /// Loads and verifies the program (attached nowhere yet).
     pub fn load() -> Result<XdpProgram, XdpError> {
-        let mut bpf = ha_ebpf::load_vrrp_rx()?;
-        let slots = take(&mut bpf, IFACE_SLOTS_MAP)?;
+        let mut bpf = ha_ebpf::load_ha_xdp()?;
+        let ifaces = take(&mut bpf, IFACES_MAP)?;
         Ok(XdpProgram {
             bpf,
-            slots,
+            ifaces,
             table: Table::default(),
             attached: BTreeMap::new(),
         })
@@ -87,21 +88,34 @@ impl XdpProgram {
                 source,
             })?;
         match change {
-            Change::Attach { slot, .. } => {
-                if let Err(e) = self.attach(ifindex, ifname, slot) {
+            Change::Attach { slot, features } => {
+                // The entry first: the program's first frame on the interface finds it.
+                self.configure(ifindex, slot, features);
+                if let Err(e) = self.attach(ifindex, ifname) {
+                    self.configure(ifindex, 0, 0);
                     self.table.forget(ifindex);
                     return Err(e);
                 }
             }
-            Change::Features { .. } | Change::Nothing | Change::Detach { .. } => {}
+            Change::Features { slot, features } => self.configure(ifindex, slot, features),
+            Change::Nothing | Change::Detach { .. } => {}
         }
         Ok(())
     }
 
     /// `feature` no longer needs `ifindex`: detaches when no feature does.
     pub fn release(&mut self, ifindex: u32, feature: Feature) {
-        if let Change::Detach { .. } = self.table.release(ifindex, feature) {
-            self.detach(ifindex);
+        match self.table.release(ifindex, feature) {
+            Change::Detach { .. } => self.detach(ifindex),
+            Change::Features { slot, features } => self.configure(ifindex, slot, features),
+            Change::Attach { .. } | Change::Nothing => {}
+        }
+    }
+
+    /// Tells the dispatcher the interface's slot and features.
+    fn configure(&mut self, ifindex: u32, slot: u32, features: u32) {
+        if let Err(e) = self.ifaces.set(ifindex, IfaceConfig { slot, features }, 0) {
+            warn!("XDP: {IFACES_MAP}[{ifindex}]: {e}");
         }
     }
 
@@ -119,8 +133,8 @@ impl XdpProgram {
         self.table.slots(feature)
     }
 
-    fn attach(&mut self, ifindex: u32, name: &str, slot: u32) -> Result<(), XdpError> {
-        let prog = ha_ebpf::vrrp_rx_mut(&mut self.bpf)?;
+    fn attach(&mut self, ifindex: u32, name: &str) -> Result<(), XdpError> {
+        let prog = ha_ebpf::ha_xdp_mut(&mut self.bpf)?;
         let veth = driver_name(name).as_deref() == Some("veth");
         let native = if veth {
             Err("veth: native XDP_TX needs a program on the peer".to_string())
@@ -144,9 +158,6 @@ impl XdpProgram {
             None => info!("XDP on {name}: native mode"),
             Some(why) => info!("XDP on {name}: generic mode ({why})"),
         }
-        if let Err(e) = self.slots.set(ifindex, slot, 0) {
-            warn!("XDP: {IFACE_SLOTS_MAP}[{ifindex}]: {e}");
-        }
         let att = Attachment {
             ifindex,
             name: name.into(),
@@ -161,8 +172,8 @@ impl XdpProgram {
         let Some((att, link)) = self.attached.remove(&ifindex) else {
             return;
         };
-        let _ = self.slots.set(ifindex, 0, 0);
-        match ha_ebpf::vrrp_rx_mut(&mut self.bpf).map(|p| p.detach(link)) {
+        self.configure(ifindex, 0, 0);
+        match ha_ebpf::ha_xdp_mut(&mut self.bpf).map(|p| p.detach(link)) {
             Ok(Ok(())) => info!("XDP off {}: no feature runs there any more", att.name),
             Ok(Err(e)) => warn!("XDP: detaching from {}: {e}", att.name),
             Err(e) => warn!("XDP: detaching from {}: {e}", att.name),

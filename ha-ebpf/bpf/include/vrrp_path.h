@@ -1,61 +1,34 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
- * vrrp_rx — the XDP program on every interface that runs VRRP instances (DESIGN.md
- * decisions 3 and 4).
+ * The VRRP feature of the dispatcher (DESIGN.md decisions 3 and 4), for the VRRP packets of
+ * an interface where it is enabled:
  *
- * - VRRP adverts (IPv4 protocol 112, IPv6 next header 112) for an instance the engine
- *   configured in vrrp_instances are checked (vrrp.h). One identical to the advert the engine
- *   follows only refreshes vrrp_state.last_seen_ns and is dropped: the daemon does not wake
- *   up. Any other valid advert becomes a ring-buffer event carrying the message and is
- *   dropped; an invalid one is counted, dropped, and logged through a rate-limited event.
- *   Adverts for VRIDs not configured here pass to the stack untouched.
- * - While following, a bpf_timer per instance watches last_seen_ns and sends a master-down
+ * - adverts for an instance the engine configured in vrrp_instances are checked (vrrp.h).
+ *   One identical to the advert the engine follows only refreshes vrrp_state.last_seen_ns
+ *   and is dropped: the daemon does not wake up. Any other valid advert becomes a
+ *   ring-buffer event carrying the message and is dropped; an invalid one is counted,
+ *   dropped, and logged through a rate-limited event. Adverts for VRIDs not configured here
+ *   pass to the stack untouched.
+ * - while following, a bpf_timer per instance watches last_seen_ns and sends a master-down
  *   event when the master has been silent for the Master_Down_Interval the engine set.
- * - ARP requests and neighbour solicitations for owned VIPs are answered in place (neigh.h).
- * - Every frame lands in one named per-CPU counter.
+ *
+ * ARP requests and neighbour solicitations for the VIPs are neigh.h's.
  */
+#ifndef HA_VRRP_PATH_H
+#define HA_VRRP_PATH_H
+
 #include <linux/bpf.h>
-#include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "consts.h"
-#include "csum.h"
 #include "ha_common.h"
+#include "iface.h"
 #include "maps.h"
-#include "neigh.h"
 #include "parsing.h"
 #include "vrrp.h"
-
-#define HA_ETH_P_ARP 0x0806
-#define HA_CLOCK_MONOTONIC 1
-#define HA_NSEC_PER_SEC 1000000000ULL
-/* A ring buffer full at master-down: the next try. */
-#define HA_RETRY_NS 10000000ULL
-/* How late a timer may fire before it counts as dead. */
-#define HA_TIMER_SLACK_NS 50000000ULL
-/* IPv4 flags + fragment offset: MF and the 13-bit offset. */
-#define HA_IP_MF_OFFSET 0x3fff
-
-/* The interface's slot in the instance arrays and counters (0 = none). */
-static __always_inline __u32 slot_of(__u32 ifindex)
-{
-	__u32 *slot;
-
-	if (ifindex >= HA_MAX_IFINDEX)
-		return 0;
-	slot = bpf_map_lookup_elem(&iface_slots, &ifindex);
-	if (!slot || *slot > HA_MAX_IFACES)
-		return 0;
-	return *slot;
-}
-
-static __always_inline struct ha_xdp_counters *counters(__u32 slot)
-{
-	return bpf_map_lookup_elem(&xdp_counters, &slot);
-}
 
 /* Master-down: the followed master has been silent for down_ns (RFC 5798 §6.4.2). */
 static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
@@ -79,7 +52,7 @@ static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
 		return 0;
 	}
 	ev = bpf_ringbuf_reserve(&vrrp_events, sizeof(*ev), 0);
-	cnt = counters(slot_of(st->key.ifindex));
+	cnt = counters(iface_slot(st->key.ifindex));
 	if (!ev) {
 		/* The engine must hear it: try again shortly, still armed. */
 		if (cnt)
@@ -89,7 +62,7 @@ static int down_timer_fired(void *map, __u32 *index, struct ha_vrrp_state *st)
 		return 0;
 	}
 	st->armed = 0;
-	__builtin_memset(ev, 0, 56);
+	__builtin_memset(ev, 0, HA_OFF(ha_vrrp_event, data));
 	ev->ts_ns = st->last_seen_ns;
 	ev->ifindex = st->key.ifindex;
 	ev->kind = HA_EV_MASTER_DOWN;
@@ -206,12 +179,12 @@ static __always_inline struct ha_vrrp_event *scratch_event(struct xdp_md *ctx, _
 							   __u8 ttl)
 {
 	__u32 zero = 0;
-	struct ha_vrrp_event *ev = bpf_map_lookup_elem(&scratch, &zero);
+	struct ha_vrrp_event *ev = bpf_map_lookup_elem(&vrrp_scratch, &zero);
 
 	if (!ev)
 		return 0;
 	/* The header part only: data is overwritten by the copy of the message. */
-	__builtin_memset(ev, 0, 56);
+	__builtin_memset(ev, 0, HA_OFF(ha_vrrp_event, data));
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->ifindex = ctx->ingress_ifindex;
 	ev->family = family;
@@ -302,123 +275,48 @@ static __always_inline int handle_vrrp(struct xdp_md *ctx, struct ha_xdp_counter
 	}
 }
 
-SEC("xdp")
-int vrrp_rx(struct xdp_md *ctx)
+/* An IPv4 packet with protocol 112; `c` is past its header. */
+static __always_inline int vrrp_ipv4(struct xdp_md *ctx, struct ha_xdp_counters *cnt, __u32 slot,
+				     struct hdr_cursor *c, struct iphdr *ip)
 {
 	void *data = (void *)(long)ctx->data;
-	struct hdr_cursor c = {
-		.pos = data,
-		.end = (void *)(long)ctx->data_end,
-	};
-	__u32 slot = slot_of(ctx->ingress_ifindex);
-	struct ha_xdp_counters *cnt = counters(slot);
 	struct vrrp_pkt p = {};
-	struct ethhdr *eth = data;
-	__be16 ethertype;
-	int vlan_tagged = 0;
-	__u8 l4;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u32 hlen = ip->ihl * 4;
 
-	if (!cnt)
-		return XDP_PASS; /* slot 0 of an array always exists; the verifier wants the check */
-	if (parse_ethernet(&c, &ethertype, &vlan_tagged) != PARSE_OK) {
+	if (tot < hlen || (void *)ip + tot > c->end) {
 		cnt->truncated++;
 		return XDP_PASS;
 	}
-	if (vlan_tagged) {
-		/* A tagged frame belongs to the VLAN device, which has its own program. */
-		cnt->vlan_tagged++;
-		cnt->pass_other++;
-		return XDP_PASS;
-	}
-
-	if (ethertype == bpf_htons(HA_ETH_P_ARP)) {
-		switch (arp_reply(&c, eth, ctx->ingress_ifindex)) {
-		case NEIGH_REPLY:
-			cnt->arp_reply++;
-			return XDP_TX;
-		case NEIGH_TRUNCATED:
-			cnt->truncated++;
-			return XDP_PASS;
-		default:
-			cnt->arp_pass++;
-			return XDP_PASS;
-		}
-	}
-
-	if (ethertype == bpf_htons(HA_ETH_P_IPV4)) {
-		struct iphdr *ip = c.pos;
-		enum parse_result r = parse_ipv4(&c, &l4);
-		__u32 tot, hlen;
-
-		if (r == PARSE_TRUNCATED) {
-			cnt->truncated++;
-			return XDP_PASS;
-		}
-		if (r != PARSE_OK || l4 != HA_IPPROTO_VRRP) {
-			cnt->pass_other++;
-			return XDP_PASS;
-		}
-		tot = bpf_ntohs(ip->tot_len);
-		hlen = ip->ihl * 4;
-		if (tot < hlen || (void *)ip + tot > c.end) {
-			cnt->truncated++;
-			return XDP_PASS;
-		}
-		p.off = (__u32)((void *)c.pos - data);
-		p.len = tot - hlen;
-		p.ttl = ip->ttl;
-		p.family = HA_FAMILY_V4;
-		p.multicast = (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000);
-		p.fragment = (ip->frag_off & bpf_htons(HA_IP_MF_OFFSET)) != 0;
-		return handle_vrrp(ctx, cnt, slot, &p, &c, (const __u8 *)&ip->saddr,
-				   (const __u8 *)&ip->daddr);
-	}
-
-	if (ethertype == bpf_htons(HA_ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = c.pos;
-		__u32 plen;
-
-		if (parse_ipv6(&c, &l4) != PARSE_OK) {
-			cnt->truncated++;
-			return XDP_PASS;
-		}
-		if (l4 == HA_IPPROTO_ICMPV6) {
-			switch (ns_reply(&c, eth, ip6, ctx->ingress_ifindex)) {
-			case NEIGH_REPLY:
-				cnt->na_reply++;
-				return XDP_TX;
-			case NEIGH_TRUNCATED:
-				cnt->truncated++;
-				return XDP_PASS;
-			case NEIGH_OTHER:
-				cnt->pass_other++;
-				return XDP_PASS;
-			default:
-				cnt->ns_pass++;
-				return XDP_PASS;
-			}
-		}
-		if (l4 != HA_IPPROTO_VRRP) {
-			cnt->pass_other++;
-			return XDP_PASS;
-		}
-		plen = bpf_ntohs(ip6->payload_len);
-		if (c.pos + plen > c.end) {
-			cnt->truncated++;
-			return XDP_PASS;
-		}
-		p.off = (__u32)(c.pos - data);
-		p.len = plen;
-		p.ttl = ip6->hop_limit;
-		p.family = HA_FAMILY_V6;
-		p.multicast = ip6->daddr.in6_u.u6_addr8[0] == 0xff;
-		return handle_vrrp(ctx, cnt, slot, &p, &c, (const __u8 *)&ip6->saddr,
-				   (const __u8 *)&ip6->daddr);
-	}
-
-	cnt->pass_other++;
-	return XDP_PASS;
+	p.off = (__u32)((void *)c->pos - data);
+	p.len = tot - hlen;
+	p.ttl = ip->ttl;
+	p.family = HA_FAMILY_V4;
+	p.multicast = (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000);
+	p.fragment = (ip->frag_off & bpf_htons(HA_IP_MF_OFFSET)) != 0;
+	return handle_vrrp(ctx, cnt, slot, &p, c, (const __u8 *)&ip->saddr,
+			   (const __u8 *)&ip->daddr);
 }
 
-/* "Dual MIT/GPL": GPL-compatible, so the GPL-only bpf_timer helpers are available. */
-char LICENSE[] SEC("license") = "Dual MIT/GPL";
+/* An IPv6 packet with next header 112; `c` is past its header. */
+static __always_inline int vrrp_ipv6(struct xdp_md *ctx, struct ha_xdp_counters *cnt, __u32 slot,
+				     struct hdr_cursor *c, struct ipv6hdr *ip6)
+{
+	void *data = (void *)(long)ctx->data;
+	struct vrrp_pkt p = {};
+	__u32 plen = bpf_ntohs(ip6->payload_len);
+
+	if (c->pos + plen > c->end) {
+		cnt->truncated++;
+		return XDP_PASS;
+	}
+	p.off = (__u32)(c->pos - data);
+	p.len = plen;
+	p.ttl = ip6->hop_limit;
+	p.family = HA_FAMILY_V6;
+	p.multicast = ip6->daddr.in6_u.u6_addr8[0] == 0xff;
+	return handle_vrrp(ctx, cnt, slot, &p, c, (const __u8 *)&ip6->saddr,
+			   (const __u8 *)&ip6->daddr);
+}
+
+#endif /* HA_VRRP_PATH_H */

@@ -1,4 +1,4 @@
-//! The `BPF_PROG_TEST_RUN` fixture suite of `vrrp_rx` (Katran-style): each case is an input
+//! The `BPF_PROG_TEST_RUN` fixture suite of `ha_xdp` (Katran-style): each case is an input
 //! frame and the map setup it runs against → the expected verdict, output frame, counters
 //! that moved (all others must not) and ring-buffer events. Needs root (CAP_BPF,
 //! CAP_NET_ADMIN); without it the tests say SKIPPED on stderr and return (and fail under CI).
@@ -39,15 +39,14 @@ fn addr16(a: &[u8]) -> [u8; 16] {
     out
 }
 
-/// A loaded `vrrp_rx` with the maps of one test.
+/// A loaded `ha_xdp` with the maps of one test.
 struct Fixture {
     bpf: Ebpf,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let bpf =
-            ha_ebpf::load_vrrp_rx().unwrap_or_else(|e| panic!("kernel rejected vrrp_rx: {e}"));
+        let bpf = ha_ebpf::load_ha_xdp().unwrap_or_else(|e| panic!("kernel rejected ha_xdp: {e}"));
         Fixture { bpf }
     }
 
@@ -96,10 +95,16 @@ impl Fixture {
         Array::try_from(self.bpf.map_mut(name).expect("map")).expect("array")
     }
 
-    /// [`IFINDEX`] gets slot 1.
+    /// [`IFINDEX`] gets slot 1, with the VRRP feature.
     fn slot(&mut self) {
-        let mut m: Array<_, u32> = self.array(IFACE_SLOTS_MAP);
-        m.set(IFINDEX, 1, 0).expect("slot");
+        self.iface(FEATURE_VRRP);
+    }
+
+    /// [`IFINDEX`] gets slot 1 with these features.
+    fn iface(&mut self, features: u32) {
+        let mut m: Array<_, IfaceConfig> = self.array(IFACES_MAP);
+        let v = IfaceConfig { slot: 1, features };
+        m.set(IFINDEX, v, 0).expect("slot");
     }
 
     fn index(k: VrrpKey) -> u32 {
@@ -217,7 +222,7 @@ impl Fixture {
     /// Runs `frame` once on [`IFINDEX`]: the verdict and the frame as it came out.
     fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
         let (r, out) =
-            ha_ebpf::test_run_vrrp_rx(&self.bpf, frame, IFINDEX, 1).expect("BPF_PROG_TEST_RUN");
+            ha_ebpf::test_run_ha_xdp(&self.bpf, frame, IFINDEX, 1).expect("BPF_PROG_TEST_RUN");
         (r.return_value, out)
     }
 
@@ -914,7 +919,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn fixtures() {
-    if !root_or_skip("vrrp_rx fixtures") {
+    if !root_or_skip("ha_xdp fixtures") {
         return;
     }
     let cases = cases();
@@ -1089,6 +1094,38 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The dispatcher (DESIGN.md §12): on an interface where the VRRP feature is not enabled
+/// (another feature's interface, or one being detached), nothing of it runs. An advert of
+/// the followed master, an ARP request and a neighbour solicitation for an owned VIP all
+/// pass to the stack untouched, each counted once as pass_other; enabling the feature
+/// brings the VRRP paths back.
+#[test]
+fn a_feature_not_enabled_on_the_interface_sees_nothing() {
+    if !root_or_skip("dispatcher features") {
+        return;
+    }
+    let mut fx = Fixture::standard();
+    fx.iface(0);
+    let before = fx.counters();
+    let frames = [
+        followed().frame(),
+        arp_request(VIP4),
+        neighbor_solicit(VIP6, CLIENT6, 255, false),
+    ];
+    for f in &frames {
+        let (v, out) = fx.run(f);
+        assert_eq!(v, XDP_PASS);
+        assert_eq!(&out, f, "untouched");
+    }
+    let c = fx.counters();
+    assert_eq!(c.pass_other - before.pass_other, frames.len() as u64);
+    assert_eq!(c.absorbed, before.absorbed, "no VRRP path ran");
+    assert_eq!(c.arp_reply, before.arp_reply);
+    assert_eq!(c.seen_vrrp_v4, before.seen_vrrp_v4);
+    fx.iface(FEATURE_VRRP);
+    assert_eq!(fx.run(&arp_request(VIP4)).0, XDP_TX, "enabled again");
+}
+
 /// The IPv4 VIP table is searched like the daemon fills it: past deleted slots, stopping at a
 /// free one, at most `VIP4_PROBES` slots.
 #[test]
@@ -1097,6 +1134,7 @@ fn arp_table_probing() {
         return;
     }
     let mut fx = Fixture::new();
+    fx.slot();
     let start = vip4_hash(IFINDEX, VIP4) & (VIP4_SLOTS - 1);
     let set = |fx: &mut Fixture, at: u32, state: u8, addr: [u8; 4]| {
         let mut m: Array<_, Vip4Slot> = fx.array(OWNED_VIPS4_MAP);

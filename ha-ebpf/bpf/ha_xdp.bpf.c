@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * ha_xdp — the one XDP program of every interface ha uses (DESIGN.md §12). An interface
+ * takes a single XDP program and several features want the same interfaces, so this entry
+ * program parses the frame once and hands it to the feature functions enabled on the
+ * interface (ifaces[ifindex].features, written by the daemon's attach manager):
+ *
+ * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
+ *   for owned VIPs (neigh.h);
+ * - the load balancer's path joins here.
+ *
+ * The features are inlined functions switched by a bit of the interface's entry, which the
+ * dispatcher reads anyway for the slot: a frame pays nothing for features it does not use
+ * (a tail call per feature was measured against it: BENCHMARKS.md "XDP dispatcher").
+ * Everything not for an enabled feature passes to the stack untouched. Every frame lands
+ * in one named per-CPU counter of the interface's slot.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "consts.h"
+#include "ha_common.h"
+#include "iface.h"
+#include "maps.h"
+#include "neigh.h"
+#include "parsing.h"
+#include "vrrp_path.h"
+
+/* ARP for an enabled VRRP feature: a request for an owned VIP is answered in place. */
+static __always_inline int arp(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex,
+			       struct ha_xdp_counters *cnt)
+{
+	switch (arp_reply(c, eth, ifindex)) {
+	case NEIGH_REPLY:
+		cnt->arp_reply++;
+		return XDP_TX;
+	case NEIGH_TRUNCATED:
+		cnt->truncated++;
+		return XDP_PASS;
+	default:
+		cnt->arp_pass++;
+		return XDP_PASS;
+	}
+}
+
+/* ICMPv6 for an enabled VRRP feature: a solicitation for an owned VIP is answered. */
+static __always_inline int ns(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6,
+			      __u32 ifindex, struct ha_xdp_counters *cnt)
+{
+	switch (ns_reply(c, eth, ip6, ifindex)) {
+	case NEIGH_REPLY:
+		cnt->na_reply++;
+		return XDP_TX;
+	case NEIGH_TRUNCATED:
+		cnt->truncated++;
+		return XDP_PASS;
+	case NEIGH_OTHER:
+		cnt->pass_other++;
+		return XDP_PASS;
+	default:
+		cnt->ns_pass++;
+		return XDP_PASS;
+	}
+}
+
+SEC("xdp")
+int ha_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	struct hdr_cursor c = {
+		.pos = data,
+		.end = (void *)(long)ctx->data_end,
+	};
+	struct ha_iface iface = iface_of(ctx->ingress_ifindex);
+	__u32 slot = iface.slot;
+	int vrrp = iface.features & HA_FEATURE_VRRP;
+	struct ha_xdp_counters *cnt = counters(slot);
+	struct ethhdr *eth = data;
+	__be16 ethertype;
+	int vlan_tagged = 0;
+	__u8 l4;
+
+	if (!cnt)
+		return XDP_PASS; /* slot 0 of an array always exists; the verifier wants the check */
+	if (parse_ethernet(&c, &ethertype, &vlan_tagged) != PARSE_OK) {
+		cnt->truncated++;
+		return XDP_PASS;
+	}
+	if (vlan_tagged) {
+		/* A tagged frame belongs to the VLAN device, which has its own program. */
+		cnt->vlan_tagged++;
+		cnt->pass_other++;
+		return XDP_PASS;
+	}
+
+	if (ethertype == bpf_htons(HA_ETH_P_ARP) && vrrp)
+		return arp(&c, eth, ctx->ingress_ifindex, cnt);
+
+	if (ethertype == bpf_htons(HA_ETH_P_IPV4)) {
+		struct iphdr *ip = c.pos;
+		enum parse_result r = parse_ipv4(&c, &l4);
+
+		if (r == PARSE_TRUNCATED) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
+			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
+	}
+
+	if (ethertype == bpf_htons(HA_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = c.pos;
+
+		if (parse_ipv6(&c, &l4) != PARSE_OK) {
+			cnt->truncated++;
+			return XDP_PASS;
+		}
+		if (l4 == HA_IPPROTO_ICMPV6 && vrrp)
+			return ns(&c, eth, ip6, ctx->ingress_ifindex, cnt);
+		if (l4 == HA_IPPROTO_VRRP && vrrp)
+			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
+	}
+
+	cnt->pass_other++;
+	return XDP_PASS;
+}
+
+/* "Dual MIT/GPL": GPL-compatible, so the GPL-only bpf_timer helpers are available. */
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
