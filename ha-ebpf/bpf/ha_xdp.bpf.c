@@ -75,9 +75,9 @@ int ha_xdp(struct xdp_md *ctx)
 		.pos = data,
 		.end = (void *)(long)ctx->data_end,
 	};
-	struct ha_iface iface = iface_of(ctx->ingress_ifindex);
-	__u32 slot = iface.slot;
-	int vrrp = iface.features & HA_FEATURE_VRRP;
+	const struct ha_iface *iface = iface_of(ctx->ingress_ifindex);
+	__u32 slot = iface ? iface->slot : 0;
+	int vrrp = iface && (iface->features & HA_FEATURE_VRRP);
 	struct ha_xdp_counters *cnt = counters(slot);
 	struct ethhdr *eth = data;
 	__be16 ethertype;
@@ -96,9 +96,6 @@ int ha_xdp(struct xdp_md *ctx)
 		cnt->pass_other++;
 		return XDP_PASS;
 	}
-
-	if (ethertype == bpf_htons(HA_ETH_P_ARP) && vrrp)
-		return arp(&c, eth, ctx->ingress_ifindex, cnt);
 
 	if (ethertype == bpf_htons(HA_ETH_P_IPV4)) {
 		struct iphdr *ip = c.pos;
@@ -124,6 +121,9 @@ int ha_xdp(struct xdp_md *ctx)
 		if (l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
 	}
+
+	if (ethertype == bpf_htons(HA_ETH_P_ARP) && vrrp)
+		return arp(&c, eth, ctx->ingress_ifindex, cnt);
 
 	cnt->pass_other++;
 	return XDP_PASS;

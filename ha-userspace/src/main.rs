@@ -47,27 +47,56 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        sock: SocketArg,
+        to: ClientArgs,
     },
     /// Manual switchover: a MASTER hands over (priority 0), a BACKUP takes over.
     Failover {
         /// The vrrp_instance name.
         instance: String,
         #[command(flatten)]
-        sock: SocketArg,
+        to: ClientArgs,
     },
     /// Reload the config file of the running daemon (like SIGHUP, but reports the result).
     Reload {
         #[command(flatten)]
-        sock: SocketArg,
+        to: ClientArgs,
     },
 }
 
 #[derive(Args, Clone)]
 struct SocketArg {
-    /// The daemon's control socket.
-    #[arg(short = 'S', long = "control-socket", default_value = control::DEFAULT_SOCKET)]
-    control_socket: PathBuf,
+    /// The control socket. Default: /run/ha/ha.sock, or ha_INSTANCE_NETNS.sock there when
+    /// the config sets `instance` / `net_namespace` or ha runs in a named network namespace
+    /// (`ip netns exec`), as keepalived names its pid files.
+    #[arg(short = 'S', long = "control-socket")]
+    control_socket: Option<PathBuf>,
+}
+
+/// How a client command finds the daemon: `-S`, else the default socket of the daemon
+/// running `-f FILE` in this network namespace.
+#[derive(Args, Clone)]
+struct ClientArgs {
+    #[command(flatten)]
+    sock: SocketArg,
+    /// The daemon's config (read only for its `instance` and `net_namespace`).
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    file: PathBuf,
+}
+
+impl ClientArgs {
+    fn socket(&self) -> PathBuf {
+        if let Some(s) = &self.sock.control_socket {
+            return s.clone();
+        }
+        let loaded = config::load(&self.file, &LoadOptions::default(), &SystemEnv);
+        let d = &loaded.config.global.daemon;
+        let netns = d.net_namespace.clone().or_else(control::current_netns);
+        control::default_socket(d.instance.as_deref(), netns.as_deref())
+    }
 }
 
 /// keepalived's flags are accepted where they mean something here: `-n` (foreground: always),
@@ -137,12 +166,11 @@ fn main() -> ExitCode {
     let code = match cli.cmd {
         Some(Cmd::CheckConfig(args)) => check_config(&args),
         Some(Cmd::Run(args)) => run(args),
-        Some(Cmd::Status { json, sock }) => status(&sock.control_socket, json),
-        Some(Cmd::Failover { instance, sock }) => simple(
-            &sock.control_socket,
-            &control::Request::Failover { instance },
-        ),
-        Some(Cmd::Reload { sock }) => simple(&sock.control_socket, &control::Request::Reload),
+        Some(Cmd::Status { json, to }) => status(&to.socket(), json),
+        Some(Cmd::Failover { instance, to }) => {
+            simple(&to.socket(), &control::Request::Failover { instance })
+        }
+        Some(Cmd::Reload { to }) => simple(&to.socket(), &control::Request::Reload),
         None if cli.config_test => check_config(&cli.check),
         None => {
             eprintln!("ha: nothing to do; try `ha check-config -f FILE` or `ha --help`");

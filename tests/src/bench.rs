@@ -8,12 +8,18 @@
 //!   the master and of the backup, from /proc, and per advert.
 //! - **stability**: 255 instances at `advert_int 0.1` and `0.01` for a minute: every state
 //!   transition after the election counts as spurious.
+//! - **reload**: 50 instances at `advert_int 0.01` advertise while a reload adds 200
+//!   instances and an nftables set (`no_accept`); the largest gap between two adverts of a
+//!   running instance, timed on the wire by another node (ha only: DESIGN.md §6 says the
+//!   engine thread never waits on a reload's slow work).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::capture::{largest_gap, VrrpCapture};
 use crate::daemon::{config, Daemon, InstanceSpec, Kind};
+use ha::daemon::control::Request;
 use crate::lab::{Lab, VIP4};
 use crate::probe::{Prober, ECHO_PORT};
 use crate::wait_until;
@@ -206,15 +212,81 @@ fn vip_of(i: usize) -> Ipv4Addr {
 }
 
 fn many_config(n: usize, advert_int: &str, prio: u8) -> String {
-    let specs: Vec<InstanceSpec> = (0..n)
+    config("    vrrp_garp_master_delay 0\n", &many_specs(0..n, advert_int, prio))
+}
+
+/// Instances `range` (VRID i + 1, VIP [`vip_of`] i) at `advert_int` and priority `prio`.
+fn many_specs(range: std::ops::Range<usize>, advert_int: &str, prio: u8) -> Vec<InstanceSpec> {
+    range
         .map(|i| {
             let mut s = InstanceSpec::new(&format!("VI_{}", i + 1), (i + 1) as u8, prio);
             s.advert_int = advert_int.into();
             s.vips = vec![format!("{}/32", vip_of(i))];
             s
         })
-        .collect();
-    config("    vrrp_garp_master_delay 0\n", &specs)
+        .collect()
+}
+
+/// What a big reload did to the adverts of the instances that kept running.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadGap {
+    /// The largest gap between two adverts of any running instance, ms.
+    pub worst_ms: f64,
+    /// The median over the running instances of each one's largest gap, ms.
+    pub median_ms: f64,
+    /// How long `ha reload` took to answer, ms.
+    pub reload_ms: f64,
+}
+
+/// 50 instances at `advert_int 0.01` on node1 (alone: they are all MASTER); a reload adds
+/// 200 instances at 0.1 s in `no_accept` mode (so nftables loads a set of 200 VIPs). Node2
+/// captures the adverts; the gaps of the 50 are read from 1 s before the reload to 1 s after
+/// its answer. `extra`: `ha run` arguments (`--no-xdp`).
+pub fn reload_gap(extra: &[&str]) -> Result<ReloadGap, String> {
+    const RUNNING: usize = 50;
+    const ADDED: usize = 200;
+    let lab = Lab::new("brl", 2, false)?;
+    let global = "    vrrp_garp_master_delay 0\n";
+    let before = many_specs(0..RUNNING, "0.01", 150);
+    let mut after = before.clone();
+    after.extend(many_specs(RUNNING..RUNNING + ADDED, "0.1", 150).into_iter().map(|mut s| {
+        s.extra = "    no_accept\n".into();
+        s
+    }));
+    let d = Daemon::start_with(&lab, &lab.nodes[0], Kind::Ha, &config(global, &before), extra);
+    let all = |n: usize| (0..n).all(|i| lab.nodes[0].has_addr(IpAddr::V4(vip_of(i))));
+    if !wait_until(Duration::from_secs(60), || all(RUNNING)) {
+        return Err("the 50 instances never became MASTER".into());
+    }
+    let cap = VrrpCapture::start_in(&lab.nodes[1].ns).map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(&d.config, config(global, &after)).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let reply = d.request(&Request::Reload)?;
+    let t1 = Instant::now();
+    if !reply.ok {
+        return Err(format!("reload refused: {:?}", reply.message));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    if !wait_until(Duration::from_secs(30), || all(RUNNING + ADDED)) {
+        return Err("the 200 added instances never became MASTER".into());
+    }
+    let adverts = cap.adverts();
+    let from = t0 - Duration::from_secs(1);
+    let to = t1 + Duration::from_secs(1);
+    let gaps: Vec<f64> = (0..RUNNING)
+        .map(|i| {
+            largest_gap(&adverts, lab.nodes[0].ip4, (i + 1) as u8, from, to)
+                .map(|g| g.as_secs_f64() * 1000.0)
+                .ok_or_else(|| format!("no adverts of VRID {} on the wire", i + 1))
+        })
+        .collect::<Result<_, _>>()?;
+    let s = stats(gaps).ok_or("no gaps")?;
+    Ok(ReloadGap {
+        worst_ms: s.max,
+        median_ms: s.median,
+        reload_ms: (t1 - t0).as_secs_f64() * 1000.0,
+    })
 }
 
 /// CPU seconds (user + system) a process and all its threads have used.
@@ -417,6 +489,20 @@ pub fn run(opts: &Options) -> Result<(), String> {
                         kind.name()
                     );
                 }
+            }
+        }
+    }
+    if want(opts, "reload") {
+        println!("\n### Advert gaps of 50 instances at 0.01 s while a reload adds 200 (ha)\n");
+        println!("| receive path | run | largest gap ms | median of per-instance largest ms | reload answered in ms |");
+        println!("|---|---|---|---|---|");
+        for (path, extra) in [("XDP", &[][..]), ("raw socket", &["--no-xdp"][..])] {
+            for run in 1..=opts.runs {
+                let g = reload_gap(extra)?;
+                println!(
+                    "| {path} | {run} | {:.1} | {:.1} | {:.0} |",
+                    g.worst_ms, g.median_ms, g.reload_ms
+                );
             }
         }
     }

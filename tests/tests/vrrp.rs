@@ -196,6 +196,76 @@ fn track_script_weight_moves_the_master() {
     wait_holders(&lab, vip(), &["n1"]);
 }
 
+/// A failing weight-0 `track_script` puts the instance in FAULT naming the script (not the
+/// interface, which stayed up). A reload that changes the script's interval takes effect
+/// (the old check stops), the new check starts from the state the old one reached, so the
+/// instance leaves FAULT as soon as the script succeeds again; a reload to a negative
+/// weight turns the same failure into a lower priority instead of a FAULT.
+#[test]
+fn track_script_fault_names_the_script_and_reloads_apply_new_script_settings() {
+    if !can_run("track_script reload") {
+        return;
+    }
+    let lab = Lab::new("tsr", 1, false).unwrap();
+    let flag = lab.path("healthy");
+    let runs = lab.path("runs");
+    std::fs::write(&flag, "").unwrap();
+    let cfg = |interval: u32, weight: i32| {
+        let mut one = InstanceSpec::new("VI_1", 51, 200);
+        one.extra = "    track_script {\n        chk\n    }\n".into();
+        format!(
+            "{}vrrp_script chk {{\n    script \"/bin/sh -c 'echo run >> {}; test -e {}'\"\n    \
+             interval {interval}\n    weight {weight}\n    fall 1\n    rise 1\n}}\n{}",
+            config("", &[]),
+            runs.display(),
+            flag.display(),
+            one.render()
+        )
+    };
+    let a = Daemon::start(&lab, &lab.nodes[0], Kind::Ha, &cfg(1, 0));
+    wait_state(&a, "VI_1", "MASTER");
+    std::fs::remove_file(&flag).unwrap();
+    wait_state(&a, "VI_1", "FAULT");
+    let st = a.instance("VI_1").unwrap();
+    assert_eq!(st.fault.as_deref(), Some("track_script chk failed"));
+    let shown = st.last_transition.unwrap_or_default();
+    assert!(
+        shown.contains("track_script chk failed") && !shown.contains("Interface"),
+        "the transition names the script: {shown}"
+    );
+    // A slower check: the running state carries over, the old timing stops.
+    std::fs::write(&a.config, cfg(4, 0)).unwrap();
+    assert!(a.request(&Request::Reload).unwrap().ok);
+    let count = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = count();
+    std::thread::sleep(Duration::from_secs(6));
+    let ran = count() - before;
+    assert!(
+        ran <= 2,
+        "{ran} runs in 6 s after a reload to interval 4 (the old 1 s check still running?)"
+    );
+    assert_eq!(a.state("VI_1").as_deref(), Some("FAULT"), "still failing");
+    std::fs::write(&flag, "").unwrap();
+    wait_state(&a, "VI_1", "MASTER");
+    let st = a.instance("VI_1").unwrap();
+    assert_eq!(st.fault, None);
+    assert!(
+        st.last_transition
+            .unwrap_or_default()
+            .contains("recovered from track_script chk failed"),
+        "leaving FAULT names what recovered"
+    );
+    // A weight: the failure costs priority, not the MASTER state.
+    std::fs::write(&a.config, cfg(1, -50)).unwrap();
+    assert!(a.request(&Request::Reload).unwrap().ok);
+    std::fs::remove_file(&flag).unwrap();
+    assert!(wait_until(WAIT, || a
+        .instance("VI_1")
+        .is_some_and(|i| i.effective_priority == Priority(150))));
+    assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"));
+}
+
 /// `vrrp_sync_group`: one member going to FAULT (a weight-0 script) takes the whole group
 /// to the other node.
 #[test]

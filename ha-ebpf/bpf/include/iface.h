@@ -12,25 +12,25 @@
 #include "ha_common.h"
 #include "maps.h"
 
-/* The interface's configuration: no slot and no features for one the attach manager did
- * not configure. */
-static __always_inline struct ha_iface iface_of(__u32 ifindex)
+/* The interface's configuration, or NULL for one the attach manager did not configure. */
+static __always_inline const struct ha_iface *iface_of(__u32 ifindex)
 {
-	struct ha_iface none = {};
 	const struct ha_iface *i;
 
 	if (ifindex >= HA_MAX_IFINDEX)
-		return none;
+		return 0;
 	i = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (!i || i->slot > HA_MAX_IFACES)
-		return none;
-	return *i;
+		return 0;
+	return i;
 }
 
 /* The interface's slot (0 = none). */
 static __always_inline __u32 iface_slot(__u32 ifindex)
 {
-	return iface_of(ifindex).slot;
+	const struct ha_iface *i = iface_of(ifindex);
+
+	return i ? i->slot : 0;
 }
 
 static __always_inline struct ha_xdp_counters *counters(__u32 slot)

@@ -14,7 +14,36 @@ use tokio::sync::mpsc;
 
 use super::status::Status;
 
-pub const DEFAULT_SOCKET: &str = "/run/ha/ha.sock";
+/// Where control sockets live; `ha.sock` unless the daemon is one of several on the host.
+pub const SOCKET_DIR: &str = "/run/ha";
+
+/// The control socket a daemon serves when `-S` does not say: `/run/ha/ha.sock`, with the
+/// config's `instance` and the network namespace in the name when there are ones, as
+/// keepalived names its pid files after them. So one `ha run` per namespace (under
+/// `ip netns exec`, or with `net_namespace`) needs no `-S`, and `ha status` run the same way
+/// finds it.
+pub fn default_socket(instance: Option<&str>, netns: Option<&str>) -> PathBuf {
+    let mut name = String::from("ha");
+    for part in [instance, netns].into_iter().flatten() {
+        name.push('_');
+        name.push_str(&part.replace('/', "_"));
+    }
+    Path::new(SOCKET_DIR).join(format!("{name}.sock"))
+}
+
+/// The name of the network namespace this process runs in, when it is one `ip netns`
+/// named (its `/run/netns` entry is the same namespace file); `None` in the host's own.
+pub fn current_netns() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self/ns/net").ok()?;
+    std::fs::read_dir("/run/netns")
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| {
+            std::fs::metadata(e.path()).is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino())
+        })
+        .and_then(|e| e.file_name().into_string().ok())
+}
 /// Requests are tiny; anything longer is refused unread.
 const MAX_REQUEST: usize = 4096;
 
@@ -174,6 +203,23 @@ pub fn request(path: &Path, req: &Request) -> Result<Reply, ControlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_socket_names_the_instance_and_namespace() {
+        assert_eq!(default_socket(None, None), Path::new("/run/ha/ha.sock"));
+        assert_eq!(
+            default_socket(Some("lb1"), None),
+            Path::new("/run/ha/ha_lb1.sock")
+        );
+        assert_eq!(
+            default_socket(Some("lb1"), Some("blue")),
+            Path::new("/run/ha/ha_lb1_blue.sock")
+        );
+        assert_eq!(
+            default_socket(None, Some("a/b")),
+            Path::new("/run/ha/ha_a_b.sock")
+        );
+    }
 
     #[test]
     fn request_wire_format() {

@@ -26,7 +26,8 @@ use crate::config::{self, LoadOptions, Severity, SystemEnv};
 pub struct RunOptions {
     pub config: PathBuf,
     pub config_id: Option<String>,
-    pub control_socket: PathBuf,
+    /// `-S`; `None`: [`control::default_socket`] for the config and namespace.
+    pub control_socket: Option<PathBuf>,
     /// Where SIGUSR1 / SIGUSR2 write `keepalived.data` / `keepalived.stats`.
     pub dump_dir: PathBuf,
     pub pid_file: Option<PathBuf>,
@@ -123,7 +124,12 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let mut hup = sig(SignalKind::hangup())?;
     let mut usr1 = sig(SignalKind::user_defined1())?;
     let mut usr2 = sig(SignalKind::user_defined2())?;
-    control::serve(&opts.control_socket, ctl_tx)?;
+    let socket = opts.control_socket.clone().unwrap_or_else(|| {
+        let g = &plan.global;
+        let netns = g.net_namespace.clone().or_else(control::current_netns);
+        control::default_socket(g.instance.as_deref(), netns.as_deref())
+    });
+    control::serve(&socket, ctl_tx)?;
     track_file::init_files(&plan.vrrp);
     let objects = read_objects(&plan);
     let mut xdp = None;
@@ -206,7 +212,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     while let Ok(e) = ev_rx.try_recv() {
         notifier.on_event(&e);
     }
-    let _ = std::fs::remove_file(&opts.control_socket);
+    let _ = std::fs::remove_file(&socket);
     if let Some(p) = &opts.pid_file {
         let _ = std::fs::remove_file(p);
     }

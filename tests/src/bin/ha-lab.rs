@@ -43,7 +43,7 @@ enum Cmd {
         /// Events per series.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Only one part: outage, cpu or stability.
+        /// Only one part: outage, cpu, stability or reload.
         #[arg(long)]
         only: Option<String>,
         /// Only one daemon: ha or keepalived.
@@ -154,8 +154,8 @@ fn bench_failover(
     delete_stale("hab");
     let kinds = kinds(daemon.as_deref())?;
     if let Some(o) = only.as_deref() {
-        if !["outage", "cpu", "stability"].contains(&o) {
-            bail!("--only {o}: expected outage, cpu or stability");
+        if !["outage", "cpu", "stability", "reload"].contains(&o) {
+            bail!("--only {o}: expected outage, cpu, stability or reload");
         }
     }
     let opts = ha_tests::bench::Options {

@@ -87,19 +87,39 @@ pub fn notify_script(cx: &mut Ctx, n: &Node) -> Option<NotifyScript> {
     })
 }
 
-/// Notes a configured script for the script-security check (at `kw_at`) and warns, as
-/// keepalived does, when its program cannot be run (at `at`).
+/// Notes a configured script for the script-security check (at `kw_at`), or warns when its
+/// program cannot be run (at `at`). A bare command (`killall -0 nginx`) is looked up on
+/// PATH, as keepalived and the daemon run it. A script that does not exist runs as nobody,
+/// so only existing ones count for script security (keepalived `-t` says nothing about
+/// missing ones; `ha` warns, a deliberate difference).
 pub fn record(cx: &mut Ctx, kw: &str, kw_at: Loc, at: Loc, script: &Script) {
-    cx.scripts_at.push(kw_at);
-    if let Some(prog) = script.program() {
-        if !cx.env.executable(prog) {
-            cx.warn(
-                at,
-                format!("script '{prog}' for '{kw}' cannot be found or is not executable"),
-            )
-            .fallback("it is not run");
-        }
+    let Some(prog) = script.program() else {
+        return;
+    };
+    if runnable(prog, &|p| cx.env.executable(p)) {
+        cx.scripts_at.push(kw_at);
+    } else {
+        cx.warn(
+            at,
+            format!("script '{prog}' for '{kw}' cannot be found or is not executable"),
+        )
+        .fallback("it is not run");
     }
+}
+
+/// The directories searched for a bare command when PATH is not set (glibc's default for
+/// `execvp`, plus the sbin directories root's PATH has).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Whether `prog` can be run: a path as given, a bare name on PATH.
+fn runnable(prog: &str, executable: &dyn Fn(&str) -> bool) -> bool {
+    if prog.contains('/') {
+        return executable(prog);
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .any(|d| executable(&format!("{d}/{prog}")))
 }
 
 /// Decodes the escape after a `\\`: `\\a \\b \\E \\f \\n \\r \\t \\v`, `\\ooo` (up to three octal
@@ -169,6 +189,15 @@ pub fn check_security(config: &Config, cx: &mut Ctx) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_commands_are_looked_up_on_path() {
+        let on_path = |p: &str| p.ends_with("/killall") && !p.starts_with("/nowhere");
+        assert!(runnable("killall", &on_path));
+        assert!(!runnable("no-such-command", &on_path));
+        assert!(runnable("/usr/bin/killall", &on_path), "a path is taken as given");
+        assert!(!runnable("/nowhere/killall", &on_path));
+    }
 
     #[test]
     fn single_quotes_group_arguments() {

@@ -17,6 +17,10 @@ pub struct GlobalPlan {
     pub script_user: Option<String>,
     pub script_security: bool,
     pub smtp: Option<SmtpPlan>,
+    /// `instance NAME` and `net_namespace NAME`: what the default control socket is named
+    /// after (keepalived names its pid files after them).
+    pub instance: Option<String>,
+    pub net_namespace: Option<String>,
 }
 
 /// Where `smtp_alert` mail goes.
@@ -44,6 +48,8 @@ pub fn global(g: &Global) -> GlobalPlan {
         script_user: g.script_user.as_ref().map(|u| u.user.clone()),
         script_security: g.enable_script_security,
         smtp: smtp(g),
+        instance: g.daemon.instance.clone(),
+        net_namespace: g.daemon.net_namespace.clone(),
     }
 }
 
