@@ -8,6 +8,9 @@
 //!   the master and of the backup, from /proc, and per advert.
 //! - **stability**: 255 instances at `advert_int 0.1` and `0.01` for a minute: every state
 //!   transition after the election counts as spurious.
+//! - **handover**: graceful stops of a v3 0.01 s master, timed on the wire from the new
+//!   master's first advert to its first gratuitous ARP, with the new master's own timing
+//!   of each takeover step (`last_takeover` in its status).
 //! - **reload**: 50 instances at `advert_int 0.01` advertise while a reload adds 200
 //!   instances and an nftables set (`no_accept`); the largest gap between two adverts of a
 //!   running instance, timed on the wire by another node (ha only: DESIGN.md §6 says the
@@ -17,12 +20,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::capture::{largest_gap, VrrpCapture};
+use crate::capture::{largest_gap, ArpCapture, VrrpCapture};
 use crate::daemon::{config, Daemon, InstanceSpec, Kind};
-use ha::daemon::control::Request;
 use crate::lab::{Lab, VIP4};
 use crate::probe::{Prober, ECHO_PORT};
 use crate::wait_until;
+use ha::daemon::control::Request;
+use ha::daemon::status::TakeoverSteps;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -202,6 +206,64 @@ pub fn outage_series(
     Ok(out)
 }
 
+/// One graceful handover as the wire and the new master saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Handover {
+    /// The new master's first advert → its first gratuitous ARP, on the wire, µs.
+    pub wire_us: f64,
+    /// The new master's own timing of the steps.
+    pub steps: Option<TakeoverSteps>,
+}
+
+/// `runs` graceful stops of node1 (v3, 0.01 s, priority 150) with node2 (100) taking over;
+/// node1 comes back and preempts between runs. The client captures adverts and ARP.
+pub fn handover_series(extra: &[&str], runs: usize) -> Result<Vec<Handover>, String> {
+    let lab = Lab::new("bho", 2, true)?;
+    let client = lab.client.clone().ok_or("no client")?;
+    let c1 = pair_config(3, "0.01", 150);
+    let c2 = pair_config(3, "0.01", 100);
+    let start = |i: usize, c: &str| Daemon::start_with(&lab, &lab.nodes[i], Kind::Ha, c, extra);
+    let mut n1 = start(0, &c1);
+    let n2 = start(1, &c2);
+    let adverts = VrrpCapture::start_in(&client.ns).map_err(|e| e.to_string())?;
+    let arps = ArpCapture::start_in(&client.ns).map_err(|e| e.to_string())?;
+    let settle = Duration::from_secs(30);
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let stable = wait_until(settle, || {
+            n1.state("VI_1").as_deref() == Some("MASTER")
+                && n2.state("VI_1").as_deref() == Some("BACKUP")
+        });
+        if !stable {
+            return Err("node1 never became MASTER again".into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        n1.stop();
+        if !wait_until(settle, || n2.state("VI_1").as_deref() == Some("MASTER")) {
+            return Err("node2 never took over".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let first_advert = adverts
+            .adverts()
+            .into_iter()
+            .find(|a| a.at > t0 && a.src == lab.nodes[1].ip4 && a.priority > 0)
+            .ok_or("no advert from node2 on the wire")?;
+        let first_garp = arps
+            .frames()
+            .into_iter()
+            .find(|f| f.at > t0 && f.is_gratuitous() && f.sender_ip == VIP4)
+            .ok_or("no gratuitous ARP on the wire")?;
+        let wire = first_garp.at.saturating_duration_since(first_advert.at);
+        out.push(Handover {
+            wire_us: wire.as_secs_f64() * 1e6,
+            steps: n2.instance("VI_1").and_then(|i| i.counters.last_takeover),
+        });
+        n1 = start(0, &c1);
+    }
+    Ok(out)
+}
+
 /// The VIP of instance `i` of a large config (documentation ranges only).
 fn vip_of(i: usize) -> Ipv4Addr {
     if i < 200 {
@@ -212,7 +274,10 @@ fn vip_of(i: usize) -> Ipv4Addr {
 }
 
 fn many_config(n: usize, advert_int: &str, prio: u8) -> String {
-    config("    vrrp_garp_master_delay 0\n", &many_specs(0..n, advert_int, prio))
+    config(
+        "    vrrp_garp_master_delay 0\n",
+        &many_specs(0..n, advert_int, prio),
+    )
 }
 
 /// Instances `range` (VRID i + 1, VIP [`vip_of`] i) at `advert_int` and priority `prio`.
@@ -249,11 +314,21 @@ pub fn reload_gap(extra: &[&str]) -> Result<ReloadGap, String> {
     let global = "    vrrp_garp_master_delay 0\n";
     let before = many_specs(0..RUNNING, "0.01", 150);
     let mut after = before.clone();
-    after.extend(many_specs(RUNNING..RUNNING + ADDED, "0.1", 150).into_iter().map(|mut s| {
-        s.extra = "    no_accept\n".into();
-        s
-    }));
-    let d = Daemon::start_with(&lab, &lab.nodes[0], Kind::Ha, &config(global, &before), extra);
+    after.extend(
+        many_specs(RUNNING..RUNNING + ADDED, "0.1", 150)
+            .into_iter()
+            .map(|mut s| {
+                s.extra = "    no_accept\n".into();
+                s
+            }),
+    );
+    let d = Daemon::start_with(
+        &lab,
+        &lab.nodes[0],
+        Kind::Ha,
+        &config(global, &before),
+        extra,
+    );
     let all = |n: usize| (0..n).all(|i| lab.nodes[0].has_addr(IpAddr::V4(vip_of(i))));
     if !wait_until(Duration::from_secs(60), || all(RUNNING)) {
         return Err("the 50 instances never became MASTER".into());
@@ -490,6 +565,33 @@ pub fn run(opts: &Options) -> Result<(), String> {
                     );
                 }
             }
+        }
+    }
+    if want(opts, "handover") {
+        println!(
+            "\n### Graceful handover, v3 0.01 s: first advert → first gratuitous ARP ({} runs)\n",
+            opts.runs
+        );
+        println!("| receive path | median µs | p95 µs | max µs | runs over 1 ms | slowest run's steps (µs after the decision: advert, XDP VIPs, addresses, GARP, XDP entry) |");
+        println!("|---|---|---|---|---|---|");
+        for (path, extra) in [("XDP", &[][..]), ("raw socket", &["--no-xdp"][..])] {
+            let h = handover_series(extra, opts.runs)?;
+            let slowest = h
+                .iter()
+                .max_by(|a, b| a.wire_us.total_cmp(&b.wire_us))
+                .and_then(|h| h.steps);
+            let over = h.iter().filter(|h| h.wire_us > 1000.0).count();
+            let s = stats(h.iter().map(|h| h.wire_us).collect()).ok_or("no runs")?;
+            let steps = slowest.map_or("-".into(), |t| {
+                format!(
+                    "{} / {} / {} / {} / {}",
+                    t.advert_us, t.xdp_vips_us, t.addresses_us, t.announced_us, t.xdp_sync_us
+                )
+            });
+            println!(
+                "| {path} | {:.0} | {:.0} | {:.0} | {over} | {steps} |",
+                s.median, s.p95, s.max
+            );
         }
     }
     if want(opts, "reload") {

@@ -236,7 +236,12 @@ fn track_script_fault_names_the_script_and_reloads_apply_new_script_settings() {
     // A slower check: the running state carries over, the old timing stops.
     std::fs::write(&a.config, cfg(4, 0)).unwrap();
     assert!(a.request(&Request::Reload).unwrap().ok);
-    let count = || std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+    let count = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
     std::thread::sleep(Duration::from_millis(500));
     let before = count();
     std::thread::sleep(Duration::from_secs(6));
@@ -248,12 +253,10 @@ fn track_script_fault_names_the_script_and_reloads_apply_new_script_settings() {
     assert_eq!(a.state("VI_1").as_deref(), Some("FAULT"), "still failing");
     std::fs::write(&flag, "").unwrap();
     wait_state(&a, "VI_1", "MASTER");
-    let st = a.instance("VI_1").unwrap();
-    assert_eq!(st.fault, None);
+    assert_eq!(a.instance("VI_1").unwrap().fault, None);
     assert!(
-        st.last_transition
-            .unwrap_or_default()
-            .contains("recovered from track_script chk failed"),
+        a.log_text()
+            .contains("Entering BACKUP STATE: recovered from track_script chk failed"),
         "leaving FAULT names what recovered"
     );
     // A weight: the failure costs priority, not the MASTER state.
@@ -264,6 +267,69 @@ fn track_script_fault_names_the_script_and_reloads_apply_new_script_settings() {
         .instance("VI_1")
         .is_some_and(|i| i.effective_priority == Priority(150))));
     assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"));
+}
+
+/// Two `ha run` on one host, each in its own network namespace, need no `-S`: each serves
+/// the control socket named after its namespace (`/run/ha/ha_NETNS.sock`), and `ha status`
+/// run in the same namespace finds it.
+#[test]
+fn a_daemon_per_network_namespace_needs_no_control_socket_option() {
+    if !can_run("a daemon per namespace") {
+        return;
+    }
+    let lab = Lab::new("pns", 2, false).unwrap();
+    struct Stop(Vec<std::process::Child>, Vec<std::path::PathBuf>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+                let _ = c.wait();
+            }
+            for p in &self.1 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let mut daemons = Stop(Vec::new(), Vec::new());
+    let mut confs = Vec::new();
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let conf = lab.write(
+            &format!("pns{i}.conf"),
+            &config("", &[InstanceSpec::new("VI_1", 51, 100 + i as u8)]),
+        );
+        let log = std::fs::File::create(lab.path(&format!("pns{i}.log"))).unwrap();
+        let child = node
+            .command(&ha_tests::ha_bin())
+            .args(["run", "--no-xdp", "-f"])
+            .arg(&conf)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        daemons.0.push(child);
+        daemons.1.push(format!("/run/ha/ha_{}.sock", node.ns).into());
+        confs.push(conf);
+    }
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let status = || {
+            node.command(&ha_tests::ha_bin())
+                .args(["status", "--json", "-f"])
+                .arg(&confs[i])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        assert!(
+            wait_until(WAIT, || status().is_some_and(|s| s.contains("\"VI_1\""))),
+            "ha status in {} does not find its daemon; log:\n{}",
+            node.ns,
+            std::fs::read_to_string(lab.path(&format!("pns{i}.log"))).unwrap_or_default()
+        );
+        assert!(daemons.1[i].exists(), "socket named after the namespace");
+    }
+    drop(daemons);
 }
 
 /// `vrrp_sync_group`: one member going to FAULT (a weight-0 script) takes the whole group

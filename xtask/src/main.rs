@@ -50,8 +50,9 @@ enum Bench {
     Config(bench_config::Args),
     /// Failover outage (link cut, graceful stop; idle and loaded), daemon CPU with 50
     /// instances, stability with 255: `ha` and keepalived in the same lab, same run; and
-    /// the advert gaps of 50 instances while a reload adds 200 (ha). Options after `--`:
-    /// --runs N, --only outage|cpu|stability|reload, --daemon ha|keepalived,
+    /// the graceful handover's steps and the advert gaps of 50 instances while a reload adds
+    /// 200 (ha). Options after `--`:
+    /// --runs N, --only outage|cpu|stability|handover|reload, --daemon ha|keepalived,
     /// --stability-secs S, --cpu-secs S.
     Failover {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

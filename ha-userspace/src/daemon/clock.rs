@@ -35,3 +35,18 @@ pub fn rx_time(stamp_realtime_ns: Option<u64>) -> MonoTime {
 pub fn unix_secs() -> u64 {
     now_ns(libc::CLOCK_REALTIME) / 1_000_000_000
 }
+
+/// Elapsed time since it started, for the step timings `ha status` shows (instrumentation
+/// only: the state machines never see it).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(MonoTime);
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch(mono_now())
+    }
+
+    pub fn elapsed_us(&self) -> u64 {
+        mono_now().saturating_since(self.0).0
+    }
+}

@@ -27,6 +27,25 @@ pub struct InstanceCounters {
     /// The kernel's master-down timer for this instance is armed.
     #[serde(default)]
     pub xdp_timer_armed: bool,
+    /// The steps of the last takeover, timed.
+    #[serde(default)]
+    pub last_takeover: Option<TakeoverSteps>,
+}
+
+/// When each step of a takeover was done, in µs after the state machine decided to become
+/// MASTER, in the order they run (RFC 5798 §6.4.2: advert, then VIPs, then announcements).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeoverSteps {
+    /// The first advert as MASTER sent.
+    pub advert_us: u64,
+    /// The XDP program told to answer ARP / NS for the VIPs (map writes).
+    pub xdp_vips_us: u64,
+    /// VIPs, routes and rules set (netlink).
+    pub addresses_us: u64,
+    /// The first gratuitous ARP / NA burst sent (or queued by the pacer).
+    pub announced_us: u64,
+    /// The kernel's instance entry rewritten for the new state.
+    pub xdp_sync_us: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

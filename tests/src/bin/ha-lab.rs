@@ -43,7 +43,7 @@ enum Cmd {
         /// Events per series.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Only one part: outage, cpu, stability or reload.
+        /// Only one part: outage, cpu, stability, handover or reload.
         #[arg(long)]
         only: Option<String>,
         /// Only one daemon: ha or keepalived.
@@ -154,8 +154,8 @@ fn bench_failover(
     delete_stale("hab");
     let kinds = kinds(daemon.as_deref())?;
     if let Some(o) = only.as_deref() {
-        if !["outage", "cpu", "stability", "reload"].contains(&o) {
-            bail!("--only {o}: expected outage, cpu, stability or reload");
+        if !["outage", "cpu", "stability", "handover", "reload"].contains(&o) {
+            bail!("--only {o}: expected outage, cpu, stability, handover or reload");
         }
     }
     let opts = ha_tests::bench::Options {

@@ -195,7 +195,10 @@ mod tests {
         let on_path = |p: &str| p.ends_with("/killall") && !p.starts_with("/nowhere");
         assert!(runnable("killall", &on_path));
         assert!(!runnable("no-such-command", &on_path));
-        assert!(runnable("/usr/bin/killall", &on_path), "a path is taken as given");
+        assert!(
+            runnable("/usr/bin/killall", &on_path),
+            "a path is taken as given"
+        );
         assert!(!runnable("/nowhere/killall", &on_path));
     }
 

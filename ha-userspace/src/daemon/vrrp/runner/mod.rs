@@ -29,11 +29,11 @@ use super::socket::TxSocket;
 use super::tracking::Tracking;
 use super::vmac::Vmac;
 use super::xdp_sync::Signature;
-use crate::daemon::clock::unix_secs;
+use crate::daemon::clock::{unix_secs, Stopwatch};
 use crate::daemon::events::VrrpEvent;
 use crate::daemon::netlink::{Links, Netlink, NetlinkError};
 use crate::daemon::plan::{AuthPlan, InstancePlan};
-use crate::daemon::status::{InstanceCounters, InstanceStatus};
+use crate::daemon::status::{InstanceCounters, InstanceStatus, TakeoverSteps};
 use crate::daemon::watch::Objects;
 use crate::family::Family;
 use crate::time::MonoTime;
@@ -93,6 +93,12 @@ impl Placement {
     }
 }
 
+/// A takeover's steps being timed (`ha status` shows the last one).
+pub(super) struct Timing {
+    watch: Stopwatch,
+    steps: TakeoverSteps,
+}
+
 /// A burst of gratuitous ARPs / NAs still to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Burst {
@@ -135,6 +141,8 @@ pub struct Runner {
     last_sig: Option<Signature>,
     /// Who runs the Master_Down_Timer while the kernel follows the master.
     follow: Follow,
+    /// The VIPs are set (between AddVips and RemoveVips).
+    holding_vips: bool,
 }
 
 impl Runner {
@@ -226,6 +234,7 @@ impl Runner {
             last_transition: None,
             last_sig: None,
             follow: Follow::default(),
+            holding_vips: false,
             vip_ifindex,
             _vmac: vmac,
             tx,
@@ -327,16 +336,37 @@ impl Runner {
     }
 
     fn run_actions(&mut self, now: MonoTime, io: &mut Io) {
+        // A takeover is timed step by step: the state machine is MASTER and the VIPs are
+        // not set yet, so this batch holds the advert, the VIPs and the announcements.
+        let mut timing =
+            (self.fsm.state() == State::Master && !self.holding_vips).then(|| Timing {
+                watch: Stopwatch::start(),
+                steps: TakeoverSteps::default(),
+            });
         while let Some(a) = self.fsm.poll_action() {
             match a {
-                Action::SendAdvert { priority } => self.send_advert(priority),
+                Action::SendAdvert { priority } => {
+                    self.send_advert(priority);
+                    if let Some(t) = timing.as_mut().filter(|t| t.steps.advert_us == 0) {
+                        t.steps.advert_us = t.watch.elapsed_us().max(1);
+                    }
+                }
                 // Accept_Mode is enforced by the nftables tables (firewall.rs), loaded
                 // before any instance starts.
-                Action::AddVips { .. } => self.set_vips(true, io),
-                Action::RemoveVips => self.set_vips(false, io),
+                Action::AddVips { .. } => {
+                    self.holding_vips = true;
+                    self.set_vips(true, io, timing.as_mut());
+                }
+                Action::RemoveVips => {
+                    self.holding_vips = false;
+                    self.set_vips(false, io, None);
+                }
                 Action::SendGratuitous => {
                     let g = self.plan.garp;
                     self.announce(now, g.master_repeat, io);
+                    if let Some(t) = timing.as_mut() {
+                        t.steps.announced_us = t.watch.elapsed_us();
+                    }
                     self.second_burst = (g.master_delay > Micros(0)).then_some(Burst {
                         at: now + g.master_delay,
                         count: g.master_repeat,
@@ -370,6 +400,11 @@ impl Runner {
             }
         }
         self.sync_xdp(io);
+        if let Some(mut t) = timing.filter(|t| t.steps.announced_us > 0) {
+            t.steps.xdp_sync_us = t.watch.elapsed_us();
+            debug!(instance = %self.plan.name, steps = ?t.steps, "takeover timed (µs)");
+            self.counters.last_takeover = Some(t.steps);
+        }
     }
 
     fn on_transition(&mut self, from: State, to: State, reason: Reason, io: &mut Io) {

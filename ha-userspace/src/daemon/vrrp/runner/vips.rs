@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use tracing::debug;
 
-use super::Runner;
+use super::{Runner, Timing};
 use crate::config::model::vrrp::IpAddress;
 use crate::daemon::apply::{self, Layer};
 use crate::daemon::plan::garp_lane;
@@ -18,7 +18,8 @@ use crate::vrrp::fsm::State;
 
 impl Runner {
     /// VIPs, then `virtual_routes`, then `virtual_rules` on MASTER; the reverse on leaving.
-    pub(super) fn set_vips(&mut self, add: bool, io: &mut Io) {
+    /// A takeover's timing records when the XDP answers and the addresses were set.
+    pub(super) fn set_vips(&mut self, add: bool, io: &mut Io, mut timing: Option<&mut Timing>) {
         let addrs: Vec<(u32, &IpAddress)> = self
             .vip_ifindex
             .iter()
@@ -26,6 +27,9 @@ impl Runner {
             .zip(self.plan.vips.iter())
             .collect();
         self.own_in_xdp(&self.xdp_vips(&addrs), add, io);
+        if let Some(t) = timing.as_deref_mut() {
+            t.steps.xdp_vips_us = t.watch.elapsed_us();
+        }
         if !add {
             let released: Vec<IpAddr> = self.plan.vips.iter().map(|v| v.addr).collect();
             io.announcer.forget(&released);
@@ -36,6 +40,9 @@ impl Runner {
             rules: &self.plan.rules,
         };
         apply::set(&mut io.nl, add, layer, &io.links, &self.plan.name);
+        if let Some(t) = timing {
+            t.steps.addresses_us = t.watch.elapsed_us();
+        }
     }
 
     /// The VIPs the XDP program answers ARP / NS for, of `addrs`: those on the instance's
