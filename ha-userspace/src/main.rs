@@ -214,9 +214,12 @@ fn check_config(args: &CheckArgs) -> i32 {
 fn run(args: RunArgs) -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Lines go to stderr from a thread of their own: a log line written by the VRRP engine
+    // thread (a transition, a busy wake-up) never waits for the terminal or the journal.
+    let (writer, _flush_at_exit) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

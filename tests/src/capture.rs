@@ -163,14 +163,14 @@ fn advert_frame(f: &Frame) -> Option<AdvertFrame> {
 }
 
 /// The largest gap between consecutive adverts of `vrid` from `src` whose later advert
-/// falls in `[from, to]`.
+/// falls in `[from, to]`, and when it ended.
 pub fn largest_gap(
     adverts: &[AdvertFrame],
     src: Ipv4Addr,
     vrid: u8,
     from: Instant,
     to: Instant,
-) -> Option<Duration> {
+) -> Option<(Duration, Instant)> {
     let mine: Vec<Instant> = adverts
         .iter()
         .filter(|a| a.src == src && a.vrid == vrid)
@@ -178,8 +178,8 @@ pub fn largest_gap(
         .collect();
     mine.windows(2)
         .filter(|w| w[1] >= from && w[1] <= to)
-        .map(|w| w[1].saturating_duration_since(w[0]))
-        .max()
+        .map(|w| (w[1].saturating_duration_since(w[0]), w[1]))
+        .max_by_key(|(gap, _)| *gap)
 }
 
 fn open(ethertype: u16) -> std::io::Result<OwnedFd> {

@@ -308,7 +308,9 @@ fn a_daemon_per_network_namespace_needs_no_control_socket_option() {
             .spawn()
             .unwrap();
         daemons.0.push(child);
-        daemons.1.push(format!("/run/ha/ha_{}.sock", node.ns).into());
+        daemons
+            .1
+            .push(format!("/run/ha/ha_{}.sock", node.ns).into());
         confs.push(conf);
     }
     for (i, node) in lab.nodes.iter().enumerate() {

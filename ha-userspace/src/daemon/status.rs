@@ -27,6 +27,10 @@ pub struct InstanceCounters {
     /// The kernel's master-down timer for this instance is armed.
     #[serde(default)]
     pub xdp_timer_armed: bool,
+    /// The longest time between two adverts this instance sent in a row as MASTER, µs (as
+    /// the engine sent them: how punctual the Adver_Timer is kept).
+    #[serde(default)]
+    pub max_advert_gap_us: u64,
     /// The steps of the last takeover, timed.
     #[serde(default)]
     pub last_takeover: Option<TakeoverSteps>,

@@ -47,8 +47,10 @@ pub struct Prepared {
     pub plan: VrrpPlan,
     /// What happens to each instance of `plan` (all start, at the first start).
     pub diff: Diff,
-    /// A runner per `Start` and `Restart` fate, in their order.
-    pub fresh: Vec<Runner>,
+    /// A runner per `Start` and `Restart` fate, in their order. Boxed, here: the engine
+    /// moves pointers, and every page of a runner was touched on this thread (a first touch
+    /// of fresh memory is a page fault, milliseconds for a few hundred runners on a VM).
+    pub fresh: Vec<Box<Runner>>,
     /// Each `InPlace` fate's VIP interfaces, in their order.
     pub updates: Vec<Vec<u32>>,
     /// Receive sockets to add, and the ones to keep (the others close).
@@ -130,7 +132,7 @@ impl VrrpSide {
                 Fate::Restart { .. } | Fate::Start => {
                     let r = Runner::new(p.clone(), &mut self.nl, &links, known)?;
                     placements.push(r.placement().clone());
-                    fresh.push(r);
+                    fresh.push(Box::new(r));
                 }
             }
         }

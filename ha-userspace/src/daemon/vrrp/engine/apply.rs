@@ -2,7 +2,10 @@
 //! VIP changes of instances that stop. Order, as keepalived's reload: instances changed in
 //! place first, then those that stop (priority 0, VIPs removed), then the new ones start.
 
+use tracing::debug;
+
 use super::{Engine, Reloaded};
+use crate::daemon::clock::Stopwatch;
 use crate::daemon::vrrp::prepare::Prepared;
 use crate::daemon::vrrp::reload_diff::Fate;
 use crate::daemon::vrrp::runner::Runner;
@@ -22,11 +25,12 @@ impl Engine {
             layout,
             known,
         } = p;
+        let watch = Stopwatch::start();
         self.io.links = links;
         for (k, v) in known {
             self.objects.entry(k).or_insert(v);
         }
-        let mut old: Vec<Option<Runner>> = std::mem::take(&mut self.runners)
+        let mut old: Vec<Option<Box<Runner>>> = std::mem::take(&mut self.runners)
             .into_iter()
             .map(Some)
             .collect();
@@ -40,6 +44,7 @@ impl Engine {
                 }
             }
         }
+        let updated = watch.elapsed_us();
         // Stopped, and restarted: priority 0 first, out of the kernel.
         let mut retired = Vec::new();
         for i in diff.stopping() {
@@ -49,6 +54,7 @@ impl Engine {
                 retired.push(r);
             }
         }
+        let stopped_at = watch.elapsed_us();
         // Receive paths and the XDP layout of the new set.
         self.rx.retain(|k, _| rx_keep.contains(k));
         self.rx.extend(rx_open);
@@ -69,16 +75,32 @@ impl Engine {
             };
             self.runners.extend(r);
         }
-        for (i, r) in self.runners.iter_mut().enumerate() {
+        let mut swept = Stopwatch::start();
+        let mut slowest = 0;
+        for i in 0..self.runners.len() {
+            let one = Stopwatch::start();
             if started.contains(&i) {
-                r.start(now, &mut self.io);
+                self.runners[i].start(now, &mut self.io);
             } else {
-                r.attach_xdp(&mut self.io);
+                self.runners[i].attach_xdp(&mut self.io);
             }
+            slowest = slowest.max(one.elapsed_us());
+            // Starting 200 instances takes milliseconds: the running masters' adverts
+            // must not wait for it.
+            self.sweep_adverts(&mut swept);
         }
+        let started_at = watch.elapsed_us();
         self.plan = plan;
         self.rebuild_routes();
         self.rebuild_pollset();
+        debug!(
+            updated,
+            stopped = stopped_at - updated,
+            started = started_at - stopped_at,
+            total = watch.elapsed_us(),
+            slowest,
+            "applied (µs)"
+        );
         let (same, changed, stopped, new) = diff.counts();
         let summary = format!(
             "reloaded: {same} unchanged, {changed} changed in place, {stopped} stopped, {new} started"

@@ -50,7 +50,7 @@ pub struct Reloaded {
     pub summary: String,
     /// The runners that stopped: dropped on the main thread (removing a VMAC is netlink
     /// and sysctl work the engine thread must not do).
-    pub retired: Vec<Runner>,
+    pub retired: Vec<Box<Runner>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

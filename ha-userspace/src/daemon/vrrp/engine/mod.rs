@@ -35,7 +35,7 @@ use super::receive::AdvertReceiver;
 use super::route::Routes;
 use super::runner::Runner;
 use super::xdp_maps::{VrrpMaps, XdpEvents};
-use crate::daemon::clock::mono_now;
+use crate::daemon::clock::{mono_now, Stopwatch};
 use crate::daemon::events::Event;
 use crate::daemon::netlink::{LinkMonitor, Netlink, NetlinkError};
 use crate::daemon::plan::VrrpPlan;
@@ -64,7 +64,8 @@ pub struct EngineParts {
 
 pub(super) struct Engine {
     plan: VrrpPlan,
-    runners: Vec<Runner>,
+    /// Boxed: a reload moves pointers, not the runners themselves.
+    runners: Vec<Box<Runner>>,
     io: Io,
     rx: BTreeMap<RxKey, Box<dyn AdvertReceiver>>,
     xdp_events: Option<XdpEvents>,
@@ -81,6 +82,13 @@ pub(super) struct Engine {
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
 }
+
+/// One wake-up longer than this is logged with where the time went (a warning: the adverts
+/// of instances at 0.01 s are due every 10 ms).
+const ENGINE_BUSY_US: u64 = 3_000;
+
+/// How long a batch of due timers may run before the masters' due adverts are sent.
+const ADVERT_SWEEP_US: u64 = 500;
 
 /// Fixed poll slots: the command eventfd, the link monitor, the XDP ring (or a placeholder
 /// that never fires); the receive sockets follow.
@@ -185,7 +193,7 @@ impl Engine {
         let deadline = self
             .runners
             .iter()
-            .filter_map(Runner::deadline)
+            .filter_map(|r| r.deadline())
             .chain(self.io.announcer.deadline())
             .min();
         for p in &mut self.pollset {
@@ -194,6 +202,12 @@ impl Engine {
         let rc = ppoll(&mut self.pollset, deadline);
         let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
         let now = mono_now();
+        let busy = Stopwatch::start();
+        if let Some(late) = deadline.map(|d| now.saturating_since(d).0) {
+            if late > ENGINE_BUSY_US {
+                warn!("VRRP engine woke {late} µs after its deadline (the thread did not run)");
+            }
+        }
         if rc > 0 {
             for i in 0..self.pollkeys.len() {
                 if woke(self, i + SLOT_RX) {
@@ -207,14 +221,12 @@ impl Engine {
                 self.on_links(now);
             }
         }
-        for r in &mut self.runners {
-            if r.deadline().is_some_and(|d| d <= now) {
-                r.on_timer(now, &mut self.io);
-            }
-        }
+        let received = busy.elapsed_us();
+        self.run_timers(now);
         if self.io.announcer.deadline().is_some_and(|d| d <= now) {
             self.io.announcer.on_timer(now);
         }
+        let timed = busy.elapsed_us();
         let mut running = true;
         if woke(self, SLOT_WAKE) {
             let mut buf = [0u8; 8];
@@ -225,7 +237,47 @@ impl Engine {
             }
         }
         self.flush();
+        let total = busy.elapsed_us();
+        if total > ENGINE_BUSY_US {
+            warn!(
+                "VRRP engine busy for {total} µs in one wake-up (receive {received}, timers {}, \
+                 commands and events {}): adverts due meanwhile went out late",
+                timed - received,
+                total - timed
+            );
+        }
         running
+    }
+
+    /// Every runner whose deadline has come. Adverts of running masters go first and are
+    /// sent again between slow items (a takeover sets addresses through netlink): after a
+    /// reload that starts 200 instances at once, their takeovers must not hold back the
+    /// adverts that keep the other virtual routers alive.
+    fn run_timers(&mut self, now: MonoTime) {
+        let mut due: Vec<usize> = (0..self.runners.len())
+            .filter(|&i| self.runners[i].deadline().is_some_and(|d| d <= now))
+            .collect();
+        due.sort_by_key(|&i| !self.runners[i].advert_due(now));
+        let mut swept = Stopwatch::start();
+        for i in due {
+            self.runners[i].on_timer(mono_now(), &mut self.io);
+            self.sweep_adverts(&mut swept);
+        }
+    }
+
+    /// Between slow items: when `swept` has run longer than [`ADVERT_SWEEP_US`], sends the
+    /// adverts of masters that came due, and restarts it.
+    fn sweep_adverts(&mut self, swept: &mut Stopwatch) {
+        if swept.elapsed_us() <= ADVERT_SWEEP_US {
+            return;
+        }
+        let now = mono_now();
+        for r in &mut self.runners {
+            if r.advert_due(now) {
+                r.on_timer(now, &mut self.io);
+            }
+        }
+        *swept = Stopwatch::start();
     }
 
     fn rebuild_pollset(&mut self) {
@@ -240,8 +292,8 @@ impl Engine {
     }
 
     fn rebuild_routes(&mut self) {
-        self.raw_routes = Routes::new(self.runners.iter().map(Runner::raw_listener));
-        self.xdp_routes = Routes::new(self.runners.iter().map(Runner::xdp_listener));
+        self.raw_routes = Routes::new(self.runners.iter().map(|r| r.raw_listener()));
+        self.xdp_routes = Routes::new(self.runners.iter().map(|r| r.xdp_listener()));
     }
 
     fn on_links(&mut self, now: MonoTime) {

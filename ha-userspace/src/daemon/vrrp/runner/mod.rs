@@ -143,6 +143,8 @@ pub struct Runner {
     follow: Follow,
     /// The VIPs are set (between AddVips and RemoveVips).
     holding_vips: bool,
+    /// When the last advert went out as MASTER.
+    last_advert: Option<MonoTime>,
 }
 
 impl Runner {
@@ -235,6 +237,7 @@ impl Runner {
             last_sig: None,
             follow: Follow::default(),
             holding_vips: false,
+            last_advert: None,
             vip_ifindex,
             _vmac: vmac,
             tx,
@@ -292,6 +295,12 @@ impl Runner {
         self.retrack(now, io);
     }
 
+    /// Whether this instance is MASTER and its next advert is due (the Adver_Timer, RFC 5798
+    /// §6.4.3): the cheap, time-critical part of the timers.
+    pub fn advert_due(&self, now: MonoTime) -> bool {
+        self.fsm.state() == State::Master && self.fsm.poll_timeout().is_some_and(|t| t <= now)
+    }
+
     /// The earliest time something is due: the protocol timer or an announcement.
     pub fn deadline(&self) -> Option<MonoTime> {
         [
@@ -347,6 +356,7 @@ impl Runner {
             match a {
                 Action::SendAdvert { priority } => {
                     self.send_advert(priority);
+                    self.note_advert(now);
                     if let Some(t) = timing.as_mut().filter(|t| t.steps.advert_us == 0) {
                         t.steps.advert_us = t.watch.elapsed_us().max(1);
                     }
@@ -405,6 +415,19 @@ impl Runner {
             debug!(instance = %self.plan.name, steps = ?t.steps, "takeover timed (µs)");
             self.counters.last_takeover = Some(t.steps);
         }
+    }
+
+    /// An advert went out at `now`: the longest gap between two of a MASTER's is counted.
+    fn note_advert(&mut self, now: MonoTime) {
+        if self.fsm.state() != State::Master {
+            self.last_advert = None;
+            return;
+        }
+        if let Some(prev) = self.last_advert {
+            let gap = now.saturating_since(prev).0;
+            self.counters.max_advert_gap_us = self.counters.max_advert_gap_us.max(gap);
+        }
+        self.last_advert = Some(now);
     }
 
     fn on_transition(&mut self, from: State, to: State, reason: Reason, io: &mut Io) {
