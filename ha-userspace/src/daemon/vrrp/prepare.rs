@@ -50,6 +50,7 @@ pub struct Prepared {
     /// A runner per `Start` and `Restart` fate, in their order. Boxed, here: the engine
     /// moves pointers, and every page of a runner was touched on this thread (a first touch
     /// of fresh memory is a page fault, milliseconds for a few hundred runners on a VM).
+    #[allow(clippy::vec_box)]
     pub fresh: Vec<Box<Runner>>,
     /// Each `InPlace` fate's VIP interfaces, in their order.
     pub updates: Vec<Vec<u32>>,

@@ -50,6 +50,7 @@ pub struct Reloaded {
     pub summary: String,
     /// The runners that stopped: dropped on the main thread (removing a VMAC is netlink
     /// and sysctl work the engine thread must not do).
+    #[allow(clippy::vec_box)]
     pub retired: Vec<Box<Runner>>,
 }
 

@@ -64,7 +64,9 @@ pub struct EngineParts {
 
 pub(super) struct Engine {
     plan: VrrpPlan,
-    /// Boxed: a reload moves pointers, not the runners themselves.
+    /// Boxed: a reload moves pointers, not the 2 KB runners, so it touches no fresh memory
+    /// here (BENCHMARKS.md "Reload": first-touch page faults cost milliseconds on a VM).
+    #[allow(clippy::vec_box)]
     runners: Vec<Box<Runner>>,
     io: Io,
     rx: BTreeMap<RxKey, Box<dyn AdvertReceiver>>,
