@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
@@ -13,7 +14,7 @@ use tracing::{error, info, warn};
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
 use super::notify::Notifier;
-use super::plan::{plan, Plan};
+use super::plan::{plan, Plan, VrrpPlan};
 use super::status::Status;
 use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
 use super::vrrp::prepare::{PrepareError, VrrpSide};
@@ -21,6 +22,8 @@ use super::vrrp::xdp_maps::VrrpMaps;
 use super::watch::{track_file, track_process, Objects, Recorder, Watchers};
 use super::xdp::XdpProgram;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
+use crate::units::Priority;
+use crate::vrrp::timers;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -195,7 +198,9 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     info!("stopping: masters send priority 0 and release their addresses");
     let Daemon {
         opts,
+        plan,
         mut vrrp,
+        xdp,
         engine,
         watchers,
         mut notifier,
@@ -216,9 +221,32 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     if let Some(p) = &opts.pid_file {
         let _ = std::fs::remove_file(p);
     }
-    // Let notify_stop scripts start before the runtime goes away.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // Let notify_stop scripts start before the runtime goes away; with XDP, wait until the
+    // backups have taken over before detaching it (see `handover_window`).
+    let linger = match xdp {
+        Some(_) => handover_window(&plan.vrrp),
+        None => Duration::ZERO,
+    };
+    tokio::time::sleep(linger.max(Duration::from_millis(50))).await;
+    drop(xdp);
     Ok(())
+}
+
+/// How long after our priority-0 adverts every backup has taken over: the longest
+/// Skew_Time a backup can have (priority 1: 255/256 of the interval in VRRPv3, of a second
+/// in VRRPv2; RFC 5798 §6.4.2), at most a second. The XDP program is detached only then:
+/// detaching holds the kernel's RTNL lock across an RCU grace period, and a router on the
+/// same kernel (another namespace, a container) that takes over meanwhile waits that long
+/// to add its VIPs, and so to send its gratuitous ARP (BENCHMARKS.md "Graceful handover":
+/// 4 runs in 60 with a 14–23 ms gap when the program went at once).
+fn handover_window(plan: &VrrpPlan) -> Duration {
+    let longest = plan
+        .instances
+        .iter()
+        .map(|i| timers::skew_time(i.version, Priority(1), i.adver_int))
+        .max()
+        .unwrap_or_default();
+    Duration::from_micros(longest.0).min(Duration::from_secs(1)) + Duration::from_millis(10)
 }
 
 /// keepalived's load-balancing half is not there yet: say so rather than ignore it.
@@ -352,5 +380,33 @@ fn write_dump(dir: &Path, name: &str, body: &str) {
     match std::fs::write(&path, format!("{body}\n")) {
         Ok(()) => info!("wrote {}", path.display()),
         Err(e) => error!("{}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::load_text;
+
+    fn window(version: u8, advert_int: &str) -> Duration {
+        let text = format!(
+            "vrrp_instance VI {{\n interface eth0\n virtual_router_id 7\n priority 100\n \
+             version {version}\n advert_int {advert_int}\n virtual_ipaddress {{\n 192.0.2.10\n }}\n}}\n"
+        );
+        let loaded = load_text(&text);
+        handover_window(&plan(&loaded.config, &loaded.map).unwrap().vrrp)
+    }
+
+    /// RFC 5798 §6.4.2: a backup of priority 1 takes over 255/256 of an interval (v3) or of
+    /// a second (v2) after the priority-0 advert; XDP is detached after that.
+    #[test]
+    fn xdp_lingers_for_the_longest_backup_skew() {
+        assert_eq!(window(3, "0.01"), Duration::from_micros(9_960 + 10_000));
+        assert_eq!(window(2, "1"), Duration::from_micros(996_093 + 10_000));
+        assert_eq!(
+            window(3, "5"),
+            Duration::from_secs(1) + Duration::from_millis(10),
+            "at most a second"
+        );
     }
 }
