@@ -6,11 +6,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ha::units::Centis;
+use ha::family::Family;
+use ha::units::{Centis, Vrid};
 use ha::vrrp::auth::{encode_ipv4_ah, parse_ah};
 use ha::vrrp::checksum::vrrp_checksum;
 use ha::vrrp::ipv4::{encode_ipv4_packet, parse_ipv4_packet, Ipv4Tx};
-use ha::vrrp::packet::{decode, encode, Auth, Family, Version, IPPROTO_AH};
+use ha::vrrp::packet::{decode, encode, Auth, Version, IPPROTO_AH};
 use ha::vrrp::validate::{receive_ipv4, receive_ipv6, ExpectAuth, RxExpect};
 use libfuzzer_sys::fuzz_target;
 
@@ -91,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
 
     // And through the full receive checks, for both families: must not panic.
     let expect = |family, auth| RxExpect {
-        vrid: sel,
+        vrid: Vrid(sel),
         version: if sel & 1 == 0 {
             Version::V2
         } else {
