@@ -97,3 +97,24 @@ pub fn messages(loaded: &crate::config::Loaded) -> Vec<String> {
         })
         .collect()
 }
+
+/// A VRRPv3 state machine from 192.0.2.5, priority 100, `state BACKUP`, that has handled
+/// Startup at time 0 (its startup actions drained): BACKUP with its Master_Down_Timer.
+pub fn started_backup(vrid: u8, adver_int: crate::units::Centis) -> crate::vrrp::fsm::Instance {
+    use crate::time::MonoTime;
+    use crate::units::{Priority, Vrid};
+    use crate::vrrp::fsm::{Input, Instance, InstanceConfig, StartState};
+    use crate::vrrp::timers::Version;
+    let mut c = InstanceConfig::new(
+        Vrid(vrid),
+        Priority(100),
+        adver_int,
+        Version::V3,
+        "192.0.2.5".parse().expect("an address"),
+    );
+    c.start = Some(StartState::Backup);
+    let mut i = Instance::new(c).expect("a valid config");
+    i.handle(MonoTime(0), Input::Startup);
+    i.drain_actions().count();
+    i
+}

@@ -59,10 +59,10 @@ pub fn held(
 mod tests {
     use super::*;
     use crate::config::model::vrrp::Notify;
+    use crate::test_support::started_backup;
     use crate::time::MonoTime;
-    use crate::units::{Centis, Priority, Vrid};
-    use crate::vrrp::fsm::{Input, Instance, InstanceConfig, StartState};
-    use crate::vrrp::timers::Version;
+    use crate::units::{Centis, Priority};
+    use crate::vrrp::fsm::{Input, Instance};
 
     fn group(members: &[&str]) -> Vec<GroupPlan> {
         vec![GroupPlan {
@@ -83,23 +83,9 @@ mod tests {
 
     impl Pair {
         fn new() -> Pair {
-            let mk = |vrid| {
-                let mut c = InstanceConfig::new(
-                    Vrid(vrid),
-                    Priority(100),
-                    Centis(100),
-                    Version::V3,
-                    "192.0.2.5".parse().unwrap(),
-                );
-                c.start = Some(StartState::Backup);
-                let mut i = Instance::new(c).unwrap();
-                i.handle(MonoTime(0), Input::Startup);
-                i.drain_actions().count();
-                i
-            };
             Pair {
-                a: mk(1),
-                b: mk(2),
+                a: started_backup(1, Centis(100)),
+                b: started_backup(2, Centis(100)),
                 groups: group(&["A", "B"]),
             }
         }

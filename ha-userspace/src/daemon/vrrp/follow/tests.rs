@@ -2,9 +2,9 @@
 //! VRRPv3, advert_int 0.01 s, priority 100: Master_Down_Interval = 30 ms + 6.093 ms skew.
 
 use super::*;
-use crate::units::{Centis, Priority, Vrid};
-use crate::vrrp::fsm::{Action, InstanceConfig, StartState};
-use crate::vrrp::timers::Version;
+use crate::test_support::started_backup;
+use crate::units::{Centis, Priority};
+use crate::vrrp::fsm::Action;
 
 const MDI: u64 = 36_093;
 const MASTER: &str = "192.0.2.9";
@@ -21,16 +21,7 @@ fn master_advert(n: u8) -> Signature {
 
 /// A BACKUP that heard the master at t=0 and that the kernel now follows.
 fn following() -> (Instance, Follow) {
-    let mut c = InstanceConfig::new(
-        Vrid(7),
-        Priority(100),
-        Centis(1),
-        Version::V3,
-        "192.0.2.5".parse().unwrap(),
-    );
-    c.start = Some(StartState::Backup);
-    let mut fsm = Instance::new(c).unwrap();
-    fsm.handle(t(0), Input::Startup);
+    let mut fsm = started_backup(7, Centis(1));
     fsm.handle(
         t(0),
         Input::Advert {
