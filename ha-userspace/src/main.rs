@@ -85,6 +85,9 @@ struct ClientArgs {
         default_value = "/etc/keepalived/keepalived.conf"
     )]
     file: PathBuf,
+    /// The daemon's config id, for `@ID` lines of that config.
+    #[arg(short = 'i', long = "config-id")]
+    config_id: Option<String>,
 }
 
 impl ClientArgs {
@@ -92,7 +95,11 @@ impl ClientArgs {
         if let Some(s) = &self.sock.control_socket {
             return s.clone();
         }
-        let loaded = config::load(&self.file, &LoadOptions::default(), &SystemEnv);
+        let opts = LoadOptions {
+            config_id: self.config_id.clone(),
+            ..LoadOptions::default()
+        };
+        let loaded = config::load(&self.file, &opts, &SystemEnv);
         let d = &loaded.config.global.daemon;
         let netns = d.net_namespace.clone().or_else(control::current_netns);
         control::default_socket(d.instance.as_deref(), netns.as_deref())

@@ -13,13 +13,14 @@ use tracing::{error, info, warn};
 
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
+use super::netlink::LinkMonitor;
 use super::notify::Notifier;
 use super::plan::{plan, Plan, VrrpPlan};
 use super::status::Status;
 use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
 use super::vrrp::prepare::{PrepareError, VrrpSide};
 use super::vrrp::xdp_maps::VrrpMaps;
-use super::watch::{track_file, track_process, Objects, Recorder, Watchers};
+use super::watch::{track_file, track_process, Objects, Recorder, Sink, Watchers};
 use super::xdp::XdpProgram;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
 use crate::units::Priority;
@@ -103,6 +104,8 @@ struct Daemon {
     notifier: Notifier,
     loaded_at: u64,
     reloads: u64,
+    /// When to detach XDP from interfaces a reload left unused.
+    release_xdp_at: Option<tokio::time::Instant>,
 }
 
 /// Tracked files and processes as they are now.
@@ -146,16 +149,26 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             Err(e) => warn!("XDP fast path not available ({e}): adverts go through raw sockets"),
         }
     }
+    let linkmon = LinkMonitor::new().map_err(engine::EngineError::from)?;
     let mut vrrp = VrrpSide::new()?;
     let first = vrrp.prepare(plan.vrrp.clone(), &objects, xdp.as_mut())?;
-    let engine = Arc::new(engine::spawn(
+    let spawned = engine::spawn(
         first,
         EngineParts {
+            linkmon,
             realtime: opts.realtime,
             xdp: maps,
             events: ev_tx,
         },
-    )?);
+    );
+    let engine = match spawned {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            // The firewall, static addresses and XDP attachments are in place already.
+            vrrp.stop();
+            return Err(e.into());
+        }
+    };
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
             warn!("pid file {}: {e}", p.display());
@@ -180,6 +193,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         sink,
         loaded_at: unix_secs(),
         reloads: 0,
+        release_xdp_at: None,
     };
     loop {
         tokio::select! {
@@ -189,6 +203,10 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = usr1.recv() => d.dump(false).await,
             _ = usr2.recv() => d.dump(true).await,
             Some(e) = ev_rx.recv() => d.notifier.on_event(&e),
+            _ = sleep_until_or_never(d.release_xdp_at) => {
+                d.release_xdp_at = None;
+                d.vrrp.release_unused(d.xdp.as_mut());
+            }
             Some(inc) = ctl_rx.recv() => {
                 let reply = d.control(inc.request).await;
                 let _ = inc.reply.send(reply);
@@ -249,6 +267,14 @@ fn handover_window(plan: &VrrpPlan) -> Duration {
     Duration::from_micros(longest.0).min(Duration::from_secs(1)) + Duration::from_millis(10)
 }
 
+/// Sleeps until `at`, or forever.
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// keepalived's load-balancing half is not there yet: say so rather than ignore it.
 fn warn_lb_not_balanced(plan: &Plan) {
     let n = plan.lb.virtual_servers.len();
@@ -304,8 +330,15 @@ impl Daemon {
 
     async fn try_reload(&mut self) -> Result<String, RunError> {
         let plan = load_plan(&self.opts)?;
-        let mut known = self.sink.known();
-        known.extend(read_objects(&plan));
+        // Tracked files and processes as they are now, told first (as a watcher would), so
+        // running instances and the new ones both start from them.
+        let before = self.sink.known();
+        for ((kind, name), value) in read_objects(&plan) {
+            if before.get(&(kind, name.clone())) != Some(&value) {
+                self.sink.report(kind, &name, value);
+            }
+        }
+        let known = self.sink.known();
         let prepared = self
             .vrrp
             .prepare(plan.vrrp.clone(), &known, self.xdp.as_mut())?;
@@ -320,8 +353,12 @@ impl Daemon {
         })?;
         // Stopped instances' VMACs are removed here, off the engine thread.
         drop(done.retired);
-        self.vrrp.after_apply(self.xdp.as_mut());
+        // Interfaces no instance runs on any more lose the XDP program once the backups of
+        // the stopped instances have taken over (see `handover_window`).
+        self.release_xdp_at = Some(tokio::time::Instant::now() + handover_window(&self.plan.vrrp));
         self.notifier.update(&plan);
+        // What the watchers last said, now: a script may have changed during the reload.
+        let known = self.sink.known();
         self.watchers = Watchers::start(&plan, self.sink.clone(), &known);
         warn_lb_not_balanced(&plan);
         self.plan = plan;

@@ -238,7 +238,9 @@ impl Instance {
         if cfg.vrid != old.vrid
             || cfg.version != old.version
             || cfg.primary_ip != old.primary_ip
-            || (cfg.priority == Priority::OWNER) != self.is_owner()
+            // The configured ownership: an owner conflict lowers the running priority to
+            // 254 but the router was configured as the owner, and a reload may keep it so.
+            || cfg.priority.is_owner() != old.priority.is_owner()
         {
             return Err(ReconfigureError::Identity);
         }
@@ -252,7 +254,13 @@ impl Instance {
             // A master advertises its own interval (RFC 5798 §6.4.3).
             self.master_adver_int = self.cfg.adver_int;
         }
-        self.on_priority_change(priority);
+        if self.is_owner() {
+            // The owner's priority never moves with tracking; a reload restores it after
+            // an owner conflict lowered it.
+            self.priority = priority;
+        } else {
+            self.on_priority_change(priority);
+        }
         Ok(())
     }
 

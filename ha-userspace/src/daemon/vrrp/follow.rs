@@ -47,6 +47,7 @@ pub struct Follow {
 }
 
 impl Follow {
+    #[cfg(test)]
     pub fn watch(&self) -> Watch {
         self.watch
     }

@@ -70,7 +70,8 @@ pub struct VrrpSide {
     plan: VrrpPlan,
     /// Where each instance of `plan` runs.
     placements: Vec<Placement>,
-    rx_open: BTreeSet<RxKey>,
+    /// The receive sockets open, with the multicast groups each joined.
+    rx_open: BTreeMap<RxKey, BTreeSet<IpAddr>>,
     firewall: Firewall,
     /// Whether the firewall was loaded once (the first load also clears leftovers).
     firewall_started: bool,
@@ -90,16 +91,11 @@ impl VrrpSide {
                 firewall: Default::default(),
             },
             placements: Vec::new(),
-            rx_open: BTreeSet::new(),
+            rx_open: BTreeMap::new(),
             firewall: Firewall::default(),
             firewall_started: false,
             shared: BTreeSet::new(),
         })
-    }
-
-    /// The plan running now.
-    pub fn plan(&self) -> &VrrpPlan {
-        &self.plan
     }
 
     /// Prepares `plan` to replace what runs (at the first start, nothing runs). On success
@@ -137,10 +133,18 @@ impl VrrpSide {
                 }
             }
         }
+        // Again, now that the new VMACs exist (their routes and links need them).
+        let links = if fresh.iter().any(|r| r.placement().vmac_index.is_some()) {
+            self.nl.links()?
+        } else {
+            links
+        };
         let wanted = rx_wanted(&plan.instances, &placements);
         let mut rx_open: Vec<(RxKey, Box<dyn AdvertReceiver>)> = Vec::new();
         for (key, groups) in &wanted {
-            if self.rx_open.contains(key) {
+            // Open, and joined to every group it needs (a new instance may bring another
+            // multicast group): kept. Otherwise a new socket replaces it.
+            if self.rx_open.get(key) == Some(groups) {
                 continue;
             }
             let ifname = placements
@@ -173,8 +177,8 @@ impl VrrpSide {
             self.shared = layout.shared.clone();
             layout
         });
-        let rx_keep: BTreeSet<RxKey> = wanted.into_keys().collect();
-        self.rx_open = rx_keep.clone();
+        let rx_keep: BTreeSet<RxKey> = wanted.keys().copied().collect();
+        self.rx_open = wanted;
         self.placements = placements;
         self.plan = plan.clone();
         Ok(Prepared {
@@ -190,9 +194,9 @@ impl VrrpSide {
         })
     }
 
-    /// After the engine applied a reload: the program leaves the interfaces no instance
-    /// runs on any more (their instances are out of the maps by now).
-    pub fn after_apply(&mut self, xdp: Option<&mut XdpProgram>) {
+    /// After the engine applied a reload and the backups took over: the program leaves the
+    /// interfaces no instance runs on any more (their instances are out of the maps).
+    pub fn release_unused(&mut self, xdp: Option<&mut XdpProgram>) {
         if let Some(x) = xdp {
             let keep: Vec<u32> = self.placements.iter().map(|p| p.base_ifindex).collect();
             x.release_others(Feature::Vrrp, &keep);

@@ -134,6 +134,15 @@ impl Tracking {
             .collect();
     }
 
+    /// Takes every tracked link's state from `link_up` (the engine's current view, when an
+    /// instance starts).
+    pub fn sync_links(&mut self, plan: &InstancePlan, link_up: impl Fn(&str) -> bool) {
+        self.link_up = link_up(&plan.ifname);
+        for (name, up) in &mut self.interfaces {
+            *up = link_up(name);
+        }
+    }
+
     /// A link changed; true if this instance cares.
     pub fn set_link(&mut self, plan: &InstancePlan, name: &str, up: bool) -> bool {
         let mut changed = false;

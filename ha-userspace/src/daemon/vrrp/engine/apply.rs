@@ -1,11 +1,13 @@
-//! Applying a prepared start or reload on the engine thread: only in-memory work and the
-//! VIP changes of instances that stop. Order, as keepalived's reload: instances changed in
-//! place first, then those that stop (priority 0, VIPs removed), then the new ones start.
+//! Applying a prepared start or reload on the engine thread: what the instances themselves
+//! do (adverts, the VIPs a MASTER swaps or releases, kernel map writes), nothing of the
+//! preparation (`prepare.rs`). Order, as keepalived's reload: instances changed in place
+//! first, then those that stop (priority 0, VIPs removed), then the new ones start. The
+//! running masters' due adverts are sent between items.
 
 use tracing::debug;
 
-use super::{Engine, Reloaded};
-use crate::daemon::clock::Stopwatch;
+use super::{Engine, Io, Reloaded, ADVERT_SWEEP_US};
+use crate::daemon::clock::{mono_now, Stopwatch};
 use crate::daemon::vrrp::prepare::Prepared;
 use crate::daemon::vrrp::reload_diff::Fate;
 use crate::daemon::vrrp::runner::Runner;
@@ -26,7 +28,13 @@ impl Engine {
             known,
         } = p;
         let watch = Stopwatch::start();
-        self.io.links = links;
+        // The engine's own view of a link (kept current by its events since the main
+        // thread's dump) wins; the dump adds what it does not know yet (new VMACs).
+        for l in links.0 {
+            if self.io.links.by_index(l.index).is_none() {
+                self.io.links.update(&l);
+            }
+        }
         for (k, v) in known {
             self.objects.entry(k).or_insert(v);
         }
@@ -34,7 +42,9 @@ impl Engine {
             .into_iter()
             .map(Some)
             .collect();
-        // Changed in place.
+        // Changed in place. The runners are out of `self.runners` meanwhile: their due
+        // adverts are sent from here.
+        let mut swept = Stopwatch::start();
         let mut updates = updates.into_iter();
         for (newp, fate) in plan.instances.iter().zip(&diff.fates) {
             if let Fate::InPlace { old: i } = *fate {
@@ -42,6 +52,7 @@ impl Engine {
                 if let Some(r) = old[i].as_mut() {
                     r.update(now, newp.clone(), vips, &self.objects, &mut self.io);
                 }
+                sweep_old(&mut old, &mut swept, &mut self.io);
             }
         }
         let updated = watch.elapsed_us();
@@ -53,6 +64,7 @@ impl Engine {
                 r.detach_xdp(&mut self.io);
                 retired.push(r);
             }
+            sweep_old(&mut old, &mut swept, &mut self.io);
         }
         let stopped_at = watch.elapsed_us();
         // Receive paths and the XDP layout of the new set.
@@ -75,7 +87,6 @@ impl Engine {
             };
             self.runners.extend(r);
         }
-        let mut swept = Stopwatch::start();
         let mut slowest = 0;
         for i in 0..self.runners.len() {
             let one = Stopwatch::start();
@@ -107,4 +118,18 @@ impl Engine {
         );
         Reloaded { summary, retired }
     }
+}
+
+/// [`Engine::sweep_adverts`] for the runners still held in the old list.
+fn sweep_old(old: &mut [Option<Box<Runner>>], swept: &mut Stopwatch, io: &mut Io) {
+    if swept.elapsed_us() <= ADVERT_SWEEP_US {
+        return;
+    }
+    let now = mono_now();
+    for r in old.iter_mut().flatten() {
+        if r.advert_due(now) {
+            r.on_timer(now, io);
+        }
+    }
+    *swept = Stopwatch::start();
 }

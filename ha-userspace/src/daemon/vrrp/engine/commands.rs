@@ -49,7 +49,7 @@ pub struct VrrpStatus {
 pub struct Reloaded {
     pub summary: String,
     /// The runners that stopped: dropped on the main thread (removing a VMAC is netlink
-    /// and sysctl work the engine thread must not do).
+    /// and sysctl work the engine thread must not do while it runs).
     #[allow(clippy::vec_box)]
     pub retired: Vec<Box<Runner>>,
 }

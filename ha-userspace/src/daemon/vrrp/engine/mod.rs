@@ -56,6 +56,9 @@ pub enum EngineError {
 
 /// What the engine thread starts with besides its first prepared plan.
 pub struct EngineParts {
+    /// Opened before the first plan was prepared, so no link change after its link dump
+    /// is missed.
+    pub linkmon: LinkMonitor,
     pub realtime: bool,
     /// The XDP maps and event ring, when the fast path runs.
     pub xdp: Option<(VrrpMaps, XdpEvents)>,
@@ -103,7 +106,6 @@ const SLOT_RX: usize = 3;
 /// come before any instance starts.
 pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, EngineError> {
     let io_err = |what| move |source| EngineError::Io { what, source };
-    let linkmon = LinkMonitor::new()?;
     let announcer = Announcer::new().map_err(io_err("announcement sockets"))?;
     // SAFETY: plain eventfd(2); the fd is owned right away.
     let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
@@ -131,7 +133,7 @@ pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, Engine
         xdp_events,
         raw_routes: Routes::default(),
         xdp_routes: Routes::default(),
-        linkmon,
+        linkmon: parts.linkmon,
         objects: first.known.clone(),
         cmds,
         wake: wake_fd.clone(),
@@ -201,11 +203,14 @@ impl Engine {
         for p in &mut self.pollset {
             p.revents = 0;
         }
+        let waited_from = mono_now();
         let rc = ppoll(&mut self.pollset, deadline);
         let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
         let now = mono_now();
         let busy = Stopwatch::start();
-        if let Some(late) = deadline.map(|d| now.saturating_since(d).0) {
+        // Late only when the deadline was ahead when the wait began (one that passed during
+        // a busy wake-up is that wake-up's, reported below).
+        if let Some(late) = deadline.map(|d| now.saturating_since(d.max(waited_from)).0) {
             if late > ENGINE_BUSY_US {
                 warn!("VRRP engine woke {late} µs after its deadline (the thread did not run)");
             }
@@ -235,7 +240,7 @@ impl Engine {
             // SAFETY: reading 8 bytes into a valid buffer resets the eventfd counter.
             unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
             while let Ok(c) = self.cmds.try_recv() {
-                running &= self.command(now, c);
+                running &= self.command(mono_now(), c);
             }
         }
         self.flush();

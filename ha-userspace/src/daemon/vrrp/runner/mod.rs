@@ -111,8 +111,8 @@ pub struct Runner {
     place: Placement,
     fsm: Instance,
     tx: TxSocket,
-    /// The `use_vmac` macvlan, held for its removal when the runner is dropped (on the
-    /// main thread).
+    /// The `use_vmac` macvlan, held for its removal when the runner is dropped: on the
+    /// main thread after a reload stopped it, on the engine thread as it exits.
     _vmac: Option<Vmac>,
     /// VIP i's interface, resolved when the instance starts or reloads.
     vip_ifindex: Vec<u32>,
@@ -148,8 +148,10 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Opens what the instance needs, on the main thread. Fails without side effects, so a
-    /// reload that cannot start an instance leaves the running config alone.
+    /// Opens what the instance needs, on the main thread. Everything that can fail before
+    /// the VMAC is created is checked first, so a reload that cannot start an instance
+    /// leaves the running config alone (a VMAC of the same name as a running instance's is
+    /// replaced, as keepalived does: README "Not yet").
     pub fn new(
         plan: InstancePlan,
         nl: &mut Netlink,
@@ -183,6 +185,19 @@ impl Runner {
             name: name.clone(),
             source,
         })?;
+        // The VIPs' interfaces, before anything is created.
+        let vmac_name = plan.vmac.as_ref().map(|v| v.name.as_str());
+        if let Some(dev) = plan
+            .vips
+            .iter()
+            .filter_map(|v| v.dev.as_deref())
+            .find(|d| links.by_name(d).is_none() && Some(*d) != vmac_name)
+        {
+            return Err(RunnerError::NoInterface {
+                name: name.clone(),
+                ifname: dev.into(),
+            });
+        }
         let vmac = match &plan.vmac {
             None => None,
             Some(v) => {
@@ -251,10 +266,6 @@ impl Runner {
         &self.plan.name
     }
 
-    pub fn plan(&self) -> &InstancePlan {
-        &self.plan
-    }
-
     pub fn placement(&self) -> &Placement {
         &self.place
     }
@@ -289,6 +300,8 @@ impl Runner {
 
     /// Starts the state machine, in FAULT if a tracked object is already down.
     pub fn start(&mut self, now: MonoTime, io: &mut Io) {
+        // Links as the engine sees them now, not as the main thread's dump did.
+        self.tracking.sync_links(&self.plan, |n| io.links.is_up(n));
         self.attach_xdp(io);
         self.fsm.handle(now, Input::Startup);
         self.run_actions(now, io);
@@ -458,6 +471,7 @@ impl Runner {
             self.counters.released_master += 1;
             self.second_burst = None;
             self.refresh_at = None;
+            self.last_advert = None;
         }
         let shown = match &cause {
             Some(c) => format!("{reason:?}: {c}"),
@@ -522,10 +536,15 @@ pub fn resolve_vips(
     links: &Links,
 ) -> Result<Vec<u32>, RunnerError> {
     let default = place.vmac_index.unwrap_or(place.base_ifindex);
+    let vmac_name = plan.vmac.as_ref().map(|v| v.name.as_str());
     plan.vips
         .iter()
         .map(|v| match &v.dev {
             None => Ok(default),
+            // The instance's own VMAC, which a link dump taken before it existed lacks.
+            Some(dev) if Some(dev.as_str()) == vmac_name && place.vmac_index.is_some() => {
+                Ok(default)
+            }
             Some(dev) => links.index_of(dev).ok_or_else(|| RunnerError::NoInterface {
                 name: plan.name.clone(),
                 ifname: dev.clone(),

@@ -20,13 +20,12 @@ use crate::vrrp::validate::{self, Accepted, Dropped, RxExpect};
 impl Runner {
     /// What the receive path delivered for this instance; `now` is when the engine woke.
     pub fn on_rx(&mut self, now: MonoTime, rx: Rx<'_>, io: &mut Io) {
-        if let Rx::MasterDown { last_seen, .. } = rx {
-            self.on_master_down(now, last_seen, io);
-            return;
-        }
-        self.catch_up(now, io);
         match rx {
-            Rx::Packet { bytes, v6, at, .. } => self.on_packet(at, bytes, v6, io),
+            Rx::MasterDown { last_seen, .. } => self.on_master_down(now, last_seen, io),
+            Rx::Packet { bytes, v6, at, .. } => {
+                self.catch_up(now, io);
+                self.on_packet(at, bytes, v6, io)
+            }
             Rx::Message {
                 bytes,
                 src,
@@ -38,11 +37,11 @@ impl Runner {
                 if src == self.place.src {
                     return;
                 }
+                self.catch_up(now, io);
                 self.update_expect(src);
                 let r = validate::receive_message(bytes, src, dst, Some(hop_limit), &self.expect);
                 self.on_checked(at, src, dst, bytes, r, io);
             }
-            Rx::MasterDown { .. } => {}
         }
     }
 

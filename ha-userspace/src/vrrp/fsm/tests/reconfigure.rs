@@ -56,3 +56,21 @@ fn identity_changes_are_refused() {
         "a refused config changes nothing"
     );
 }
+
+/// An owner whose priority an owner conflict lowered to 254 is still configured as the
+/// owner: a reload that keeps `priority 255` is no change of identity (and restores 255).
+#[test]
+fn an_owner_lowered_by_a_conflict_reloads_in_place() {
+    let mut i = instance(cfg(255));
+    i.handle(t(0), Input::Startup);
+    i.handle(t(10), advert(LOW_PEER, 255));
+    drain(&mut i);
+    assert_eq!(i.priority(), Priority(254));
+    assert_eq!(i.reconfigure(cfg(255)), Ok(()));
+    assert_eq!(i.priority(), Priority(255));
+    assert_eq!(
+        i.reconfigure(cfg(200)),
+        Err(ReconfigureError::Identity),
+        "but it cannot stop owning"
+    );
+}
