@@ -9,10 +9,12 @@
 //! - `vips.rs`: VIPs, routes and rules on MASTER, and their announcements;
 //! - `track.rs`: priority and FAULT from tracked objects;
 //! - `update.rs`: a reload's new plan, in place;
+//! - `status.rs`: what `ha status` shows of it;
 //! - `xdp.rs`: what the kernel is told, and its view of the followed master.
 
 mod receive;
 mod send;
+mod status;
 mod track;
 mod update;
 mod vips;
@@ -33,7 +35,7 @@ use crate::daemon::clock::{unix_secs, Stopwatch};
 use crate::daemon::events::VrrpEvent;
 use crate::daemon::netlink::{Links, Netlink, NetlinkError};
 use crate::daemon::plan::{AuthPlan, InstancePlan};
-use crate::daemon::status::{InstanceCounters, InstanceStatus, TakeoverSteps};
+use crate::daemon::status::{InstanceCounters, TakeoverSteps};
 use crate::daemon::watch::Objects;
 use crate::family::Family;
 use crate::time::MonoTime;
@@ -486,46 +488,6 @@ impl Runner {
             cause,
             priority: self.fsm.priority(),
         });
-    }
-
-    pub fn status(&self) -> InstanceStatus {
-        let mut counters = self.counters.clone();
-        counters.rx_dropped = self
-            .drops
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.to_owned(), n))
-            .collect();
-        let state = self.fsm.state();
-        let (master, master_priority) = match (state, self.fsm.master()) {
-            (State::Master, _) => (Some(self.place.src.to_string()), Some(self.fsm.priority())),
-            (_, Some(m)) => (Some(m.addr.to_string()), Some(m.priority)),
-            _ => (None, None),
-        };
-        InstanceStatus {
-            name: self.plan.name.clone(),
-            interface: self.plan.ifname.clone(),
-            family: self.plan.family.keyword().into(),
-            vrid: self.plan.vrid,
-            version: self.plan.version.number(),
-            state: state.as_str().into(),
-            priority: self.plan.priority,
-            effective_priority: self.fsm.priority(),
-            source: self.place.src.to_string(),
-            master,
-            master_priority,
-            vips: self
-                .plan
-                .vips
-                .iter()
-                .map(|v| format!("{}/{}", v.addr, v.prefix_len))
-                .collect(),
-            last_transition: self.last_transition.as_ref().map(|t| t.0.clone()),
-            last_transition_at: self.last_transition.as_ref().map(|t| t.1),
-            fault: self.fault.clone(),
-            sync_group: self.plan.sync_group.clone(),
-            counters,
-        }
     }
 }
 
