@@ -63,6 +63,22 @@ enum Cmd {
     },
 }
 
+/// The config file and the id its `@ID` lines are read for: the same two flags for every
+/// command, as keepalived spells them.
+#[derive(Args, Clone)]
+struct ConfigArgs {
+    /// The configuration file.
+    #[arg(
+        short = 'f',
+        long = "use-file",
+        default_value = "/etc/keepalived/keepalived.conf"
+    )]
+    file: PathBuf,
+    /// Config id for `@ID` lines (default: host name up to the first dot).
+    #[arg(short = 'i', long = "config-id")]
+    config_id: Option<String>,
+}
+
 #[derive(Args, Clone)]
 struct SocketArg {
     /// The control socket. Default: /run/ha/ha.sock, or ha_INSTANCE_NETNS.sock there when
@@ -78,16 +94,9 @@ struct SocketArg {
 struct ClientArgs {
     #[command(flatten)]
     sock: SocketArg,
-    /// The daemon's config (read only for its `instance` and `net_namespace`).
-    #[arg(
-        short = 'f',
-        long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf"
-    )]
-    file: PathBuf,
-    /// The daemon's config id, for `@ID` lines of that config.
-    #[arg(short = 'i', long = "config-id")]
-    config_id: Option<String>,
+    /// The daemon's config, read only for its `instance` and `net_namespace`.
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 impl ClientArgs {
@@ -96,10 +105,10 @@ impl ClientArgs {
             return s.clone();
         }
         let opts = LoadOptions {
-            config_id: self.config_id.clone(),
+            config_id: self.config.config_id.clone(),
             ..LoadOptions::default()
         };
-        let loaded = config::load(&self.file, &opts, &SystemEnv);
+        let loaded = config::load(&self.config.file, &opts, &SystemEnv);
         let d = &loaded.config.global.daemon;
         let netns = d.net_namespace.clone().or_else(control::current_netns);
         control::default_socket(d.instance.as_deref(), netns.as_deref())
@@ -111,14 +120,8 @@ impl ClientArgs {
 /// (pid files), `-f`, `-i`.
 #[derive(Args, Clone)]
 struct RunArgs {
-    #[arg(
-        short = 'f',
-        long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf"
-    )]
-    file: PathBuf,
-    #[arg(short = 'i', long = "config-id")]
-    config_id: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
     #[command(flatten)]
     sock: SocketArg,
     /// Directory for the SIGUSR1 / SIGUSR2 dumps (keepalived.data, keepalived.stats).
@@ -150,19 +153,11 @@ struct RunArgs {
 
 #[derive(Args, Clone)]
 struct CheckArgs {
-    /// The configuration file.
-    #[arg(
-        short = 'f',
-        long = "use-file",
-        default_value = "/etc/keepalived/keepalived.conf"
-    )]
-    file: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Treat every warning as an error (nothing falls back to a default).
     #[arg(long)]
     strict: bool,
-    /// Config id for `@ID` lines (default: host name up to the first dot).
-    #[arg(short = 'i', long = "config-id")]
-    config_id: Option<String>,
     /// Print the understood configuration as JSON on stdout.
     #[arg(long)]
     dump: bool,
@@ -190,10 +185,10 @@ fn main() -> ExitCode {
 fn check_config(args: &CheckArgs) -> i32 {
     let opts = LoadOptions {
         strict: args.strict,
-        config_id: args.config_id.clone(),
+        config_id: args.config.config_id.clone(),
         ..LoadOptions::default()
     };
-    let loaded = config::load(&args.file, &opts, &SystemEnv);
+    let loaded = config::load(&args.config.file, &opts, &SystemEnv);
     eprint!("{}", loaded.report());
     if args.dump {
         match serde_json::to_string_pretty(&loaded.config) {
@@ -208,11 +203,11 @@ fn check_config(args: &CheckArgs) -> i32 {
     let warnings = loaded.diags.count(Severity::Warning);
     let code = loaded.diags.exit_code();
     if code == exit::OK {
-        eprintln!("{}: configuration OK", args.file.display());
+        eprintln!("{}: configuration OK", args.config.file.display());
     } else {
         eprintln!(
             "{}: {errors} error(s), {warnings} warning(s)",
-            args.file.display()
+            args.config.file.display()
         );
     }
     code
@@ -231,8 +226,8 @@ fn run(args: RunArgs) -> i32 {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let opts = RunOptions {
-        config: args.file,
-        config_id: args.config_id,
+        config: args.config.file,
+        config_id: args.config.config_id,
         control_socket: args.sock.control_socket,
         dump_dir: args.dump_dir,
         pid_file: args.pid.or(args.vrrp_pid),
