@@ -378,17 +378,11 @@ mod tests {
 
     fn def(process: &str, params: &[&str], pm: Option<ParamMatch>, full: bool) -> TrackProcess {
         TrackProcess {
-            name: "p".into(),
             process: process.into(),
             params: params.iter().map(|s| s.to_string()).collect(),
             param_match: pm,
-            weight: 1,
-            weight_reverse: false,
-            quorum: 1,
-            quorum_max: 65535,
-            fork_delay: None,
-            terminate_delay: None,
             full_command: full,
+            ..TrackProcess::named("p")
         }
     }
 

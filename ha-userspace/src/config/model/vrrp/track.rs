@@ -66,6 +66,25 @@ pub struct TrackProcess {
     pub full_command: bool,
 }
 
+impl TrackProcess {
+    /// A block named `name` with nothing set yet: keepalived's defaults.
+    pub fn named(name: &str) -> Self {
+        TrackProcess {
+            name: name.to_string(),
+            process: String::new(),
+            params: Vec::new(),
+            param_match: None,
+            weight: 1,
+            weight_reverse: false,
+            quorum: 1,
+            quorum_max: 65535,
+            fork_delay: None,
+            terminate_delay: None,
+            full_command: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InitFile {
     pub value: i64,
@@ -349,19 +368,7 @@ pub fn parse_process(n: &Node, cx: &mut Ctx, vrrp: &mut Vrrp) {
         return;
     };
     let owner = format!("vrrp_track_process {name}");
-    let mut p = TrackProcess {
-        name: name.clone(),
-        process: String::new(),
-        params: Vec::new(),
-        param_match: None,
-        weight: 1,
-        weight_reverse: false,
-        quorum: 1,
-        quorum_max: 65535,
-        fork_delay: None,
-        terminate_delay: None,
-        full_command: false,
-    };
+    let mut p = TrackProcess::named(&name);
     let mut weight_set = false;
     for c in cx.block(n) {
         match c.name() {
