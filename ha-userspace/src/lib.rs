@@ -4,9 +4,11 @@
 //! them), with the types every layer shares at the root (`units`, `time`, `family`); the
 //! config front end is `config/`, and `daemon/` does the I/O.
 
+pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod family;
+pub mod lb;
 pub mod system;
 pub mod time;
 pub mod units;

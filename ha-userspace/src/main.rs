@@ -116,7 +116,7 @@ impl ClientArgs {
 }
 
 /// keepalived's flags are accepted where they mean something here: `-n` (foreground: always),
-/// `-l`/`-D` (log to the console, detailed: always), `-P` (VRRP only: always), `-p`/`-r`
+/// `-l`/`-D` (log to the console, detailed: always), `-p`/`-r`
 /// (pid files), `-f`, `-i`.
 #[derive(Args, Clone)]
 struct RunArgs {
@@ -147,8 +147,12 @@ struct RunArgs {
     log_console: bool,
     #[arg(short = 'D', long = "log-detail", hide = true)]
     log_detail: bool,
-    #[arg(short = 'P', long = "vrrp", hide = true)]
+    /// Run only the VRRP instances, not the checkers (keepalived's -P).
+    #[arg(short = 'P', long = "vrrp", conflicts_with = "check_only")]
     vrrp_only: bool,
+    /// Run only the health checkers of the virtual servers, not VRRP (keepalived's -C).
+    #[arg(short = 'C', long = "check")]
+    check_only: bool,
 }
 
 #[derive(Args, Clone)]
@@ -214,6 +218,7 @@ fn check_config(args: &CheckArgs) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
+    ha::system::tune_allocator_for_daemon();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Lines go to stderr from a thread of their own: a log line written by the VRRP engine
@@ -233,6 +238,8 @@ fn run(args: RunArgs) -> i32 {
         pid_file: args.pid.or(args.vrrp_pid),
         realtime: !args.no_realtime,
         xdp: !args.no_xdp,
+        vrrp: !args.check_only,
+        checkers: !args.vrrp_only,
     };
     match ha::daemon::run::run(opts) {
         Ok(()) => 0,

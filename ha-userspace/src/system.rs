@@ -47,6 +47,32 @@ pub fn group_exists(name: &str) -> bool {
     rc == 0 && !out.is_null()
 }
 
+/// Gives the memory freed so far on this thread back to the system. Loading a big config
+/// builds and drops a parse tree and a model several times the size of what the daemon
+/// keeps; without this the daemon's RSS stays at that peak (the `ha` binary allocates with
+/// mimalloc, which keeps freed pages for reuse).
+pub fn release_freed_memory() {
+    // SAFETY: mi_collect has no preconditions; with another global allocator it only
+    // tidies mimalloc's own (empty) heap.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
+/// Makes the allocator give freed memory back to the system at once rather than a second
+/// later, so the daemon's resident size follows what it holds (BENCHMARKS.md "Checkers").
+/// Arena memory is also committed only as it is used, but that has to be decided before
+/// the first allocation: `.cargo/config.toml` builds mimalloc so. Only for mimalloc 3,
+/// whose option number this is (include/mimalloc.h, `mi_option_e`).
+pub fn tune_allocator_for_daemon() {
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_version and mi_option_set have no preconditions.
+    unsafe {
+        // MI_MALLOC_VERSION: major, then two digits each of minor and patch.
+        if libmimalloc_sys::mi_version() / 10_000 == 3 {
+            libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod gate;
 pub mod lab;
 pub mod probe;
+pub mod servers;
 pub mod xdp_bench;
 
 use std::path::PathBuf;

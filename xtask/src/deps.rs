@@ -64,6 +64,24 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || find_program("nft").is_some(),
     },
     Requirement {
+        what: "nginx (the HTTP and HTTPS real servers of the checker tests)",
+        package: "nginx",
+        required: true,
+        present: || find_program("nginx").is_some(),
+    },
+    Requirement {
+        what: "openssl (self-signed certificates for the SSL_GET tests)",
+        package: "openssl",
+        required: true,
+        present: || find_program("openssl").is_some(),
+    },
+    Requirement {
+        what: "dnsmasq (the DNS real server of the DNS_CHECK tests)",
+        package: "dnsmasq-base",
+        required: true,
+        present: || find_program("dnsmasq").is_some(),
+    },
+    Requirement {
         what: "ip (iproute2, network namespaces)",
         package: "iproute2",
         required: true,

@@ -3,6 +3,7 @@
 //! Every command first makes sure the system packages the build and the tests need are there
 //! (installing them when run as root on Debian/Ubuntu), then drives cargo as a subprocess.
 
+mod bench_checkers;
 mod bench_config;
 mod cargo;
 mod config_gen;
@@ -48,6 +49,10 @@ enum Bench {
     /// Config check time and peak RSS on a large generated keepalived.conf: `ha check-config`
     /// against `keepalived -t`.
     Config(bench_config::Args),
+    /// The health checkers under load: 10,000 TCP_CHECK and 2,000 HTTP_GET real servers at
+    /// delay_loop 1 against local listeners (CPU, RSS, probe lateness), and the RSS of
+    /// `ha run -C` on the 40,000-real-server config of `bench config`.
+    Checkers(bench_checkers::Args),
     /// Failover outage (link cut, graceful stop; idle and loaded), daemon CPU with 50
     /// instances, stability with 255: `ha` and keepalived in the same lab, same run; and
     /// the graceful handover's steps and the advert gaps of 50 instances while a reload adds
@@ -91,6 +96,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: Bench::Config(args),
         } => deps::ensure_system_packages().and_then(|()| bench_config::run(&args)),
+        Cmd::Bench {
+            what: Bench::Checkers(args),
+        } => deps::ensure_system_packages().and_then(|()| bench_checkers::run(&args)),
         Cmd::Bench {
             what: Bench::Failover { args },
         } => deps::ensure_system_packages().and_then(|()| run::bench_failover(&args)),

@@ -10,6 +10,7 @@ use crate::vrrp::fsm::{Reason, State};
 pub enum Event {
     Vrrp(VrrpEvent),
     RealServer(RealServerEvent),
+    Quorum(QuorumEvent),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,15 @@ pub struct RealServerEvent {
     pub virtual_server: String,
     /// `[ip]:port` of the real server.
     pub real_server: String,
+    pub up: bool,
+}
+
+/// A virtual server gained or lost its quorum: keepalived runs `quorum_up` /
+/// `quorum_down` and mails when the virtual server's `smtp_alert` says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumEvent {
+    /// keepalived's name of the service: `[ip]:port`, `FWM n` or `[group]`.
+    pub virtual_server: String,
     pub up: bool,
 }
 

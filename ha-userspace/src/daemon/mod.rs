@@ -11,9 +11,11 @@
 //!   `task.rs`.
 
 pub mod apply;
+pub mod check;
 pub mod clock;
 pub mod control;
 pub mod events;
+pub mod lb;
 pub mod netlink;
 pub mod notify;
 pub mod plan;

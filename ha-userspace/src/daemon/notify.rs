@@ -5,13 +5,13 @@
 //! run as `script_user` (keepalived's default `keepalived_script` when that user exists,
 //! else root), never on the engine thread, and are reaped in the background.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use tracing::{info, warn};
 
-use super::events::{Event, RealServerEvent, VrrpEvent};
+use super::events::{Event, QuorumEvent, RealServerEvent, VrrpEvent};
 use super::plan::{GroupPlan, InstancePlan, LbPlan, Plan, SmtpPlan};
 use super::smtp::{checker_message, message, spawn_alert};
 use super::watch::scripts::{default_user, RunAs};
@@ -48,7 +48,7 @@ pub fn fifo_line(kind: &str, name: &str, state: &str, priority: Priority) -> Str
 pub struct Notifier {
     instances: BTreeMap<String, InstancePlan>,
     groups: Vec<GroupPlan>,
-    lb: LbPlan,
+    lb: LbNotify,
     fifo: Option<String>,
     /// Held open read-write, as keepalived does: lines queue in the pipe until a reader
     /// comes, and a reader never sees EOF while the daemon runs.
@@ -66,7 +66,7 @@ impl Notifier {
         let mut n = Notifier {
             instances: BTreeMap::new(),
             groups: Vec::new(),
-            lb: LbPlan::default(),
+            lb: LbNotify::default(),
             fifo: None,
             fifo_file: None,
             user: None,
@@ -88,7 +88,7 @@ impl Notifier {
             .map(|i| (i.name.clone(), i.clone()))
             .collect();
         self.groups = plan.vrrp.groups.clone();
-        self.lb = plan.lb.clone();
+        self.lb = LbNotify::of(&plan.lb);
         let g = &plan.global;
         self.smtp = g.smtp.clone();
         self.router_id = g.router_id.clone();
@@ -103,12 +103,46 @@ impl Notifier {
         match e {
             Event::Vrrp(e) => self.on_vrrp(e),
             Event::RealServer(e) => self.on_real_server(e),
+            Event::Quorum(e) => self.on_quorum(e),
+        }
+    }
+
+    /// keepalived runs `quorum_up` / `quorum_down`, writes `VS name UP|DOWN` to the FIFO
+    /// and mails when the virtual server's `smtp_alert` is on.
+    fn on_quorum(&mut self, e: &QuorumEvent) {
+        let state = if e.up { "UP" } else { "DOWN" };
+        if let Some(f) = &mut self.fifo_file {
+            let _ = f.write_all(format!("VS {} {state}\n", e.virtual_server).as_bytes());
+        }
+        let Some(vs) = self.lb.pools.get(&e.virtual_server) else {
+            return;
+        };
+        let script = if e.up { &vs.up } else { &vs.down };
+        if let Some(s) = script.clone() {
+            self.spawn(&s, &[]);
+        }
+        if let (true, Some(smtp)) = (vs.mail, &self.smtp) {
+            let what = format!(
+                "Virtual server {} - {}",
+                e.virtual_server,
+                if e.up { "quorum UP" } else { "quorum DOWN" }
+            );
+            spawn_alert(
+                smtp.clone(),
+                format!("[{}] {what}", self.router_id),
+                format!("=> {what} <=\r\n"),
+            );
         }
     }
 
     /// keepalived runs a real server's `notify_up` / `notify_down` and mails when
     /// `smtp_alert` is on for it (or its virtual server).
     fn on_real_server(&mut self, e: &RealServerEvent) {
+        if let Some(f) = &mut self.fifo_file {
+            let state = if e.up { "UP" } else { "DOWN" };
+            let line = format!("RS {} {} {state}\n", e.real_server, e.virtual_server);
+            let _ = f.write_all(line.as_bytes());
+        }
         let Some((script, mail)) = real_server_notify(&self.lb, e) else {
             return;
         };
@@ -251,20 +285,59 @@ impl Notifier {
     }
 }
 
+/// What a real server or a virtual server runs and whether it mails, when it changes.
+#[derive(Debug, Clone, Default)]
+struct OnChange {
+    up: Option<NotifyScript>,
+    down: Option<NotifyScript>,
+    mail: bool,
+}
+
+/// The notify scripts and mail flags of the virtual and real servers, by keepalived's
+/// names; only those that have something to do (a config with 40,000 real servers keeps
+/// no copy of its blocks here).
+#[derive(Debug, Default)]
+pub struct LbNotify {
+    pools: HashMap<String, OnChange>,
+    servers: HashMap<(String, String), OnChange>,
+}
+
+impl LbNotify {
+    pub fn of(lb: &LbPlan) -> LbNotify {
+        let mut n = LbNotify::default();
+        for vs in &lb.virtual_servers {
+            let name = vs.display();
+            let pool = OnChange {
+                up: vs.quorum_up.clone(),
+                down: vs.quorum_down.clone(),
+                mail: vs.smtp_alert == Some(true),
+            };
+            for rs in &vs.real_servers {
+                let on = OnChange {
+                    up: rs.notify_up.clone(),
+                    down: rs.notify_down.clone(),
+                    mail: rs.smtp_alert.or(vs.smtp_alert) == Some(true),
+                };
+                if on.up.is_some() || on.down.is_some() || on.mail {
+                    n.servers.insert((name.clone(), addr_text(rs.addr)), on);
+                }
+            }
+            if pool.up.is_some() || pool.down.is_some() || pool.mail {
+                n.pools.insert(name, pool);
+            }
+        }
+        n
+    }
+}
+
 /// The script to run and whether to mail, for a real server's change: `None` when the
-/// event names no configured real server.
-fn real_server_notify(lb: &LbPlan, e: &RealServerEvent) -> Option<(Option<NotifyScript>, bool)> {
-    let vs = lb
-        .virtual_servers
-        .iter()
-        .find(|v| v.display() == e.virtual_server)?;
-    let rs = vs
-        .real_servers
-        .iter()
-        .find(|r| addr_text(r.addr) == e.real_server)?;
-    let script = if e.up { &rs.notify_up } else { &rs.notify_down };
-    let mail = rs.smtp_alert.or(vs.smtp_alert) == Some(true);
-    Some((script.clone(), mail))
+/// real server has nothing to do (or is not configured).
+fn real_server_notify(lb: &LbNotify, e: &RealServerEvent) -> Option<(Option<NotifyScript>, bool)> {
+    let on = lb
+        .servers
+        .get(&(e.virtual_server.clone(), e.real_server.clone()))?;
+    let script = if e.up { &on.up } else { &on.down };
+    Some((script.clone(), on.mail))
 }
 
 /// Opens (creating it if needed, as keepalived does) the notify FIFO read-write and
@@ -320,10 +393,12 @@ mod tests {
              real_server 198.51.100.1 80 {\n notify_up \"/bin/up.sh\"\n \
              notify_down \"/bin/down.sh\"\n smtp_alert\n TCP_CHECK {\n }\n }\n}\n",
         );
-        let lb = crate::daemon::plan::plan(&loaded.config, &loaded.map)
-            .unwrap()
-            .lb;
-        let vs = lb.virtual_servers[0].display();
+        let lb = LbNotify::of(
+            &crate::daemon::plan::plan(&loaded.config, &loaded.map)
+                .unwrap()
+                .lb,
+        );
+        let vs = "[192.0.2.10]:80".to_string();
         let ev = |rs: &str, up| RealServerEvent {
             virtual_server: vs.clone(),
             real_server: rs.into(),

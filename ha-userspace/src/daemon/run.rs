@@ -11,15 +11,18 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use super::check::Checkers;
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
+use super::lb::LogBackend;
 use super::netlink::LinkMonitor;
 use super::notify::Notifier;
-use super::plan::{plan, Plan, VrrpPlan};
+use super::plan::{plan, LbPlan, Plan, VrrpPlan};
 use super::status::Status;
 use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
 use super::vrrp::prepare::{PrepareError, VrrpSide};
 use super::vrrp::xdp_maps::VrrpMaps;
+use super::watch::scripts::default_user;
 use super::watch::{track_file, track_process, Objects, Recorder, Sink, Watchers};
 use super::xdp::XdpProgram;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
@@ -39,6 +42,10 @@ pub struct RunOptions {
     pub realtime: bool,
     /// Use the XDP fast path where the kernel allows it (default on; `--no-xdp`).
     pub xdp: bool,
+    /// Run the VRRP instances (off with keepalived's `-C` / `--check`).
+    pub vrrp: bool,
+    /// Run the checkers of the virtual servers (off with `-P` / `--vrrp`).
+    pub checkers: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +83,19 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, RunError> {
     if !errors.is_empty() {
         return Err(RunError::Config(errors.join("\n")));
     }
-    plan(&loaded.config, &loaded.map).map_err(|e| RunError::Config(e.to_string()))
+    let mut plan =
+        plan(&loaded.config, &loaded.map).map_err(|e| RunError::Config(e.to_string()))?;
+    // keepalived's -C / -P: one half of the daemon only.
+    if !opts.vrrp {
+        // Static addresses, routes and rules belong to keepalived's VRRP process too.
+        plan.vrrp.instances.clear();
+        plan.vrrp.groups.clear();
+        plan.vrrp.statics = Default::default();
+    }
+    if !opts.checkers {
+        plan.lb = LbPlan::default();
+    }
+    Ok(plan)
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
@@ -98,6 +117,9 @@ struct Daemon {
     vrrp: VrrpSide,
     xdp: Option<XdpProgram>,
     engine: Arc<EngineHandle>,
+    /// The health checkers, once a config has virtual servers.
+    checkers: Option<Checkers>,
+    events: mpsc::UnboundedSender<super::events::Event>,
     /// The watchers report through it; it remembers what they last said.
     sink: Arc<Recorder>,
     watchers: Watchers,
@@ -158,7 +180,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             linkmon,
             realtime: opts.realtime,
             xdp: maps,
-            events: ev_tx,
+            events: ev_tx.clone(),
         },
     );
     let engine = match spawned {
@@ -180,9 +202,10 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         plan.vrrp.instances.len(),
         opts.config.display()
     );
-    warn_lb_not_balanced(&plan);
     let sink = Recorder::new(engine.clone(), objects.clone());
     let mut d = Daemon {
+        checkers: None,
+        events: ev_tx,
         watchers: Watchers::start(&plan, sink.clone(), &objects),
         notifier: Notifier::new(&plan),
         opts,
@@ -195,6 +218,12 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         reloads: 0,
         release_xdp_at: None,
     };
+    d.start_checkers();
+    crate::system::release_freed_memory();
+    // Memory this thread allocated and others freed (the checkers' model, built here) is
+    // only given back when this thread collects; once a minute is plenty.
+    let mut collect = tokio::time::interval(Duration::from_secs(60));
+    collect.tick().await;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -203,6 +232,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = usr1.recv() => d.dump(false).await,
             _ = usr2.recv() => d.dump(true).await,
             Some(e) = ev_rx.recv() => d.notifier.on_event(&e),
+            _ = collect.tick() => crate::system::release_freed_memory(),
             _ = sleep_until_or_never(d.release_xdp_at) => {
                 d.release_xdp_at = None;
                 d.vrrp.release_unused(d.xdp.as_mut());
@@ -222,9 +252,14 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         engine,
         watchers,
         mut notifier,
+        checkers,
         ..
     } = d;
     drop(watchers);
+    // With `omega`, the checkers' down notifications go out with the VRRP ones.
+    if let Some(c) = checkers {
+        c.stop().await;
+    }
     engine.send(Command::Stop);
     let joining = engine.clone();
     tokio::task::spawn_blocking(move || joining.join())
@@ -275,19 +310,42 @@ async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// keepalived's load-balancing half is not there yet: say so rather than ignore it.
-fn warn_lb_not_balanced(plan: &Plan) {
-    let n = plan.lb.virtual_servers.len();
-    if n > 0 {
-        warn!(
-            "{n} virtual_server block(s) with {} real server(s): checked and parsed, but ha does \
-             not health-check or balance them yet",
-            plan.lb.real_servers()
-        );
-    }
-}
-
 impl Daemon {
+    /// Starts the checkers the first time a config has virtual servers; later reloads go
+    /// to the running ones.
+    ///
+    /// The virtual servers move to the checkers: nothing else keeps them (the notifier
+    /// keeps only their scripts), so a config with 40,000 real servers is held once.
+    fn start_checkers(&mut self) {
+        let lb = std::mem::take(&mut self.plan.lb);
+        let user = default_user(self.plan.global.script_user.as_deref());
+        if let Some(c) = &self.checkers {
+            c.reload(lb, user);
+            return;
+        }
+        if lb.virtual_servers.is_empty() {
+            return;
+        }
+        // keepalived's checker process exits where the kernel has no IPVS; ha checks
+        // anyway and says where the changes go.
+        warn!(
+            "{} virtual_server block(s) with {} real server(s): health-checked; the load \
+             balancer is the `log` backend, which logs each change and forwards nothing \
+             (no IPVS or XDP backend in this version)",
+            lb.virtual_servers.len(),
+            lb.real_servers()
+        );
+        match Checkers::spawn(
+            lb,
+            user,
+            self.events.clone(),
+            Box::new(LogBackend::default()),
+        ) {
+            Ok(c) => self.checkers = Some(c),
+            Err(e) => error!("cannot start the checkers: {e}"),
+        }
+    }
+
     async fn control(&mut self, request: Request) -> Reply {
         match request {
             Request::Status => match self.status().await {
@@ -360,8 +418,9 @@ impl Daemon {
         // What the watchers last said, now: a script may have changed during the reload.
         let known = self.sink.known();
         self.watchers = Watchers::start(&plan, self.sink.clone(), &known);
-        warn_lb_not_balanced(&plan);
         self.plan = plan;
+        self.start_checkers();
+        crate::system::release_freed_memory();
         self.reloads += 1;
         self.loaded_at = unix_secs();
         Ok(done.summary)
@@ -371,7 +430,16 @@ impl Daemon {
         let (tx, rx) = oneshot::channel();
         self.engine.send(Command::Status(tx));
         let v = rx.await.ok()?;
+        let (virtual_servers, checkers) = match &self.checkers {
+            Some(c) => match c.status().await {
+                Some((vss, stats)) => (vss, Some(stats)),
+                None => (Vec::new(), None),
+            },
+            None => (Vec::new(), None),
+        };
         Some(Status {
+            virtual_servers,
+            checkers,
             pid: std::process::id(),
             config: self.opts.config.display().to_string(),
             loaded_at: self.loaded_at,
@@ -389,11 +457,14 @@ impl Daemon {
             return;
         };
         let (name, body) = if stats {
-            let counters: Vec<_> = s
+            let mut counters: Vec<_> = s
                 .instances
                 .iter()
                 .map(|i| serde_json::json!({"name": i.name, "counters": i.counters}))
                 .collect();
+            if let Some(c) = &s.checkers {
+                counters.push(serde_json::json!({"checkers": c}));
+            }
             (
                 "keepalived.stats",
                 serde_json::to_string_pretty(&counters).unwrap_or_default(),

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::check::status::{CheckerStats, CheckerStatus, RsStatus, VsStatus};
 use crate::units::{Priority, Vrid};
 
 /// Per-instance counters (keepalived's `vrrp_stats` plus ours).
@@ -95,6 +96,11 @@ pub struct Status {
     /// The XDP fast path, when it runs.
     #[serde(default)]
     pub xdp: Option<XdpStatus>,
+    /// The virtual servers, their real servers and checkers.
+    #[serde(default)]
+    pub virtual_servers: Vec<VsStatus>,
+    #[serde(default)]
+    pub checkers: Option<CheckerStats>,
 }
 
 /// `ha status`'s XDP part: where the program runs, in which mode, and its counters.
@@ -169,6 +175,7 @@ impl Status {
                 }
             }
         }
+        out.push_str(&super::check::status::render(&self.virtual_servers));
         out
     }
 }

@@ -1,19 +1,42 @@
-//! The load-balancing side of a config: `virtual_server` blocks (groups expanded by name)
-//! as the checkers and the load-balancer backends take them. Today `ha` checks these
-//! blocks and says at start that it does not balance them yet.
+//! The load-balancing side of a config: `virtual_server` blocks with their groups, the
+//! `SSL` context of `SSL_GET`, and the track files `FILE_CHECK` reads. The checkers
+//! (`daemon::check`) and the load-balancer backends (`daemon::lb`) take it.
 
-use crate::config::model::lvs::{Lvs, VirtualServer, VirtualServerGroup};
+use std::collections::BTreeMap;
+
+use crate::config::model::lvs::checker::CheckerKind;
+use crate::config::model::lvs::{Lvs, SslConfig, VirtualServer, VirtualServerGroup};
+use crate::config::model::vrrp::TrackFile;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LbPlan {
     pub virtual_servers: Vec<VirtualServer>,
     pub groups: Vec<VirtualServerGroup>,
+    pub ssl: Option<SslConfig>,
+    /// The `track_file` blocks some `FILE_CHECK` names, by name.
+    pub track_files: BTreeMap<String, TrackFile>,
 }
 
-pub fn lb(lvs: &Lvs) -> LbPlan {
+pub fn lb(lvs: &Lvs, track_files: &[TrackFile]) -> LbPlan {
+    let used: Vec<&str> = lvs
+        .virtual_servers
+        .iter()
+        .flat_map(|v| &v.real_servers)
+        .flat_map(|r| &r.checkers)
+        .filter_map(|c| match &c.kind {
+            CheckerKind::FileCheck(f) => Some(f.track_file.as_str()),
+            _ => None,
+        })
+        .collect();
     LbPlan {
         virtual_servers: lvs.virtual_servers.clone(),
         groups: lvs.groups.clone(),
+        ssl: lvs.ssl.clone(),
+        track_files: track_files
+            .iter()
+            .filter(|t| used.contains(&t.name.as_str()))
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect(),
     }
 }
 

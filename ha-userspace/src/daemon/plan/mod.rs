@@ -76,7 +76,7 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
     Ok(Plan {
         global: global::global(&config.global),
         vrrp: vrrp::vrrp(&config.global, &config.vrrp, map)?,
-        lb: lb::lb(&config.lvs),
+        lb: lb::lb(&config.lvs, &config.vrrp.track_files),
     })
 }
 

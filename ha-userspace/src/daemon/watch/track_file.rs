@@ -21,7 +21,7 @@ pub fn parse_value(text: &str) -> Option<i64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
-fn read_value(path: &Path) -> i64 {
+pub fn read_value(path: &Path) -> i64 {
     match std::fs::read_to_string(path) {
         Ok(t) => parse_value(&t).unwrap_or_else(|| {
             if !t.trim().is_empty() {
@@ -76,6 +76,12 @@ pub fn start(plan: &VrrpPlan, sink: Arc<dyn Sink>, known: &Objects) -> Task {
         .into_iter()
         .map(|(n, f)| (n, PathBuf::from(f.file)))
         .collect();
+    watch(files, sink, known)
+}
+
+/// Watches `files` (name, path) and reports changed values to `sink`, as [`start`] does;
+/// the checkers' `FILE_CHECK` uses it too.
+pub fn watch(files: Vec<(String, PathBuf)>, sink: Arc<dyn Sink>, known: &Objects) -> Task {
     if files.is_empty() {
         return Task::none();
     }

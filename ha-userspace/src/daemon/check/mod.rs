@@ -1,0 +1,483 @@
+//! The checkers' I/O: a thread of its own with a tokio runtime runs the probes the core
+//! (`crate::check`) schedules, feeds their results back, and applies what changed in the
+//! load balancer through an [`LbBackend`] as a diff. The VRRP engine never waits on it; the
+//! main thread talks to it over a channel (reload, status, stop) and gets its events
+//! (real servers up or down, quorums) for the notify scripts and mail.
+
+pub mod model;
+pub mod probe;
+pub mod status;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use self::model::{Exec, Model};
+use self::probe::TlsClient;
+use self::status::{CheckerStats, VsStatus};
+use super::clock::mono_now;
+use super::events::{Event, QuorumEvent, RealServerEvent};
+use super::plan::LbPlan;
+use super::task::Task;
+use super::watch::scripts::{run_once, Outcome, RunAs};
+use super::watch::{track_file, ObjKind, Objects, Sink};
+use crate::check::{Action, CheckEvent, Core, ProbeId, ProbeKey, ProbeResult};
+use crate::config::model::lvs::SslConfig;
+use crate::config::model::vrrp::TrackFile;
+use crate::lb::services::{build, Members, ServiceDef};
+use crate::lb::{diff, LbBackend, LbState};
+use crate::time::MonoTime;
+use crate::units::Micros;
+
+/// Lateness samples kept for the percentiles.
+const LATENESS_SAMPLES: usize = 16_384;
+
+enum Cmd {
+    Reload(Box<Model>),
+    Status(oneshot::Sender<(Vec<VsStatus>, CheckerStats)>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// The running checkers; dropping it does not stop them, [`Checkers::stop`] does.
+pub struct Checkers {
+    tx: mpsc::UnboundedSender<Cmd>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkers {
+    /// Starts checking `plan` on a thread of its own, changes going to `backend`; scripts
+    /// run as `user` unless they name one.
+    pub fn spawn(
+        plan: LbPlan,
+        user: RunAs,
+        events: mpsc::UnboundedSender<Event>,
+        backend: Box<dyn LbBackend>,
+    ) -> std::io::Result<Checkers> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let model = model::build(plan, user);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("ha-check".into())
+            .spawn(move || rt.block_on(run(model, events, backend, rx)))?;
+        Ok(Checkers {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn reload(&self, plan: LbPlan, user: RunAs) {
+        let _ = self
+            .tx
+            .send(Cmd::Reload(Box::new(model::build(plan, user))));
+    }
+
+    pub async fn status(&self) -> Option<(Vec<VsStatus>, CheckerStats)> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Cmd::Status(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Stops probing; `omega` notifications are sent before it returns.
+    pub async fn stop(mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Stop(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Track file values for `FILE_CHECK`, from the shared watcher.
+struct FileSink(mpsc::UnboundedSender<(String, i64)>);
+
+impl Sink for FileSink {
+    fn report(&self, _kind: ObjKind, name: &str, value: i64) -> bool {
+        self.0.send((name.to_string(), value)).is_ok()
+    }
+}
+
+type Done = (u64, ProbeId, ProbeResult, MonoTime);
+
+struct Engine {
+    core: Core,
+    execs: Vec<Arc<Exec>>,
+    defs: Vec<ServiceDef>,
+    applied: LbState,
+    backend: Box<dyn LbBackend>,
+    lb_changes: u64,
+    /// Bumped at each reload: results of probes started before are dropped.
+    generation: u64,
+    due: BinaryHeap<Reverse<(MonoTime, ProbeId)>>,
+    tls: Option<TlsClient>,
+    done: mpsc::UnboundedSender<Done>,
+    events: mpsc::UnboundedSender<Event>,
+    probes_run: u64,
+    lateness: Vec<u32>,
+    lateness_at: usize,
+    _files: Task,
+}
+
+async fn run(
+    m: Model,
+    events: mpsc::UnboundedSender<Event>,
+    backend: Box<dyn LbBackend>,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let (file_tx, mut file_rx) = mpsc::unbounded_channel();
+    let now = mono_now();
+    let files = read_files(&m);
+    let (core, actions) = Core::new(m.pools, files.clone(), now, now.0);
+    let mut e = Engine {
+        execs: execs_of(&core, m.execs),
+        core,
+        defs: m.services,
+        applied: LbState::default(),
+        backend,
+        lb_changes: 0,
+        generation: 0,
+        due: BinaryHeap::new(),
+        tls: tls_client(m.ssl.as_ref()),
+        done: done_tx,
+        events,
+        probes_run: 0,
+        lateness: Vec::new(),
+        lateness_at: 0,
+        _files: watch_files(&m.track_files, &files, file_tx.clone()),
+    };
+    info!(
+        "checkers: {} virtual server(s), {} real server(s), {} probe(s) on the {} backend",
+        e.defs.len(),
+        m.real_servers,
+        e.execs.len(),
+        e.backend.name()
+    );
+    crate::system::release_freed_memory();
+    e.act(actions, None);
+    e.sync_lb();
+    // One timer, moved to the next due probe: a new one per turn of the loop would cost a
+    // timer-wheel insert and remove per probe.
+    let mut collect = tokio::time::interval(Duration::from_secs(60));
+    collect.tick().await;
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut armed: Option<MonoTime> = None;
+    loop {
+        let next = e.due.peek().map(|Reverse((at, _))| *at);
+        if next != armed {
+            if let Some(at) = next {
+                let wait = at.saturating_since(mono_now());
+                timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + Duration::from_micros(wait.0));
+            }
+            armed = next;
+        }
+        tokio::select! {
+            _ = &mut timer, if armed.is_some() => {
+                armed = None;
+                e.start_due();
+            }
+            Some(first) = done_rx.recv() => {
+                // Every result that is in, then the load balancer once.
+                let mut next = Some(first);
+                while let Some((generation, id, r, at)) = next {
+                    if generation == e.generation {
+                        let reason = r.reason.clone();
+                        let actions = e.core.probe_result(id, r, at);
+                        e.act(actions, Some((id, reason)));
+                    }
+                    next = done_rx.try_recv().ok();
+                }
+                e.sync_lb();
+            }
+            // See `release_freed_memory`: results and events are freed on other threads.
+            _ = collect.tick() => crate::system::release_freed_memory(),
+            Some((name, value)) = file_rx.recv() => {
+                let actions = e.core.file_value(&name, value);
+                e.act(actions, None);
+                e.sync_lb();
+            }
+            cmd = rx.recv() => match cmd {
+                Some(Cmd::Reload(m)) => {
+                    let m = *m;
+                    let files = read_files(&m);
+                    let actions = e.core.reload(m.pools, files.clone(), mono_now());
+                    e.execs = execs_of(&e.core, m.execs);
+                    e.defs = m.services;
+                    e.tls = tls_client(m.ssl.as_ref());
+                    e._files = watch_files(&m.track_files, &files, file_tx.clone());
+                    e.generation += 1;
+                    e.due.clear();
+                    e.act(actions, None);
+                    e.sync_lb();
+                    crate::system::release_freed_memory();
+                }
+                Some(Cmd::Status(reply)) => {
+                    let _ = reply.send(e.status());
+                }
+                Some(Cmd::Stop(reply)) => {
+                    for ev in e.core.stop() {
+                        e.emit(ev);
+                    }
+                    let _ = reply.send(());
+                    return;
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+impl Engine {
+    fn act(&mut self, actions: Vec<Action>, cause: Option<(ProbeId, String)>) {
+        for a in actions {
+            match a {
+                Action::Probe { id, at } => self.due.push(Reverse((at, id))),
+                Action::Event(ev) => {
+                    if let (CheckEvent::Server { pool, server, up }, Some((id, reason))) =
+                        (&ev, &cause)
+                    {
+                        let kind = self.core.probes()[*id].kind;
+                        info!(
+                            "{kind} of {server} (VS {pool}): {} - {reason}",
+                            if *up { "UP" } else { "DOWN" }
+                        );
+                    }
+                    self.emit(ev);
+                }
+            }
+        }
+    }
+
+    fn emit(&self, ev: CheckEvent) {
+        let e = match ev {
+            CheckEvent::Server { pool, server, up } => {
+                info!(
+                    "real server {server} of VS {pool} is {}",
+                    if up { "UP" } else { "DOWN" }
+                );
+                Event::RealServer(RealServerEvent {
+                    virtual_server: pool,
+                    real_server: server,
+                    up,
+                })
+            }
+            CheckEvent::Quorum {
+                pool,
+                up,
+                init,
+                threshold,
+                sum,
+            } => {
+                info!(
+                    "{} for VS {pool}: threshold {threshold}, live weight {sum}",
+                    match (up, init) {
+                        (true, _) => "Gained quorum",
+                        (false, true) => "Starting with quorum down",
+                        (false, false) => "Lost quorum",
+                    }
+                );
+                Event::Quorum(QuorumEvent {
+                    virtual_server: pool,
+                    up,
+                })
+            }
+        };
+        let _ = self.events.send(e);
+    }
+
+    /// Starts every probe that is due.
+    fn start_due(&mut self) {
+        let now = mono_now();
+        while let Some(Reverse((at, id))) = self.due.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Some(exec) = self.execs.get(id).cloned() else {
+                continue;
+            };
+            self.record_lateness(now.saturating_since(at));
+            self.probes_run += 1;
+            let (tls, tx, generation) = (self.tls.clone(), self.done.clone(), self.generation);
+            tokio::spawn(async move {
+                let r = execute(&exec, tls.as_ref()).await;
+                let _ = tx.send((generation, id, r, mono_now()));
+            });
+        }
+    }
+
+    fn record_lateness(&mut self, late: Micros) {
+        let v = u32::try_from(late.0).unwrap_or(u32::MAX);
+        if self.lateness.len() < LATENESS_SAMPLES {
+            self.lateness.push(v);
+        } else {
+            self.lateness[self.lateness_at] = v;
+            self.lateness_at = (self.lateness_at + 1) % LATENESS_SAMPLES;
+        }
+    }
+
+    /// Sends the load balancer what changed since the last time.
+    fn sync_lb(&mut self) {
+        if !self.core.take_dirty() {
+            return;
+        }
+        let members: Vec<Members> = (0..self.core.pools().len())
+            .map(|p| self.core.members(p))
+            .collect();
+        let wanted = build(&self.defs, &members);
+        let changes = diff(&self.applied, &wanted);
+        if changes.is_empty() {
+            return;
+        }
+        match self.backend.apply(&changes) {
+            Ok(()) => {
+                self.lb_changes += changes.len() as u64;
+                self.applied = wanted;
+            }
+            Err((n, e)) => {
+                error!("load balancer: {e}");
+                self.lb_changes += n as u64;
+                crate::lb::diff::apply(&mut self.applied, &changes[..n]);
+            }
+        }
+    }
+
+    fn status(&self) -> (Vec<VsStatus>, CheckerStats) {
+        let mut sorted = self.lateness.clone();
+        sorted.sort_unstable();
+        let pct = |q: f64| -> u64 {
+            if sorted.is_empty() {
+                return 0;
+            }
+            let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+            u64::from(sorted[i])
+        };
+        let checkers = self
+            .core
+            .pools()
+            .iter()
+            .flat_map(|p| &p.servers)
+            .map(|s| s.checks.len())
+            .sum();
+        (
+            status::snapshot(&self.core, &self.execs, mono_now()),
+            CheckerStats {
+                probes: self.execs.len(),
+                checkers,
+                probes_run: self.probes_run,
+                lateness_p50_us: pct(0.5),
+                lateness_p99_us: pct(0.99),
+                lateness_max_us: sorted.last().copied().map_or(0, u64::from),
+                backend: self.backend.name().to_string(),
+                lb_changes: self.lb_changes,
+            },
+        )
+    }
+}
+
+/// The executable probe of each core probe id.
+fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Vec<Arc<Exec>> {
+    core.probes()
+        .iter()
+        .map(|slot| {
+            Arc::new(by_key.remove(&slot.key).unwrap_or_else(|| Exec::Misc {
+                script: crate::config::model::script::Script { args: Vec::new() },
+                timeout: Duration::from_secs(1),
+                user: None,
+                dynamic: false,
+            }))
+        })
+        .collect()
+}
+
+/// The TLS context of `SSL_GET`: the `SSL` block's, else keepalived's generated one (no
+/// client certificate). `None` only if even that cannot be built.
+fn tls_client(ssl: Option<&SslConfig>) -> Option<TlsClient> {
+    match TlsClient::new(ssl) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            warn!("SSL: {e}: SSL_GET checks go without a client certificate");
+            TlsClient::new(None)
+                .map_err(|e| error!("SSL: {e}: network checks cannot run"))
+                .ok()
+        }
+    }
+}
+
+fn read_files(m: &Model) -> BTreeMap<String, i64> {
+    m.track_files
+        .iter()
+        .map(|(n, f)| {
+            (
+                n.clone(),
+                track_file::read_value(std::path::Path::new(&f.file)),
+            )
+        })
+        .collect()
+}
+
+fn watch_files(
+    track_files: &BTreeMap<String, TrackFile>,
+    known: &BTreeMap<String, i64>,
+    tx: mpsc::UnboundedSender<(String, i64)>,
+) -> Task {
+    let files: Vec<(String, PathBuf)> = track_files
+        .iter()
+        .map(|(n, f)| (n.clone(), PathBuf::from(&f.file)))
+        .collect();
+    let known: Objects = known
+        .iter()
+        .map(|(n, v)| ((ObjKind::File, n.clone()), *v))
+        .collect();
+    track_file::watch(files, Arc::new(FileSink(tx)), &known)
+}
+
+async fn execute(exec: &Exec, tls: Option<&TlsClient>) -> ProbeResult {
+    let started = std::time::Instant::now();
+    let (ok, code, reason) = match (exec, tls) {
+        (Exec::Net(spec), Some(tls)) => {
+            let o = probe::run(spec, tls).await;
+            (o.ok, None, o.reason)
+        }
+        (Exec::Net(_), None) => (false, None, "no TLS client context".to_string()),
+        (
+            Exec::Misc {
+                script,
+                timeout,
+                user,
+                dynamic,
+            },
+            _,
+        ) => {
+            let name = script.program().unwrap_or("MISC_CHECK");
+            // Boxed, like the network probes: a child process's future is large.
+            match Box::pin(run_once(name, script, *timeout, *user)).await {
+                Outcome::Exited(c) => {
+                    let c = c as u32;
+                    let ok = c == 0 || (*dynamic && (2..=255).contains(&c));
+                    (ok, Some(c), format!("exited with status {c}"))
+                }
+                Outcome::Signaled => (false, None, "killed by a signal".into()),
+                Outcome::TimedOut => (false, None, format!("timed out after {timeout:?}")),
+                Outcome::NotStarted => (false, None, "could not be started".into()),
+            }
+        }
+    };
+    ProbeResult {
+        ok,
+        code,
+        reason,
+        took: Micros(started.elapsed().as_micros() as u64),
+    }
+}
