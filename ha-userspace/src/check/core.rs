@@ -310,8 +310,21 @@ impl Core {
     /// A probe finished.
     pub fn probe_result(&mut self, id: ProbeId, r: ProbeResult, now: MonoTime) -> Vec<Action> {
         let mut out = Vec::new();
+        self.probe_result_into(id, r, now, &mut out);
+        out
+    }
+
+    /// [`Core::probe_result`] into the caller's buffer: at 10,000 probes a second, the
+    /// daemon reuses one.
+    pub fn probe_result_into(
+        &mut self,
+        id: ProbeId,
+        r: ProbeResult,
+        now: MonoTime,
+        out: &mut Vec<Action>,
+    ) {
         let Some(slot) = self.probes.get_mut(id) else {
-            return out;
+            return;
         };
         let v = slot.fsm.result(r.ok, &slot.timing);
         let mut changed = false;
@@ -343,6 +356,9 @@ impl Core {
         slot.last = Some((r, now));
         slot.due = now + v.next;
         out.push(Action::Probe { id, at: slot.due });
+        if repeat.is_none() && !changed {
+            return;
+        }
         let users = slot.users.clone();
         if let Some(up) = repeat {
             for &(p, s) in &users {
@@ -358,10 +374,9 @@ impl Core {
         }
         if changed {
             for (p, s) in users {
-                self.refresh(p, s, &mut out);
+                self.refresh(p, s, out);
             }
         }
-        out
     }
 
     /// A track file's value changed.

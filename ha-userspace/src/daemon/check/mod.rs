@@ -6,10 +6,10 @@
 
 pub mod model;
 pub mod probe;
+mod schedule;
 pub mod status;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 
 use self::model::{Exec, Model};
 use self::probe::TlsClient;
+use self::schedule::Schedule;
 use self::status::{CheckerStats, VsStatus};
 use super::clock::mono_now;
 use super::events::{Event, QuorumEvent, RealServerEvent};
@@ -116,7 +117,7 @@ struct Engine {
     lb_changes: u64,
     /// Bumped at each reload: results of probes started before are dropped.
     generation: u64,
-    due: BinaryHeap<Reverse<(MonoTime, ProbeId)>>,
+    due: Schedule,
     tls: Option<TlsClient>,
     done: mpsc::UnboundedSender<Done>,
     events: mpsc::UnboundedSender<Event>,
@@ -145,7 +146,7 @@ async fn run(
         backend,
         lb_changes: 0,
         generation: 0,
-        due: BinaryHeap::new(),
+        due: Schedule::default(),
         tls: tls_client(m.ssl.as_ref()),
         done: done_tx,
         events,
@@ -171,8 +172,9 @@ async fn run(
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let mut armed: Option<MonoTime> = None;
+    let mut actions = Vec::new();
     loop {
-        let next = e.due.peek().map(|Reverse((at, _))| *at);
+        let next = e.due.next();
         if next != armed {
             if let Some(at) = next {
                 let wait = at.saturating_since(mono_now());
@@ -192,9 +194,8 @@ async fn run(
                 let mut next = Some(first);
                 while let Some((generation, id, r, at)) = next {
                     if generation == e.generation {
-                        let reason = r.reason.clone();
-                        let actions = e.core.probe_result(id, r, at);
-                        e.act(actions, Some((id, reason)));
+                        e.core.probe_result_into(id, r, at, &mut actions);
+                        e.act(actions.drain(..), Some((id, at)));
                     }
                     next = done_rx.try_recv().ok();
                 }
@@ -239,17 +240,23 @@ async fn run(
 }
 
 impl Engine {
-    fn act(&mut self, actions: Vec<Action>, cause: Option<(ProbeId, String)>) {
+    /// Schedules and tells what the core decided; `cause` is the probe whose result it was,
+    /// and when the result came.
+    fn act(
+        &mut self,
+        actions: impl IntoIterator<Item = Action>,
+        cause: Option<(ProbeId, MonoTime)>,
+    ) {
         for a in actions {
             match a {
-                Action::Probe { id, at } => self.due.push(Reverse((at, id))),
+                Action::Probe { id, at } => self.due.push(id, at, cause.map(|(_, t)| t)),
                 Action::Event(ev) => {
-                    if let (CheckEvent::Server { pool, server, up }, Some((id, reason))) =
-                        (&ev, &cause)
-                    {
-                        let kind = self.core.probes()[*id].kind;
+                    if let (CheckEvent::Server { pool, server, up }, Some((id, _))) = (&ev, cause) {
+                        let slot = &self.core.probes()[id];
+                        let reason = slot.last.as_ref().map_or("", |(r, _)| r.reason.as_str());
                         info!(
-                            "{kind} of {server} (VS {pool}): {} - {reason}",
+                            "{} of {server} (VS {pool}): {} - {reason}",
+                            slot.kind,
                             if *up { "UP" } else { "DOWN" }
                         );
                     }
@@ -299,11 +306,7 @@ impl Engine {
     /// Starts every probe that is due.
     fn start_due(&mut self) {
         let now = mono_now();
-        while let Some(Reverse((at, id))) = self.due.peek().copied() {
-            if at > now {
-                break;
-            }
-            self.due.pop();
+        while let Some((at, id)) = self.due.pop_due(now) {
             let Some(exec) = self.execs.get(id).cloned() else {
                 continue;
             };
