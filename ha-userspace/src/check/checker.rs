@@ -2,7 +2,9 @@
 //! `tcp_epilog`, the same in every network checker). A checker that is up and fails is
 //! retried `retry` times, `delay_before_retry` apart, before it is declared failed; a
 //! checker that is down is probed every `delay_loop` and comes back on the first success.
-//! The first probe decides at once, whatever the start state (`alpha`).
+//! The first probe decides at once, whatever the start state (`alpha`): keepalived starts
+//! every checker with its retries used up ("one failure is enough initially",
+//! check_data.c `validate_check_config`).
 
 use super::model::Timing;
 use crate::units::Micros;
@@ -28,12 +30,21 @@ pub struct Verdict {
 }
 
 impl CheckerFsm {
-    /// `alpha`: start failed.
-    pub fn new(alpha: bool) -> Self {
+    /// `alpha`: start failed. `retry`: the checker's, used up from the start.
+    pub fn new(alpha: bool, retry: u32) -> Self {
         CheckerFsm {
             is_up: !alpha,
             has_run: false,
-            retry_it: 0,
+            retry_it: retry,
+        }
+    }
+
+    /// The state of a checker from the previous config, for one with `retry` now
+    /// (keepalived's `migrate_checkers` caps the retries used at the new count).
+    pub fn carried(self, retry: u32) -> Self {
+        CheckerFsm {
+            retry_it: self.retry_it.min(retry),
+            ..self
         }
     }
 

@@ -72,6 +72,7 @@ pub enum CheckEvent {
 #[derive(Debug, Clone)]
 pub struct ProbeSlot {
     pub key: ProbeKey,
+    pub target: ProbeKey,
     pub kind: &'static str,
     pub timing: Timing,
     pub alpha: bool,
@@ -83,7 +84,7 @@ pub struct ProbeSlot {
     /// When it runs next.
     pub due: MonoTime,
     /// The real servers that have it: (pool, server) indexes.
-    pub users: Vec<(usize, usize)>,
+    pub users: Vec<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +103,9 @@ pub struct ServerState {
     pub name: String,
     pub weight: u32,
     pub inhibit: bool,
-    pub checks: Vec<CheckRef>,
+    /// Exactly as long as the checks (a boxed slice): 40,000 real servers with one checker
+    /// each would otherwise pay for a vector's spare room.
+    pub checks: Box<[CheckRef]>,
     pub alive: bool,
     /// keepalived's `effective_weight` (before clamping to the kernel's range).
     pub effective: i64,
@@ -111,6 +114,7 @@ pub struct ServerState {
 #[derive(Debug, Clone)]
 pub struct PoolState {
     pub name: String,
+    pub id: String,
     pub quorum: u32,
     pub hysteresis: u32,
     pub has_sorry: bool,
@@ -178,6 +182,7 @@ impl Core {
                 .collect();
             pools.push(PoolState {
                 name: d.name,
+                id: d.id,
                 quorum: d.quorum,
                 hysteresis: d.hysteresis,
                 has_sorry: d.has_sorry,
@@ -206,16 +211,17 @@ impl Core {
         core
     }
 
-    /// keepalived's `set_quorum_states` and the start of `init_service_vs`: a pool
-    /// starting without quorum says so only when it has a sorry server to put in.
+    /// keepalived's `set_quorum_states` and `init_service_vs`: a pool starts without
+    /// quorum, then gains it as its live servers go in ("Gained quorum", `quorum_up`); one
+    /// that stays without says so only when it has a sorry server to put in.
     fn init_pool(&mut self, p: usize, out: &mut Vec<Action>) {
         let pool = &mut self.pools[p];
         let sum = pool.live_weight();
         pool.quorum_up = quorum::initial(sum, pool.quorum, pool.hysteresis);
-        if !pool.quorum_up && pool.has_sorry {
+        if pool.quorum_up || pool.has_sorry {
             out.push(Action::Event(CheckEvent::Quorum {
                 pool: pool.name.clone(),
-                up: false,
+                up: pool.quorum_up,
                 init: true,
                 threshold: i64::from(pool.quorum) + i64::from(pool.hysteresis),
                 sum,
@@ -362,6 +368,7 @@ impl Core {
         let users = slot.users.clone();
         if let Some(up) = repeat {
             for &(p, s) in &users {
+                let (p, s) = (p as usize, s as usize);
                 let pool = &self.pools[p];
                 if pool.servers[s].alive == up {
                     out.push(Action::Event(CheckEvent::Server {
@@ -374,7 +381,7 @@ impl Core {
         }
         if changed {
             for (p, s) in users {
-                self.refresh(p, s, out);
+                self.refresh(p as usize, s as usize, out);
             }
         }
     }
@@ -400,10 +407,13 @@ impl Core {
         out
     }
 
-    /// A new configuration. Probes whose key is unchanged keep their state and schedule,
-    /// real servers keep their state (a server whose checks are unchanged does not flap),
-    /// virtual servers keep their quorum; new ones start as at startup. Probe ids change:
-    /// the caller drops its schedule and follows the returned one.
+    /// A new configuration. A probe whose key is unchanged keeps its state and schedule;
+    /// one whose target is unchanged but timing not keeps its state. Real servers keep
+    /// their state (a server whose checks are unchanged does not flap), virtual servers
+    /// their quorum; new ones start as at startup, from the state of the probes they share.
+    /// A new `alpha` checker of servers that are all up starts up (keepalived's
+    /// `migrate_checkers`). Probe ids change: the caller drops its schedule and follows the
+    /// returned one.
     pub fn reload(
         &mut self,
         pools: Vec<PoolDef>,
@@ -412,41 +422,77 @@ impl Core {
     ) -> Vec<Action> {
         let seed = self.rng.u64(..);
         let mut new = Core::build(pools, files, seed);
-        let old_probes: HashMap<ProbeKey, &ProbeSlot> =
+        let by_key: HashMap<ProbeKey, &ProbeSlot> =
             self.probes.iter().map(|s| (s.key, s)).collect();
+        let by_target: HashMap<ProbeKey, &ProbeSlot> =
+            self.probes.iter().map(|s| (s.target, s)).collect();
         let mut out = Vec::new();
         let mut kept = vec![false; new.probes.len()];
+        let mut migrated = vec![false; new.probes.len()];
         for (id, slot) in new.probes.iter_mut().enumerate() {
-            if let Some(old) = old_probes.get(&slot.key) {
-                slot.fsm = old.fsm;
-                slot.dyn_code = old.dyn_code;
-                slot.last = old.last.clone();
-                slot.due = old.due.max(now);
-                kept[id] = true;
-            }
+            let old = match by_key.get(&slot.key) {
+                Some(old) => {
+                    slot.due = old.due.max(now);
+                    kept[id] = true;
+                    old
+                }
+                None => match by_target.get(&slot.target) {
+                    Some(old) => old,
+                    None => continue,
+                },
+            };
+            slot.fsm = old.fsm.carried(slot.timing.retry);
+            slot.dyn_code = old.dyn_code;
+            slot.last = old.last.clone();
+            migrated[id] = true;
         }
         let old_pools: HashMap<&str, &PoolState> =
-            self.pools.iter().map(|p| (p.name.as_str(), p)).collect();
-        let mut new_pools = Vec::new();
+            self.pools.iter().map(|p| (p.id.as_str(), p)).collect();
+        // What each new server was, if it was.
+        let mut was: Vec<Vec<Option<(bool, i64)>>> = Vec::with_capacity(new.pools.len());
+        let mut is_new_pool = vec![false; new.pools.len()];
         for (p, pool) in new.pools.iter_mut().enumerate() {
-            let Some(old) = old_pools.get(pool.name.as_str()) else {
-                new_pools.push(p);
+            let Some(old) = old_pools.get(pool.id.as_str()) else {
+                is_new_pool[p] = true;
+                was.push(vec![None; pool.servers.len()]);
                 continue;
             };
             pool.quorum_up = old.quorum_up;
-            for st in &mut pool.servers {
-                if let Some(o) = old.servers.iter().find(|o| o.name == st.name) {
-                    st.alive = o.alive;
-                    st.effective = o.effective;
-                }
+            // By name: a virtual server may have thousands of real servers.
+            let before: HashMap<&str, &ServerState> =
+                old.servers.iter().map(|o| (o.name.as_str(), o)).collect();
+            was.push(
+                pool.servers
+                    .iter()
+                    .map(|st| before.get(st.name.as_str()).map(|o| (o.alive, o.effective)))
+                    .collect(),
+            );
+        }
+        // A new alpha checker starts up when every server that has it is up.
+        for (id, slot) in new.probes.iter_mut().enumerate() {
+            if !migrated[id] && slot.alpha {
+                let all_up = slot
+                    .users
+                    .iter()
+                    .all(|&(p, s)| was[p as usize][s as usize].is_some_and(|(alive, _)| alive));
+                slot.fsm.is_up = all_up;
             }
         }
-        for p in new_pools.iter().copied() {
-            // Servers of a new pool start as their checks say (already evaluated).
-            new.init_pool(p, &mut out);
+        for (p, servers) in was.iter().enumerate() {
+            for (s, before) in servers.iter().enumerate() {
+                // New servers start as their probes say now, silently; known ones from
+                // what they were, and `refresh` below tells what changed.
+                let state = match before {
+                    Some(old) => *old,
+                    None => new.evaluate(p, s),
+                };
+                let st = &mut new.pools[p].servers[s];
+                (st.alive, st.effective) = state;
+            }
         }
-        for p in 0..new.pools.len() {
-            if new_pools.contains(&p) {
+        for (p, fresh) in is_new_pool.into_iter().enumerate() {
+            if fresh {
+                new.init_pool(p, &mut out);
                 continue;
             }
             for s in 0..new.pools[p].servers.len() {
@@ -561,6 +607,7 @@ fn server(
         .map(|c| match c {
             CheckDef::Probe {
                 key,
+                target,
                 kind,
                 timing,
                 alpha,
@@ -569,11 +616,12 @@ fn server(
                 let id = *by_key.entry(key).or_insert_with(|| {
                     probes.push(ProbeSlot {
                         key,
+                        target,
                         kind,
                         timing,
                         alpha,
                         dynamic,
-                        fsm: CheckerFsm::new(alpha),
+                        fsm: CheckerFsm::new(alpha, timing.retry),
                         dyn_code: None,
                         last: None,
                         due: MonoTime::ZERO,
@@ -581,8 +629,10 @@ fn server(
                     });
                     probes.len() - 1
                 });
-                if !probes[id].users.contains(&(pi, si)) {
-                    probes[id].users.push((pi, si));
+                // Servers come in order: a repeat can only be the last one.
+                let user = (pi as u32, si as u32);
+                if probes[id].users.last() != Some(&user) {
+                    probes[id].users.push(user);
                 }
                 CheckRef::Probe(id)
             }
@@ -600,7 +650,7 @@ fn server(
         .collect::<Vec<_>>();
     // A fresh, exact allocation: collecting in place would keep the definitions' larger
     // one (an eighth of the checkers' memory with 40,000 real servers).
-    let checks = checks.to_vec();
+    let checks = checks.as_slice().into();
     ServerState {
         name: s.name,
         weight: s.weight,

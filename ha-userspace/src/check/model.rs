@@ -21,6 +21,9 @@ impl ProbeKey {
 pub struct PoolDef {
     /// keepalived's name of the block: `[ip]:port`, `FWM n` or `[group]`.
     pub name: String,
+    /// What tells two blocks apart across a reload (the name with the protocol and family:
+    /// a TCP and a UDP virtual server on one address and port have one name).
+    pub id: String,
     pub quorum: u32,
     pub hysteresis: u32,
     pub has_sorry: bool,
@@ -48,6 +51,9 @@ pub enum CheckDef {
     /// once and their result counts for each of them.
     Probe {
         key: ProbeKey,
+        /// What is probed, without when: a reload that only changes the timing keeps the
+        /// checker's state (keepalived's `compare_conn_opts` ignores the timers too).
+        target: ProbeKey,
         /// `TCP_CHECK`, `HTTP_GET`…, for status and mail.
         kind: &'static str,
         timing: Timing,

@@ -22,6 +22,7 @@ fn timing(retry: u32) -> Timing {
 fn probe(key: &str, retry: u32, alpha: bool) -> CheckDef {
     CheckDef::Probe {
         key: ProbeKey::of(key.as_bytes()),
+        target: ProbeKey::of(key.as_bytes()),
         kind: "TCP_CHECK",
         timing: timing(retry),
         alpha,
@@ -41,6 +42,7 @@ fn server(name: &str, weight: u32, checks: Vec<CheckDef>) -> ServerDef {
 fn pool(name: &str, servers: Vec<ServerDef>) -> PoolDef {
     PoolDef {
         name: name.into(),
+        id: name.into(),
         quorum: 1,
         hysteresis: 0,
         has_sorry: false,
@@ -133,16 +135,35 @@ fn a_failing_checker_is_retried_retry_times_delay_before_retry_apart_then_the_se
         [Some(1)],
         "up from the start without alpha"
     );
-    let a = core.probe_result(0, fail(), t(1));
-    assert_eq!(next_probe(&a), Some(t(3)), "retry after delay_before_retry");
+    let a = core.probe_result(0, ok(), t(1));
+    assert_eq!(next_probe(&a), Some(t(11)));
+    let a = core.probe_result(0, fail(), t(11));
+    assert_eq!(
+        next_probe(&a),
+        Some(t(13)),
+        "retry after delay_before_retry"
+    );
     assert!(events(&a).is_empty());
-    let a = core.probe_result(0, fail(), t(3));
-    assert_eq!(next_probe(&a), Some(t(5)));
+    let a = core.probe_result(0, fail(), t(13));
+    assert_eq!(next_probe(&a), Some(t(15)));
     assert!(events(&a).is_empty(), "second retry");
-    let a = core.probe_result(0, fail(), t(5));
+    let a = core.probe_result(0, fail(), t(15));
     assert_eq!(events(&a), ["rs DOWN", "quorum vs DOWN"]);
-    assert_eq!(next_probe(&a), Some(t(15)), "then every delay_loop");
+    assert_eq!(next_probe(&a), Some(t(25)), "then every delay_loop");
     assert_eq!(weights(&core, 0), [None], "removed from the pool");
+}
+
+#[test]
+fn the_first_failure_after_start_is_final_whatever_retry_says() {
+    // keepalived's validate_check_config: retry_it = retry ("one failure is enough
+    // initially").
+    let (mut core, _) = start(vec![pool(
+        "vs",
+        vec![server("rs", 1, vec![probe("a", 3, false)])],
+    )]);
+    let a = core.probe_result(0, fail(), t(1));
+    assert_eq!(events(&a), ["rs DOWN", "quorum vs DOWN"]);
+    assert_eq!(next_probe(&a), Some(t(11)));
 }
 
 #[test]
@@ -237,6 +258,7 @@ fn inhibit_on_failure_keeps_a_failed_server_in_the_pool_at_weight_0() {
 fn misc_dynamic_exit_code_n_sets_the_weight_to_n_minus_2_and_a_final_failure_restores_it() {
     let d = CheckDef::Probe {
         key: ProbeKey::of(b"m"),
+        target: ProbeKey::of(b"m"),
         kind: "MISC_CHECK",
         timing: timing(1),
         alpha: false,
@@ -267,6 +289,7 @@ fn misc_dynamic_exit_code_n_sets_the_weight_to_n_minus_2_and_a_final_failure_res
 fn misc_without_dynamic_fails_on_any_non_zero_exit() {
     let d = CheckDef::Probe {
         key: ProbeKey::of(b"m"),
+        target: ProbeKey::of(b"m"),
         kind: "MISC_CHECK",
         timing: timing(0),
         alpha: false,
@@ -350,7 +373,11 @@ fn three(quorum: u32, hysteresis: u32) -> PoolDef {
 #[test]
 fn quorum_is_lost_below_quorum_minus_hysteresis_and_regained_at_quorum_plus_hysteresis() {
     let (mut core, a) = start(vec![three(2, 1)]);
-    assert!(events(&a).is_empty());
+    assert_eq!(
+        events(&a),
+        ["quorum vs UP"],
+        "keepalived starts down and gains it"
+    );
     assert!(core.pools()[0].quorum_up, "3 >= 2 + 1");
     let a = core.probe_result(0, fail(), t(1));
     assert_eq!(events(&a), ["rs0 DOWN"], "2 is not below 2 - 1");
@@ -459,24 +486,79 @@ fn a_reload_keeps_unchanged_servers_as_they_are_and_new_ones_start_per_alpha() {
 }
 
 #[test]
-fn a_reload_that_adds_an_alpha_checker_to_a_live_server_takes_it_down() {
+fn a_reload_that_adds_an_alpha_checker_keeps_live_servers_up_and_failed_ones_down() {
+    // keepalived's migrate_checkers: a new alpha checker starts failed only if its server
+    // is not up.
     let (mut core, _) = start(vec![pool(
         "vs",
-        vec![server("a", 1, vec![probe("pa", 0, false)])],
+        vec![
+            server("a", 1, vec![probe("pa", 0, false)]),
+            server("b", 1, vec![probe("pb", 0, false)]),
+        ],
     )]);
+    core.probe_result(1, fail(), t(1));
     let a = core.reload(
         vec![pool(
             "vs",
-            vec![server(
-                "a",
-                1,
-                vec![probe("pa", 0, false), probe("new", 0, true)],
-            )],
+            vec![
+                server("a", 1, vec![probe("pa", 0, false), probe("na", 0, true)]),
+                server("b", 1, vec![probe("pb", 0, false), probe("nb", 0, true)]),
+            ],
         )],
         BTreeMap::new(),
         t(5),
     );
-    assert_eq!(events(&a), ["a DOWN", "quorum vs DOWN"]);
+    assert!(events(&a).is_empty(), "{:?}", events(&a));
+    assert_eq!(weights(&core, 0), [Some(1), None]);
+    assert!(
+        core.probes()[1].fsm.is_up,
+        "a's new alpha checker starts up"
+    );
+    assert!(!core.probes()[3].fsm.is_up, "b's starts failed");
+}
+
+#[test]
+fn a_reload_that_only_changes_the_timing_keeps_the_checkers_state() {
+    let (mut core, _) = start(vec![pool(
+        "vs",
+        vec![server("a", 1, vec![probe("pa", 0, false)])],
+    )]);
+    core.probe_result(0, fail(), t(1));
+    let mut slower = probe("pa-slow", 0, false);
+    if let CheckDef::Probe { target, .. } = &mut slower {
+        *target = ProbeKey::of(b"pa");
+    }
+    let a = core.reload(
+        vec![pool("vs", vec![server("a", 1, vec![slower])])],
+        BTreeMap::new(),
+        t(5),
+    );
+    assert!(events(&a).is_empty(), "{:?}", events(&a));
+    assert_eq!(weights(&core, 0), [None], "still down");
+}
+
+#[test]
+fn a_virtual_server_added_by_a_reload_starts_from_the_probes_it_shares() {
+    let (mut core, _) = start(vec![pool(
+        "vs1",
+        vec![server("rs", 1, vec![probe("p", 0, false)])],
+    )]);
+    core.probe_result(0, fail(), t(1));
+    let a = core.reload(
+        vec![
+            pool("vs1", vec![server("rs", 1, vec![probe("p", 0, false)])]),
+            pool("vs2", vec![server("rs", 1, vec![probe("p", 0, false)])]),
+        ],
+        BTreeMap::new(),
+        t(5),
+    );
+    assert!(events(&a).is_empty(), "{:?}", events(&a));
+    assert_eq!(weights(&core, 1), [None], "the shared probe is down");
+    let a = core.probe_result(0, ok(), t(11));
+    assert_eq!(
+        events(&a),
+        ["rs UP", "quorum vs1 UP", "rs UP", "quorum vs2 UP"]
+    );
 }
 
 #[test]

@@ -9,10 +9,13 @@ pub mod probe;
 mod schedule;
 pub mod status;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
@@ -106,17 +109,25 @@ impl Sink for FileSink {
     }
 }
 
-type Done = (u64, ProbeId, ProbeResult, MonoTime);
+/// A probe's result, named by key: ids change at a reload, and a probe kept across it
+/// must not be run twice or lose its result.
+type Done = (ProbeKey, ProbeResult, MonoTime);
 
 struct Engine {
     core: Core,
     execs: Vec<Arc<Exec>>,
+    /// Parallel to `execs`: log every failure of this probe.
+    loud: Vec<bool>,
     defs: Vec<ServiceDef>,
     applied: LbState,
     backend: Box<dyn LbBackend>,
     lb_changes: u64,
-    /// Bumped at each reload: results of probes started before are dropped.
-    generation: u64,
+    /// The probe id of each key, in the running config.
+    ids: HashMap<ProbeKey, ProbeId>,
+    /// Probes started and not finished.
+    running: HashSet<ProbeKey>,
+    /// The backend refused a change: try again at the next change.
+    lb_retry: bool,
     due: Schedule,
     tls: Option<TlsClient>,
     done: mpsc::UnboundedSender<Done>,
@@ -140,12 +151,15 @@ async fn run(
     let (core, actions) = Core::new(m.pools, files.clone(), now, now.0);
     let mut e = Engine {
         execs: execs_of(&core, m.execs),
+        loud: loud_of(&core, &m.loud),
         core,
         defs: m.services,
         applied: LbState::default(),
         backend,
         lb_changes: 0,
-        generation: 0,
+        ids: HashMap::new(),
+        running: HashSet::new(),
+        lb_retry: false,
         due: Schedule::default(),
         tls: tls_client(m.ssl.as_ref()),
         done: done_tx,
@@ -163,6 +177,7 @@ async fn run(
         e.backend.name()
     );
     crate::system::release_freed_memory();
+    e.index();
     e.act(actions, None);
     e.sync_lb();
     // One timer, moved to the next due probe: a new one per turn of the loop would cost a
@@ -192,8 +207,15 @@ async fn run(
             Some(first) = done_rx.recv() => {
                 // Every result that is in, then the load balancer once.
                 let mut next = Some(first);
-                while let Some((generation, id, r, at)) = next {
-                    if generation == e.generation {
+                while let Some((key, r, at)) = next {
+                    e.running.remove(&key);
+                    // A probe the last reload removed has nowhere to go.
+                    if let Some(&id) = e.ids.get(&key) {
+                        if !r.ok && e.loud.get(id) == Some(&true) {
+                            let kind = e.core.probes()[id].kind;
+                            let target = e.execs[id].target();
+                            info!("{kind} of {target} failed: {}", r.reason);
+                        }
                         e.core.probe_result_into(id, r, at, &mut actions);
                         e.act(actions.drain(..), Some((id, at)));
                     }
@@ -214,11 +236,22 @@ async fn run(
                     let files = read_files(&m);
                     let actions = e.core.reload(m.pools, files.clone(), mono_now());
                     e.execs = execs_of(&e.core, m.execs);
+                    e.loud = loud_of(&e.core, &m.loud);
                     e.defs = m.services;
                     e.tls = tls_client(m.ssl.as_ref());
                     e._files = watch_files(&m.track_files, &files, file_tx.clone());
-                    e.generation += 1;
+                    e.index();
                     e.due.clear();
+                    // A probe kept and still running is scheduled by its result.
+                    let running = &e.running;
+                    let probes = e.core.probes();
+                    let actions: Vec<Action> = actions
+                        .into_iter()
+                        .filter(|a| match a {
+                            Action::Probe { id, .. } => !running.contains(&probes[*id].key),
+                            Action::Event(_) => true,
+                        })
+                        .collect();
                     e.act(actions, None);
                     e.sync_lb();
                     crate::system::release_freed_memory();
@@ -229,6 +262,11 @@ async fn run(
                 Some(Cmd::Stop(reply)) => {
                     for ev in e.core.stop() {
                         e.emit(ev);
+                    }
+                    // keepalived's clear_services: what it put in the table goes.
+                    let changes = diff(&e.applied, &LbState::default());
+                    if let Err((_, err)) = e.backend.apply(&changes) {
+                        error!("load balancer at stop: {err}");
                     }
                     let _ = reply.send(());
                     return;
@@ -303,19 +341,46 @@ impl Engine {
         let _ = self.events.send(e);
     }
 
+    /// Rebuilds the key → id index after a (re)load.
+    fn index(&mut self) {
+        self.ids = self
+            .core
+            .probes()
+            .iter()
+            .enumerate()
+            .map(|(id, s)| (s.key, id))
+            .collect();
+    }
+
     /// Starts every probe that is due.
     fn start_due(&mut self) {
         let now = mono_now();
         while let Some((at, id)) = self.due.pop_due(now) {
-            let Some(exec) = self.execs.get(id).cloned() else {
+            let (Some(exec), Some(slot)) =
+                (self.execs.get(id).cloned(), self.core.probes().get(id))
+            else {
                 continue;
             };
+            let key = slot.key;
+            if !self.running.insert(key) {
+                continue;
+            }
             self.record_lateness(now.saturating_since(at));
             self.probes_run += 1;
-            let (tls, tx, generation) = (self.tls.clone(), self.done.clone(), self.generation);
+            let (tls, tx) = (self.tls.clone(), self.done.clone());
             tokio::spawn(async move {
-                let r = execute(&exec, tls.as_ref()).await;
-                let _ = tx.send((generation, id, r, mono_now()));
+                // A probe that panicked still reports, as a failure: otherwise it would
+                // never be scheduled again.
+                let r = AssertUnwindSafe(execute(&exec, tls.as_ref()))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| ProbeResult {
+                        ok: false,
+                        code: None,
+                        reason: "the probe failed unexpectedly (a bug: please report it)".into(),
+                        took: Micros(0),
+                    });
+                let _ = tx.send((key, r, mono_now()));
             });
         }
     }
@@ -332,9 +397,10 @@ impl Engine {
 
     /// Sends the load balancer what changed since the last time.
     fn sync_lb(&mut self) {
-        if !self.core.take_dirty() {
+        if !self.core.take_dirty() && !self.lb_retry {
             return;
         }
+        self.lb_retry = false;
         let members: Vec<Members> = (0..self.core.pools().len())
             .map(|p| self.core.members(p))
             .collect();
@@ -352,6 +418,7 @@ impl Engine {
                 error!("load balancer: {e}");
                 self.lb_changes += n as u64;
                 crate::lb::diff::apply(&mut self.applied, &changes[..n]);
+                self.lb_retry = true;
             }
         }
     }
@@ -406,6 +473,13 @@ fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Vec<Arc<Exec>> 
 
 /// The TLS context of `SSL_GET`: the `SSL` block's, else keepalived's generated one (no
 /// client certificate). `None` only if even that cannot be built.
+fn loud_of(core: &Core, loud: &HashSet<ProbeKey>) -> Vec<bool> {
+    core.probes()
+        .iter()
+        .map(|s| loud.contains(&s.key))
+        .collect()
+}
+
 fn tls_client(ssl: Option<&SslConfig>) -> Option<TlsClient> {
     match TlsClient::new(ssl) {
         Ok(t) => Some(t),

@@ -3,7 +3,7 @@
 //! is the whole of what a probe does and when: equal keys are one probe (keepalived would
 //! run each copy).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,27 +56,34 @@ pub struct Model {
     pub track_files: BTreeMap<String, TrackFile>,
     pub ssl: Option<SslConfig>,
     pub real_servers: usize,
+    /// Probes whose every failure is logged (`log_all_failures`, per checker or global).
+    pub loud: HashSet<ProbeKey>,
 }
 
 pub fn build(plan: LbPlan, default_user: RunAs) -> Model {
-    let pools = pools(&plan, default_user);
+    let (pools, execs, loud) = pools(&plan, default_user);
     Model {
         services: expand(&plan.virtual_servers, &plan.groups),
         real_servers: plan.real_servers(),
-        pools: pools.0,
-        execs: pools.1,
+        pools,
+        execs,
+        loud,
         track_files: plan.track_files,
         ssl: plan.ssl,
     }
 }
 
-fn pools(plan: &LbPlan, default_user: RunAs) -> (Vec<PoolDef>, HashMap<ProbeKey, Exec>) {
+type Pools = (Vec<PoolDef>, HashMap<ProbeKey, Exec>, HashSet<ProbeKey>);
+
+fn pools(plan: &LbPlan, default_user: RunAs) -> Pools {
     let mut execs = HashMap::new();
+    let mut loud = HashSet::new();
     let pools = plan
         .virtual_servers
         .iter()
         .map(|vs| PoolDef {
             name: vs.display(),
+            id: format!("{:?} {:?} {}", vs.protocol, vs.family, vs.display()),
             quorum: vs.quorum,
             hysteresis: vs.hysteresis,
             has_sorry: vs.sorry_server.is_some(),
@@ -92,13 +99,22 @@ fn pools(plan: &LbPlan, default_user: RunAs) -> (Vec<PoolDef>, HashMap<ProbeKey,
                     checks: rs
                         .checkers
                         .iter()
-                        .filter_map(|c| check(plan, vs, rs, c, default_user, &mut execs))
+                        .filter_map(|c| {
+                            let def = check(plan, vs, rs, c, default_user, &mut execs)?;
+                            let log_all = c.common.as_ref().is_some_and(|c| c.log_all_failures);
+                            if let (CheckDef::Probe { key, .. }, true) =
+                                (&def, log_all || plan.log_all_failures)
+                            {
+                                loud.insert(*key);
+                            }
+                            Some(def)
+                        })
                         .collect(),
                 })
                 .collect(),
         })
         .collect();
-    (pools, execs)
+    (pools, execs, loud)
 }
 
 /// keepalived's names of the checker types.
@@ -228,9 +244,11 @@ fn check(
     })
     .unwrap_or_default();
     let key = ProbeKey::of(&description);
+    let target = ProbeKey::of(&serde_json::to_vec(&exec).unwrap_or_default());
     execs.entry(key).or_insert(exec);
     Some(CheckDef::Probe {
         key,
+        target,
         kind,
         timing,
         alpha,
@@ -284,6 +302,19 @@ mod tests {
             let m = model(&format!("{}{}", vs(80, a), vs(81, b)));
             assert_eq!(m.execs.len(), 2, "{b}");
         }
+    }
+
+    #[test]
+    fn log_all_failures_marks_the_probe_per_checker_or_globally() {
+        let quiet = model(&vs(80, "TCP_CHECK {\n }"));
+        assert!(quiet.loud.is_empty());
+        let one = model(&vs(80, "TCP_CHECK {\n log_all_failures\n }"));
+        assert_eq!(one.loud.len(), 1);
+        let global = model(&format!(
+            "global_defs {{\n checker_log_all_failures\n}}\n{}",
+            vs(80, "TCP_CHECK {\n }")
+        ));
+        assert_eq!(global.loud.len(), 1);
     }
 
     #[test]

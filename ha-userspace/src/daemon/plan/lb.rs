@@ -15,9 +15,11 @@ pub struct LbPlan {
     pub ssl: Option<SslConfig>,
     /// The `track_file` blocks some `FILE_CHECK` names, by name.
     pub track_files: BTreeMap<String, TrackFile>,
+    /// `checker_log_all_failures`: log every failed probe, not only the changes.
+    pub log_all_failures: bool,
 }
 
-pub fn lb(lvs: &Lvs, track_files: &[TrackFile]) -> LbPlan {
+pub fn lb(lvs: &Lvs, track_files: &[TrackFile], log_all_failures: bool) -> LbPlan {
     let used: Vec<&str> = lvs
         .virtual_servers
         .iter()
@@ -37,6 +39,7 @@ pub fn lb(lvs: &Lvs, track_files: &[TrackFile]) -> LbPlan {
             .filter(|t| used.contains(&t.name.as_str()))
             .map(|t| (t.name.clone(), t.clone()))
             .collect(),
+        log_all_failures,
     }
 }
 

@@ -76,7 +76,11 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
     Ok(Plan {
         global: global::global(&config.global),
         vrrp: vrrp::vrrp(&config.global, &config.vrrp, map)?,
-        lb: lb::lb(&config.lvs, &config.vrrp.track_files),
+        lb: lb::lb(
+            &config.lvs,
+            &config.vrrp.track_files,
+            config.global.checker_log_all_failures == Some(true),
+        ),
     })
 }
 
