@@ -39,6 +39,9 @@ pub struct Args {
     /// Skip the 40,000-real-server memory run.
     #[arg(long)]
     no_memory: bool,
+    /// Measure this `ha` binary instead of building one (to compare two versions).
+    #[arg(long)]
+    ha: Option<PathBuf>,
 }
 
 const TCP_PORT: u16 = 80;
@@ -282,7 +285,10 @@ fn floor(ns: &str, rate: usize, n: usize, secs: u64) -> Result<f64> {
 }
 
 pub fn run(args: &Args) -> Result<u8> {
-    let ha = ha_bin::build_ha(true)?;
+    let ha = match &args.ha {
+        Some(p) => p.clone(),
+        None => ha_bin::build_ha(true)?,
+    };
     let pid = std::process::id();
     let dir = std::env::temp_dir().join(format!("ha-bench-checkers-{pid}"));
     std::fs::create_dir_all(&dir)?;

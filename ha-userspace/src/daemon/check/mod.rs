@@ -109,13 +109,16 @@ impl Sink for FileSink {
     }
 }
 
-/// A probe's result, named by key: ids change at a reload, and a probe kept across it
+/// A probe's result, by id and key: ids change at a reload, and a probe kept across it
 /// must not be run twice or lose its result.
-type Done = (ProbeKey, ProbeResult, MonoTime);
+type Done = (ProbeId, ProbeKey, ProbeResult, MonoTime);
 
 struct Engine {
     core: Core,
-    execs: Vec<Arc<Exec>>,
+    /// What each probe runs, by id: one table a running probe holds, rather than one
+    /// reference count per probe (10,000 cold counters a second cost more than the rest of
+    /// starting a probe).
+    execs: Arc<Vec<Exec>>,
     /// Parallel to `execs`: log every failure of this probe.
     loud: Vec<bool>,
     defs: Vec<ServiceDef>,
@@ -124,8 +127,8 @@ struct Engine {
     lb_changes: u64,
     /// The probe id of each key, in the running config.
     ids: HashMap<ProbeKey, ProbeId>,
-    /// Probes started and not finished.
-    running: HashSet<ProbeKey>,
+    /// Probes started and not finished, by id.
+    running: Vec<bool>,
     /// The backend refused a change: try again at the next change.
     lb_retry: bool,
     due: Schedule,
@@ -158,7 +161,7 @@ async fn run(
         backend,
         lb_changes: 0,
         ids: HashMap::new(),
-        running: HashSet::new(),
+        running: Vec::new(),
         lb_retry: false,
         due: Schedule::default(),
         tls: tls_client(m.ssl.as_ref()),
@@ -207,10 +210,15 @@ async fn run(
             Some(first) = done_rx.recv() => {
                 // Every result that is in, then the load balancer once.
                 let mut next = Some(first);
-                while let Some((key, r, at)) = next {
-                    e.running.remove(&key);
-                    // A probe the last reload removed has nowhere to go.
-                    if let Some(&id) = e.ids.get(&key) {
+                while let Some((id, key, r, at)) = next {
+                    // The same id unless a reload came in between; a probe the reload
+                    // removed has nowhere to go.
+                    let id = match e.core.probes().get(id) {
+                        Some(slot) if slot.key == key => Some(id),
+                        _ => e.ids.get(&key).copied(),
+                    };
+                    if let Some(id) = id {
+                        e.running[id] = false;
                         if !r.ok && e.loud.get(id) == Some(&true) {
                             let kind = e.core.probes()[id].kind;
                             let target = e.execs[id].target();
@@ -234,6 +242,14 @@ async fn run(
                 Some(Cmd::Reload(m)) => {
                     let m = *m;
                     let files = read_files(&m);
+                    let was_running: HashSet<ProbeKey> = e
+                        .core
+                        .probes()
+                        .iter()
+                        .zip(&e.running)
+                        .filter(|(_, r)| **r)
+                        .map(|(s, _)| s.key)
+                        .collect();
                     let actions = e.core.reload(m.pools, files.clone(), mono_now());
                     e.execs = execs_of(&e.core, m.execs);
                     e.loud = loud_of(&e.core, &m.loud);
@@ -241,14 +257,19 @@ async fn run(
                     e.tls = tls_client(m.ssl.as_ref());
                     e._files = watch_files(&m.track_files, &files, file_tx.clone());
                     e.index();
+                    e.running = e
+                        .core
+                        .probes()
+                        .iter()
+                        .map(|s| was_running.contains(&s.key))
+                        .collect();
                     e.due.clear();
                     // A probe kept and still running is scheduled by its result.
                     let running = &e.running;
-                    let probes = e.core.probes();
                     let actions: Vec<Action> = actions
                         .into_iter()
                         .filter(|a| match a {
-                            Action::Probe { id, .. } => !running.contains(&probes[*id].key),
+                            Action::Probe { id, .. } => !running[*id],
                             Action::Event(_) => true,
                         })
                         .collect();
@@ -350,28 +371,27 @@ impl Engine {
             .enumerate()
             .map(|(id, s)| (s.key, id))
             .collect();
+        self.running.resize(self.ids.len(), false);
     }
 
     /// Starts every probe that is due.
     fn start_due(&mut self) {
         let now = mono_now();
         while let Some((at, id)) = self.due.pop_due(now) {
-            let (Some(exec), Some(slot)) =
-                (self.execs.get(id).cloned(), self.core.probes().get(id))
-            else {
+            let Some(slot) = self.core.probes().get(id) else {
                 continue;
             };
             let key = slot.key;
-            if !self.running.insert(key) {
+            if id >= self.execs.len() || std::mem::replace(&mut self.running[id], true) {
                 continue;
             }
             self.record_lateness(now.saturating_since(at));
             self.probes_run += 1;
-            let (tls, tx) = (self.tls.clone(), self.done.clone());
+            let (table, tls, tx) = (self.execs.clone(), self.tls.clone(), self.done.clone());
             tokio::spawn(async move {
                 // A probe that panicked still reports, as a failure: otherwise it would
                 // never be scheduled again.
-                let r = AssertUnwindSafe(execute(&exec, tls.as_ref()))
+                let r = AssertUnwindSafe(execute(&table[id], tls.as_ref()))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| ProbeResult {
@@ -380,7 +400,7 @@ impl Engine {
                         reason: "the probe failed unexpectedly (a bug: please report it)".into(),
                         took: Micros(0),
                     });
-                let _ = tx.send((key, r, mono_now()));
+                let _ = tx.send((id, key, r, mono_now()));
             });
         }
     }
@@ -457,22 +477,23 @@ impl Engine {
 }
 
 /// The executable probe of each core probe id.
-fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Vec<Arc<Exec>> {
-    core.probes()
+fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Arc<Vec<Exec>> {
+    let table = core
+        .probes()
         .iter()
         .map(|slot| {
-            Arc::new(by_key.remove(&slot.key).unwrap_or_else(|| Exec::Misc {
+            by_key.remove(&slot.key).unwrap_or_else(|| Exec::Misc {
                 script: crate::config::model::script::Script { args: Vec::new() },
                 timeout: Duration::from_secs(1),
                 user: None,
                 dynamic: false,
-            }))
+            })
         })
-        .collect()
+        .collect();
+    Arc::new(table)
 }
 
-/// The TLS context of `SSL_GET`: the `SSL` block's, else keepalived's generated one (no
-/// client certificate). `None` only if even that cannot be built.
+/// Whether each probe logs all its failures.
 fn loud_of(core: &Core, loud: &HashSet<ProbeKey>) -> Vec<bool> {
     core.probes()
         .iter()
@@ -480,6 +501,8 @@ fn loud_of(core: &Core, loud: &HashSet<ProbeKey>) -> Vec<bool> {
         .collect()
 }
 
+/// The TLS context of `SSL_GET`: the `SSL` block's, else keepalived's generated one (no
+/// client certificate). `None` only if even that cannot be built.
 fn tls_client(ssl: Option<&SslConfig>) -> Option<TlsClient> {
     match TlsClient::new(ssl) {
         Ok(t) => Some(t),

@@ -70,7 +70,7 @@ pub struct CheckerStats {
     pub lb_changes: u64,
 }
 
-pub fn snapshot(core: &Core, execs: &[std::sync::Arc<Exec>], now: MonoTime) -> Vec<VsStatus> {
+pub fn snapshot(core: &Core, execs: &[Exec], now: MonoTime) -> Vec<VsStatus> {
     core.pools()
         .iter()
         .enumerate()
@@ -104,12 +104,7 @@ pub fn snapshot(core: &Core, execs: &[std::sync::Arc<Exec>], now: MonoTime) -> V
         .collect()
 }
 
-fn checker(
-    core: &Core,
-    execs: &[std::sync::Arc<Exec>],
-    c: &CheckRef,
-    now: MonoTime,
-) -> CheckerStatus {
+fn checker(core: &Core, execs: &[Exec], c: &CheckRef, now: MonoTime) -> CheckerStatus {
     match c {
         CheckRef::Probe(id) => {
             let slot = &core.probes()[*id];
