@@ -135,7 +135,7 @@ fn every_checker_takes_its_real_server_out_when_the_service_breaks_and_back_when
     let config = format!(
         "global_defs {{\n router_id director\n}}\n\
          virtual_server 192.0.2.100 80 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
-          real_server {a} 80 {{\n HTTP_GET {{\n url {{\n path /index.html\n digest {digest}\n }}\n {FAST} }}\n }}\n}}\n\
+          real_server {a} 80 {{\n HTTP_GET {{\n url {{\n path /index.html\n digest {digest}\n }}\n log_all_failures\n {FAST} }}\n }}\n}}\n\
          virtual_server 192.0.2.100 443 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
           real_server {a} 443 {{\n SSL_GET {{\n url {{\n path /index.html\n status_code 200-299\n }}\n {FAST} }}\n }}\n}}\n\
          virtual_server 192.0.2.100 81 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
@@ -190,6 +190,17 @@ fn every_checker_takes_its_real_server_out_when_the_service_breaks_and_back_when
         Some(true),
         "SSL_GET checks the status only"
     );
+    // A checker that was up is declared down after retry + 1 failed probes (retry 1),
+    // not before and not later: log_all_failures logs each one.
+    let log = d.log_text();
+    let http = format!("HTTP_GET of [{a}]:80");
+    let down_at = log
+        .find(&format!("{http} (VS [192.0.2.100]:80): DOWN"))
+        .expect("the DOWN line");
+    let failures = log[..down_at]
+        .matches(&format!("{http} failed: GET /index.html: digest"))
+        .count();
+    assert_eq!(failures, 2, "{log}");
     let reason = rs(&d, &cases[0].0, &cases[0].1).unwrap().checkers[0]
         .last
         .clone();
