@@ -122,16 +122,34 @@ pub struct PoolState {
     pub omega: bool,
     pub quorum_up: bool,
     pub servers: Vec<ServerState>,
+    /// The sum of the weights of the live servers, kept as they change: a probe or track
+    /// file shared by all the servers of a large pool would otherwise sum the pool once per
+    /// server.
+    live: i64,
+}
+
+/// What a server adds to its pool's live weight.
+fn contribution(alive: bool, effective: i64) -> i64 {
+    if alive {
+        i64::from(real_weight(effective))
+    } else {
+        0
+    }
 }
 
 impl PoolState {
     /// The sum of the weights of the live real servers.
     pub fn live_weight(&self) -> i64 {
-        self.servers
+        self.live
+    }
+
+    /// Sums the live weight afresh (after the servers' states were set wholesale).
+    fn recount(&mut self) {
+        self.live = self
+            .servers
             .iter()
-            .filter(|s| s.alive)
-            .map(|s| i64::from(real_weight(s.effective)))
-            .sum()
+            .map(|s| contribution(s.alive, s.effective))
+            .sum();
     }
 
     /// The sorry server is serving.
@@ -190,6 +208,7 @@ impl Core {
                 omega: d.omega,
                 quorum_up: false,
                 servers,
+                live: 0,
             });
         }
         probes.shrink_to_fit();
@@ -207,6 +226,7 @@ impl Core {
                 st.alive = alive;
                 st.effective = effective;
             }
+            core.pools[p].recount();
         }
         core
     }
@@ -281,6 +301,7 @@ impl Core {
         let st = &mut pool.servers[s];
         let was_alive = st.alive;
         let weight_changed = real_weight(st.effective) != real_weight(effective);
+        pool.live += contribution(alive, effective) - contribution(was_alive, st.effective);
         st.alive = alive;
         st.effective = effective;
         if was_alive != alive {
@@ -489,6 +510,7 @@ impl Core {
                 let st = &mut new.pools[p].servers[s];
                 (st.alive, st.effective) = state;
             }
+            new.pools[p].recount();
         }
         for (p, fresh) in is_new_pool.into_iter().enumerate() {
             if fresh {
@@ -534,6 +556,7 @@ impl Core {
                 }
             }
             pool.quorum_up = false;
+            pool.live = 0;
             out.push(CheckEvent::Quorum {
                 pool: pool.name.clone(),
                 up: false,

@@ -577,3 +577,38 @@ fn omega_runs_the_down_notifications_of_live_servers_and_quorum_down_at_stop() {
         .collect();
     assert_eq!(names, ["rs1 false", "rs2 false", "quorum vs false"]);
 }
+
+#[test]
+fn the_live_weight_kept_as_servers_change_equals_the_sum_counted_afresh() {
+    let mut p = three(2, 0);
+    p.servers[1].checks.push(CheckDef::File {
+        name: "f".into(),
+        weight: 3,
+        reverse: false,
+    });
+    let (mut core, _) = start(vec![p]);
+    let fresh = |core: &Core| -> i64 {
+        core.pools()[0]
+            .servers
+            .iter()
+            .filter(|s| s.alive)
+            .map(|s| i64::from(super::quorum::real_weight(s.effective)))
+            .sum()
+    };
+    let mut rng = fastrand::Rng::with_seed(3);
+    for step in 0..500u64 {
+        match rng.u8(0..3) {
+            0 => {
+                let r = if rng.bool() { ok() } else { fail() };
+                core.probe_result(rng.usize(0..3), r, t(step));
+            }
+            1 => {
+                core.file_value("f", rng.i64(-2..4));
+            }
+            _ => {
+                core.file_value("f", i64::from(i32::MIN));
+            }
+        }
+        assert_eq!(core.pools()[0].live_weight(), fresh(&core), "step {step}");
+    }
+}
