@@ -4,35 +4,34 @@
 //! main thread talks to it over a channel (reload, status, stop) and gets its events
 //! (real servers up or down, quorums) for the notify scripts and mail.
 
+mod execute;
 pub mod model;
 pub mod probe;
 mod schedule;
+mod setup;
 pub mod status;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
+use self::execute::execute;
 use self::model::{Exec, Model};
 use self::probe::TlsClient;
 use self::schedule::Schedule;
+use self::setup::{execs_of, loud_of, read_files, tls_client, watch_files};
 use self::status::{CheckerStats, VsStatus};
 use super::clock::mono_now;
 use super::events::{Event, QuorumEvent, RealServerEvent};
 use super::plan::LbPlan;
 use super::task::Task;
-use super::watch::scripts::{run_once, Outcome, RunAs};
-use super::watch::{track_file, ObjKind, Objects, Sink};
+use super::watch::scripts::RunAs;
 use crate::check::{Action, CheckEvent, Core, ProbeId, ProbeKey, ProbeResult};
-use crate::config::model::lvs::SslConfig;
-use crate::config::model::vrrp::TrackFile;
 use crate::lb::services::{build, Members, ServiceDef};
 use crate::lb::{diff, LbBackend, LbState};
 use crate::time::MonoTime;
@@ -97,15 +96,6 @@ impl Checkers {
         if let Some(t) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-    }
-}
-
-/// Track file values for `FILE_CHECK`, from the shared watcher.
-struct FileSink(mpsc::UnboundedSender<(String, i64)>);
-
-impl Sink for FileSink {
-    fn report(&self, _kind: ObjKind, name: &str, value: i64) -> bool {
-        self.0.send((name.to_string(), value)).is_ok()
     }
 }
 
@@ -473,111 +463,5 @@ impl Engine {
                 lb_changes: self.lb_changes,
             },
         )
-    }
-}
-
-/// The executable probe of each core probe id.
-fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Arc<Vec<Exec>> {
-    let table = core
-        .probes()
-        .iter()
-        .map(|slot| {
-            by_key.remove(&slot.key).unwrap_or_else(|| Exec::Misc {
-                script: crate::config::model::script::Script { args: Vec::new() },
-                timeout: Duration::from_secs(1),
-                user: None,
-                dynamic: false,
-            })
-        })
-        .collect();
-    Arc::new(table)
-}
-
-/// Whether each probe logs all its failures.
-fn loud_of(core: &Core, loud: &HashSet<ProbeKey>) -> Vec<bool> {
-    core.probes()
-        .iter()
-        .map(|s| loud.contains(&s.key))
-        .collect()
-}
-
-/// The TLS context of `SSL_GET`: the `SSL` block's, else keepalived's generated one (no
-/// client certificate). `None` only if even that cannot be built.
-fn tls_client(ssl: Option<&SslConfig>) -> Option<TlsClient> {
-    match TlsClient::new(ssl) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            warn!("SSL: {e}: SSL_GET checks go without a client certificate");
-            TlsClient::new(None)
-                .map_err(|e| error!("SSL: {e}: network checks cannot run"))
-                .ok()
-        }
-    }
-}
-
-fn read_files(m: &Model) -> BTreeMap<String, i64> {
-    m.track_files
-        .iter()
-        .map(|(n, f)| {
-            (
-                n.clone(),
-                track_file::read_value(std::path::Path::new(&f.file)),
-            )
-        })
-        .collect()
-}
-
-fn watch_files(
-    track_files: &BTreeMap<String, TrackFile>,
-    known: &BTreeMap<String, i64>,
-    tx: mpsc::UnboundedSender<(String, i64)>,
-) -> Task {
-    let files: Vec<(String, PathBuf)> = track_files
-        .iter()
-        .map(|(n, f)| (n.clone(), PathBuf::from(&f.file)))
-        .collect();
-    let known: Objects = known
-        .iter()
-        .map(|(n, v)| ((ObjKind::File, n.clone()), *v))
-        .collect();
-    track_file::watch(files, Arc::new(FileSink(tx)), &known)
-}
-
-async fn execute(exec: &Exec, tls: Option<&TlsClient>) -> ProbeResult {
-    let started = std::time::Instant::now();
-    let (ok, code, reason) = match (exec, tls) {
-        (Exec::Net(spec), Some(tls)) => {
-            let o = probe::run(spec, tls).await;
-            (o.ok, None, o.reason)
-        }
-        (Exec::Net(_), None) => (false, None, "no TLS client context".to_string()),
-        (
-            Exec::Misc {
-                script,
-                timeout,
-                user,
-                dynamic,
-            },
-            _,
-        ) => {
-            let name = script.program().unwrap_or("MISC_CHECK");
-            // Boxed, like the network probes: a child process's future is large.
-            match Box::pin(run_once(name, script, *timeout, *user)).await {
-                Outcome::Exited(c) => {
-                    let c = c as u32;
-                    let ok = c == 0 || (*dynamic && (2..=255).contains(&c));
-                    (ok, Some(c), format!("exited with status {c}"))
-                }
-                Outcome::Signaled => (false, None, "killed by a signal".into()),
-                Outcome::TimedOut => (false, None, format!("timed out after {timeout:?}")),
-                Outcome::NotStarted => (false, None, "could not be started".into()),
-            }
-        }
-    };
-    ProbeResult {
-        ok,
-        code,
-        reason,
-        took: Micros(started.elapsed().as_micros() as u64),
     }
 }
