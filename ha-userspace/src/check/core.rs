@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::checker::CheckerFsm;
 use super::file::{self, FileStatus};
-use super::model::{CheckDef, PoolDef, ProbeKey, ServerDef, Timing};
+use super::model::{CheckDef, PoolDef, ProbeDef, ProbeKey, ServerDef};
 use super::quorum::{self, real_weight};
 use crate::lb::services::Members;
 use crate::time::MonoTime;
@@ -73,12 +73,7 @@ pub enum CheckEvent {
 /// One probe and the checker state every real server that has it shares.
 #[derive(Debug, Clone)]
 pub struct ProbeSlot {
-    pub key: ProbeKey,
-    pub target: ProbeKey,
-    pub kind: &'static str,
-    pub timing: Timing,
-    pub alpha: bool,
-    pub dynamic: bool,
+    pub def: ProbeDef,
     pub fsm: CheckerFsm,
     /// `misc_dynamic`: the last passing exit code of 2 or more, until the checker fails.
     pub dyn_code: Option<u32>,
@@ -252,7 +247,7 @@ impl Core {
     }
 
     fn schedule_first(&mut self, id: ProbeId, now: MonoTime, out: &mut Vec<Action>) {
-        let warmup = self.probes[id].timing.warmup.0;
+        let warmup = self.probes[id].def.timing.warmup.0;
         let jitter = if warmup == 0 {
             0
         } else {
@@ -274,7 +269,7 @@ impl Core {
                 CheckRef::Probe(id) => {
                     let slot = &self.probes[*id];
                     alive &= slot.fsm.is_up;
-                    if let (true, Some(code)) = (slot.dynamic, slot.dyn_code) {
+                    if let (true, Some(code)) = (slot.def.dynamic, slot.dyn_code) {
                         // keepalived: cur_weight = status - 2 - iweight.
                         effective += i64::from(code) - 2 - base;
                     }
@@ -355,9 +350,9 @@ impl Core {
         let Some(slot) = self.probes.get_mut(id) else {
             return;
         };
-        let v = slot.fsm.result(r.ok, &slot.timing);
+        let v = slot.fsm.result(r.ok, &slot.def.timing);
         let mut changed = false;
-        if slot.dynamic {
+        if slot.def.dynamic {
             let code = if r.ok {
                 r.code.filter(|c| *c >= 2)
             } else if v.report == Some(false) {
@@ -374,7 +369,7 @@ impl Core {
             if slot.fsm.is_up == up {
                 // keepalived's update_svr_checker_state on the first result: an `alpha`
                 // checker, or a failure, notifies although nothing changed.
-                if v.first && (slot.alpha || !up) {
+                if v.first && (slot.def.alpha || !up) {
                     repeat = Some(up);
                 }
             } else {
@@ -521,23 +516,11 @@ fn server(
         .checks
         .into_iter()
         .map(|c| match c {
-            CheckDef::Probe {
-                key,
-                target,
-                kind,
-                timing,
-                alpha,
-                dynamic,
-            } => {
-                let id = *by_key.entry(key).or_insert_with(|| {
+            CheckDef::Probe(def) => {
+                let id = *by_key.entry(def.key).or_insert_with(|| {
                     probes.push(ProbeSlot {
-                        key,
-                        target,
-                        kind,
-                        timing,
-                        alpha,
-                        dynamic,
-                        fsm: CheckerFsm::new(alpha, timing.retry),
+                        fsm: CheckerFsm::new(def.alpha, def.timing.retry),
+                        def,
                         dyn_code: None,
                         last: None,
                         due: MonoTime::ZERO,

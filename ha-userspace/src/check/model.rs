@@ -45,23 +45,28 @@ pub struct ServerDef {
     pub checks: Vec<CheckDef>,
 }
 
+/// A probe: what identifies it and how it is scheduled. The check definitions hold it, and
+/// so does the core's slot of the probe they share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeDef {
+    /// Probes with the same key run once and their result counts for each of them.
+    pub key: ProbeKey,
+    /// What is probed, without when: a reload that only changes the timing keeps the
+    /// checker's state (keepalived's `compare_conn_opts` ignores the timers too).
+    pub target: ProbeKey,
+    /// `TCP_CHECK`, `HTTP_GET`…, for status and mail.
+    pub kind: &'static str,
+    pub timing: Timing,
+    /// Start failed until the first success.
+    pub alpha: bool,
+    /// `misc_dynamic`: exit codes 2..=255 set the weight to code − 2.
+    pub dynamic: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckDef {
-    /// A probe the daemon runs (network or `MISC_CHECK`). Probes with the same `key` run
-    /// once and their result counts for each of them.
-    Probe {
-        key: ProbeKey,
-        /// What is probed, without when: a reload that only changes the timing keeps the
-        /// checker's state (keepalived's `compare_conn_opts` ignores the timers too).
-        target: ProbeKey,
-        /// `TCP_CHECK`, `HTTP_GET`…, for status and mail.
-        kind: &'static str,
-        timing: Timing,
-        /// Start failed until the first success.
-        alpha: bool,
-        /// `misc_dynamic`: exit codes 2..=255 set the weight to code − 2.
-        dynamic: bool,
-    },
+    /// A probe the daemon runs (network or `MISC_CHECK`).
+    Probe(ProbeDef),
     /// `FILE_CHECK`: the value of `track_file` `name`, times `weight` (negated with
     /// `reverse`); weight 0 means any non-zero value fails.
     File {

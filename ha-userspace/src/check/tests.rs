@@ -20,14 +20,14 @@ fn timing(retry: u32) -> Timing {
 }
 
 fn probe(key: &str, retry: u32, alpha: bool) -> CheckDef {
-    CheckDef::Probe {
+    CheckDef::Probe(ProbeDef {
         key: ProbeKey::of(key.as_bytes()),
         target: ProbeKey::of(key.as_bytes()),
         kind: "TCP_CHECK",
         timing: timing(retry),
         alpha,
         dynamic: false,
-    }
+    })
 }
 
 fn server(name: &str, weight: u32, checks: Vec<CheckDef>) -> ServerDef {
@@ -116,7 +116,7 @@ fn weights(core: &Core, p: usize) -> Vec<Option<u32>> {
 #[test]
 fn the_first_probe_runs_a_bootstrap_second_plus_a_random_part_of_warmup() {
     let mut d = probe("a", 1, false);
-    if let CheckDef::Probe { timing, .. } = &mut d {
+    if let CheckDef::Probe(ProbeDef { timing, .. }) = &mut d {
         timing.warmup = Micros(5 * S);
     }
     let (_, actions) = start(vec![pool("vs", vec![server("rs", 1, vec![d])])]);
@@ -256,14 +256,14 @@ fn inhibit_on_failure_keeps_a_failed_server_in_the_pool_at_weight_0() {
 
 #[test]
 fn misc_dynamic_exit_code_n_sets_the_weight_to_n_minus_2_and_a_final_failure_restores_it() {
-    let d = CheckDef::Probe {
+    let d = CheckDef::Probe(ProbeDef {
         key: ProbeKey::of(b"m"),
         target: ProbeKey::of(b"m"),
         kind: "MISC_CHECK",
         timing: timing(1),
         alpha: false,
         dynamic: true,
-    };
+    });
     let (mut core, _) = start(vec![pool("vs", vec![server("rs", 5, vec![d])])]);
     core.probe_result(0, exit(12, true), t(1));
     assert_eq!(weights(&core, 0), [Some(10)]);
@@ -287,14 +287,14 @@ fn misc_dynamic_exit_code_n_sets_the_weight_to_n_minus_2_and_a_final_failure_res
 
 #[test]
 fn misc_without_dynamic_fails_on_any_non_zero_exit() {
-    let d = CheckDef::Probe {
+    let d = CheckDef::Probe(ProbeDef {
         key: ProbeKey::of(b"m"),
         target: ProbeKey::of(b"m"),
         kind: "MISC_CHECK",
         timing: timing(0),
         alpha: false,
         dynamic: false,
-    };
+    });
     let (mut core, _) = start(vec![pool("vs", vec![server("rs", 5, vec![d])])]);
     let a = core.probe_result(0, exit(12, false), t(1));
     assert_eq!(events(&a), ["rs DOWN", "quorum vs DOWN"]);
@@ -525,7 +525,7 @@ fn a_reload_that_only_changes_the_timing_keeps_the_checkers_state() {
     )]);
     core.probe_result(0, fail(), t(1));
     let mut slower = probe("pa-slow", 0, false);
-    if let CheckDef::Probe { target, .. } = &mut slower {
+    if let CheckDef::Probe(ProbeDef { target, .. }) = &mut slower {
         *target = ProbeKey::of(b"pa");
     }
     let a = core.reload(

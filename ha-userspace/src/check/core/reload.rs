@@ -25,25 +25,25 @@ impl Core {
         let seed = self.rng.u64(..);
         let mut new = Core::build(pools, files, seed);
         let by_key: HashMap<ProbeKey, &ProbeSlot> =
-            self.probes.iter().map(|s| (s.key, s)).collect();
+            self.probes.iter().map(|s| (s.def.key, s)).collect();
         let by_target: HashMap<ProbeKey, &ProbeSlot> =
-            self.probes.iter().map(|s| (s.target, s)).collect();
+            self.probes.iter().map(|s| (s.def.target, s)).collect();
         let mut out = Vec::new();
         let mut kept = vec![false; new.probes.len()];
         let mut migrated = vec![false; new.probes.len()];
         for (id, slot) in new.probes.iter_mut().enumerate() {
-            let old = match by_key.get(&slot.key) {
+            let old = match by_key.get(&slot.def.key) {
                 Some(old) => {
                     slot.due = old.due.max(now);
                     kept[id] = true;
                     old
                 }
-                None => match by_target.get(&slot.target) {
+                None => match by_target.get(&slot.def.target) {
                     Some(old) => old,
                     None => continue,
                 },
             };
-            slot.fsm = old.fsm.carried(slot.timing.retry);
+            slot.fsm = old.fsm.carried(slot.def.timing.retry);
             slot.dyn_code = old.dyn_code;
             slot.last = old.last.clone();
             migrated[id] = true;
@@ -72,7 +72,7 @@ impl Core {
         }
         // A new alpha checker starts up when every server that has it is up.
         for (id, slot) in new.probes.iter_mut().enumerate() {
-            if !migrated[id] && slot.alpha {
+            if !migrated[id] && slot.def.alpha {
                 let all_up = slot
                     .users
                     .iter()

@@ -204,13 +204,13 @@ async fn run(
                     // The same id unless a reload came in between; a probe the reload
                     // removed has nowhere to go.
                     let id = match e.core.probes().get(id) {
-                        Some(slot) if slot.key == key => Some(id),
+                        Some(slot) if slot.def.key == key => Some(id),
                         _ => e.ids.get(&key).copied(),
                     };
                     if let Some(id) = id {
                         e.running[id] = false;
                         if !r.ok && e.loud.get(id) == Some(&true) {
-                            let kind = e.core.probes()[id].kind;
+                            let kind = e.core.probes()[id].def.kind;
                             let target = e.execs[id].target();
                             info!("{kind} of {target} failed: {}", r.reason);
                         }
@@ -238,7 +238,7 @@ async fn run(
                         .iter()
                         .zip(&e.running)
                         .filter(|(_, r)| **r)
-                        .map(|(s, _)| s.key)
+                        .map(|(s, _)| s.def.key)
                         .collect();
                     let actions = e.core.reload(m.pools, files.clone(), mono_now());
                     e.execs = execs_of(&e.core, m.execs);
@@ -251,7 +251,7 @@ async fn run(
                         .core
                         .probes()
                         .iter()
-                        .map(|s| was_running.contains(&s.key))
+                        .map(|s| was_running.contains(&s.def.key))
                         .collect();
                     e.due.clear();
                     // A probe kept and still running is scheduled by its result.
@@ -305,7 +305,7 @@ impl Engine {
                         let reason = slot.last.as_ref().map_or("", |(r, _)| r.reason.as_str());
                         info!(
                             "{} of {server} (VS {pool}): {} - {reason}",
-                            slot.kind,
+                            slot.def.kind,
                             if *up { "UP" } else { "DOWN" }
                         );
                     }
@@ -359,7 +359,7 @@ impl Engine {
             .probes()
             .iter()
             .enumerate()
-            .map(|(id, s)| (s.key, id))
+            .map(|(id, s)| (s.def.key, id))
             .collect();
         self.running.resize(self.ids.len(), false);
     }
@@ -371,7 +371,7 @@ impl Engine {
             let Some(slot) = self.core.probes().get(id) else {
                 continue;
             };
-            let key = slot.key;
+            let key = slot.def.key;
             if id >= self.execs.len() || std::mem::replace(&mut self.running[id], true) {
                 continue;
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::probe::{ProbeKind, ProbeSpec};
-use crate::check::{CheckDef, PoolDef, ProbeKey, ServerDef, Timing};
+use crate::check::{CheckDef, PoolDef, ProbeDef, ProbeKey, ServerDef, Timing};
 use crate::config::model::lvs::checker::{Checker, CheckerKind, ConnOpts};
 use crate::config::model::lvs::real_server::RealServer;
 use crate::config::model::lvs::{SslConfig, VirtualServer};
@@ -102,7 +102,7 @@ fn pools(plan: &LbPlan, default_user: RunAs) -> Pools {
                         .filter_map(|c| {
                             let def = check(plan, vs, rs, c, default_user, &mut execs)?;
                             let log_all = c.common.as_ref().is_some_and(|c| c.log_all_failures);
-                            if let (CheckDef::Probe { key, .. }, true) =
+                            if let (CheckDef::Probe(ProbeDef { key, .. }), true) =
                                 (&def, log_all || plan.log_all_failures)
                             {
                                 loud.insert(*key);
@@ -219,41 +219,33 @@ fn check(
         ),
     };
     let dynamic = matches!(&exec, Exec::Misc { dynamic: true, .. });
-    #[derive(Serialize)]
-    struct Key<'a> {
-        exec: &'a Exec,
-        timeout_us: u128,
-        delay_loop: u64,
-        delay_before_retry: u64,
-        retry: u32,
-        warmup: u64,
-        alpha: bool,
-    }
+    // What is probed, serialized once: its hash is the target; with the schedule after it,
+    // the key.
+    let mut description = serde_json::to_vec(&exec).unwrap_or_default();
+    let target = ProbeKey::of(&description);
     let timeout_us = match &exec {
         Exec::Misc { timeout, .. } => timeout.as_micros(),
         Exec::Net(_) => 0,
     };
-    let description = serde_json::to_vec(&Key {
-        exec: &exec,
+    let when = (
         timeout_us,
-        delay_loop: timing.delay_loop.0,
-        delay_before_retry: timing.delay_before_retry.0,
-        retry: timing.retry,
-        warmup: timing.warmup.0,
+        timing.delay_loop.0,
+        timing.delay_before_retry.0,
+        timing.retry,
+        timing.warmup.0,
         alpha,
-    })
-    .unwrap_or_default();
+    );
+    description.extend(serde_json::to_vec(&when).unwrap_or_default());
     let key = ProbeKey::of(&description);
-    let target = ProbeKey::of(&serde_json::to_vec(&exec).unwrap_or_default());
     execs.entry(key).or_insert(exec);
-    Some(CheckDef::Probe {
+    Some(CheckDef::Probe(ProbeDef {
         key,
         target,
         kind,
         timing,
         alpha,
         dynamic,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -283,7 +275,7 @@ mod tests {
             .pools
             .iter()
             .map(|p| match &p.servers[0].checks[0] {
-                CheckDef::Probe { key, .. } => *key,
+                CheckDef::Probe(ProbeDef { key, .. }) => *key,
                 other => panic!("{other:?}"),
             })
             .collect();

@@ -33,7 +33,7 @@ pub fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Arc<Vec<Exe
         .probes()
         .iter()
         .map(|slot| {
-            by_key.remove(&slot.key).unwrap_or_else(|| Exec::Misc {
+            by_key.remove(&slot.def.key).unwrap_or_else(|| Exec::Misc {
                 script: crate::config::model::script::Script { args: Vec::new() },
                 timeout: Duration::from_secs(1),
                 user: None,
@@ -48,7 +48,7 @@ pub fn execs_of(core: &Core, mut by_key: HashMap<ProbeKey, Exec>) -> Arc<Vec<Exe
 pub fn loud_of(core: &Core, loud: &HashSet<ProbeKey>) -> Vec<bool> {
     core.probes()
         .iter()
-        .map(|s| loud.contains(&s.key))
+        .map(|s| loud.contains(&s.def.key))
         .collect()
 }
 

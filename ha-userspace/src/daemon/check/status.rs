@@ -116,7 +116,7 @@ fn checker(core: &Core, execs: &[Exec], c: &CheckRef, now: MonoTime) -> CheckerS
                 "up".to_string()
             };
             CheckerStatus {
-                kind: slot.kind.to_string(),
+                kind: slot.def.kind.to_string(),
                 target: execs.get(*id).map(|e| e.target()).unwrap_or_default(),
                 state,
                 last: slot.last.as_ref().map(|(r, _)| r.reason.clone()),
