@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::checker::CheckerFsm;
 use super::file::{self, FileStatus};
-use super::model::{CheckDef, PoolDef, ProbeDef, ProbeKey, ServerDef};
+use super::model::{CheckDef, PoolDef, PoolSettings, ProbeDef, ProbeKey, ServerDef};
 use super::quorum::{self, real_weight};
 use crate::lb::services::Members;
 use crate::time::MonoTime;
@@ -110,13 +110,7 @@ pub struct ServerState {
 
 #[derive(Debug, Clone)]
 pub struct PoolState {
-    pub name: String,
-    pub id: String,
-    pub quorum: u32,
-    pub hysteresis: u32,
-    pub has_sorry: bool,
-    pub sorry_inhibit: bool,
-    pub omega: bool,
+    pub def: PoolSettings,
     pub quorum_up: bool,
     pub servers: Vec<ServerState>,
     /// The sum of the weights of the live servers, kept as they change: a probe or track
@@ -151,7 +145,7 @@ impl PoolState {
 
     /// The sorry server is serving.
     pub fn sorry_active(&self) -> bool {
-        self.has_sorry && !self.quorum_up
+        self.def.has_sorry && !self.quorum_up
     }
 }
 
@@ -196,13 +190,7 @@ impl Core {
                 .map(|(si, s)| server(s, pi, si, &mut probes, &mut by_key))
                 .collect();
             pools.push(PoolState {
-                name: d.name,
-                id: d.id,
-                quorum: d.quorum,
-                hysteresis: d.hysteresis,
-                has_sorry: d.has_sorry,
-                sorry_inhibit: d.sorry_inhibit,
-                omega: d.omega,
+                def: d.settings,
                 quorum_up: false,
                 servers,
                 live: 0,
@@ -234,13 +222,13 @@ impl Core {
     fn init_pool(&mut self, p: usize, out: &mut Vec<Action>) {
         let pool = &mut self.pools[p];
         let sum = pool.live_weight();
-        pool.quorum_up = quorum::initial(sum, pool.quorum, pool.hysteresis);
-        if pool.quorum_up || pool.has_sorry {
+        pool.quorum_up = quorum::initial(sum, pool.def.quorum, pool.def.hysteresis);
+        if pool.quorum_up || pool.def.has_sorry {
             out.push(Action::Event(CheckEvent::Quorum {
-                pool: pool.name.clone(),
+                pool: pool.def.name.clone(),
                 up: pool.quorum_up,
                 init: true,
-                threshold: i64::from(pool.quorum) + i64::from(pool.hysteresis),
+                threshold: i64::from(pool.def.quorum) + i64::from(pool.def.hysteresis),
                 sum,
             }));
         }
@@ -304,7 +292,7 @@ impl Core {
         if was_alive != alive {
             self.dirty = true;
             out.push(Action::Event(CheckEvent::Server {
-                pool: pool.name.clone(),
+                pool: pool.def.name.clone(),
                 server: st.name.clone(),
                 up: alive,
             }));
@@ -318,11 +306,11 @@ impl Core {
     fn update_quorum(&mut self, p: usize, out: &mut Vec<Action>) {
         let pool = &mut self.pools[p];
         let sum = pool.live_weight();
-        if let Some(c) = quorum::update(pool.quorum_up, sum, pool.quorum, pool.hysteresis) {
+        if let Some(c) = quorum::update(pool.quorum_up, sum, pool.def.quorum, pool.def.hysteresis) {
             pool.quorum_up = c.up;
             self.dirty = true;
             out.push(Action::Event(CheckEvent::Quorum {
-                pool: pool.name.clone(),
+                pool: pool.def.name.clone(),
                 up: c.up,
                 init: false,
                 threshold: c.threshold,
@@ -390,7 +378,7 @@ impl Core {
                 let pool = &self.pools[p];
                 if pool.servers[s].alive == up {
                     out.push(Action::Event(CheckEvent::Server {
-                        pool: pool.name.clone(),
+                        pool: pool.def.name.clone(),
                         server: pool.servers[s].name.clone(),
                         up,
                     }));
@@ -430,14 +418,14 @@ impl Core {
     pub fn stop(&mut self) -> Vec<CheckEvent> {
         let mut out = Vec::new();
         for pool in &mut self.pools {
-            if !pool.omega {
+            if !pool.def.omega {
                 continue;
             }
             for st in &mut pool.servers {
                 if st.alive {
                     st.alive = false;
                     out.push(CheckEvent::Server {
-                        pool: pool.name.clone(),
+                        pool: pool.def.name.clone(),
                         server: st.name.clone(),
                         up: false,
                     });
@@ -446,10 +434,10 @@ impl Core {
             pool.quorum_up = false;
             pool.live = 0;
             out.push(CheckEvent::Quorum {
-                pool: pool.name.clone(),
+                pool: pool.def.name.clone(),
                 up: false,
                 init: false,
-                threshold: i64::from(pool.quorum) - i64::from(pool.hysteresis),
+                threshold: i64::from(pool.def.quorum) - i64::from(pool.def.hysteresis),
                 sum: 0,
             });
         }
@@ -479,7 +467,7 @@ impl Core {
                 .collect(),
             sorry: if sorry {
                 Some(1)
-            } else if pool.has_sorry && pool.sorry_inhibit {
+            } else if pool.def.has_sorry && pool.def.sorry_inhibit {
                 Some(0)
             } else {
                 None

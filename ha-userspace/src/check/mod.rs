@@ -19,4 +19,4 @@ pub mod quorum;
 mod tests;
 
 pub use self::core::{Action, CheckEvent, Core, ProbeId, ProbeResult};
-pub use model::{CheckDef, PoolDef, ProbeDef, ProbeKey, ServerDef, Timing};
+pub use model::{CheckDef, PoolDef, PoolSettings, ProbeDef, ProbeKey, ServerDef, Timing};

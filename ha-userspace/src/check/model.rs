@@ -17,8 +17,10 @@ impl ProbeKey {
     }
 }
 
+/// A virtual server's own settings: the definition holds them, and so does the core's
+/// state of the pool.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PoolDef {
+pub struct PoolSettings {
     /// keepalived's name of the block: `[ip]:port`, `FWM n` or `[group]`.
     pub name: String,
     /// What tells two blocks apart across a reload (the name with the protocol and family:
@@ -31,6 +33,11 @@ pub struct PoolDef {
     pub sorry_inhibit: bool,
     /// `omega`: run the down notifications when the daemon stops.
     pub omega: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolDef {
+    pub settings: PoolSettings,
     pub servers: Vec<ServerDef>,
 }
 

@@ -41,13 +41,15 @@ fn server(name: &str, weight: u32, checks: Vec<CheckDef>) -> ServerDef {
 
 fn pool(name: &str, servers: Vec<ServerDef>) -> PoolDef {
     PoolDef {
-        name: name.into(),
-        id: name.into(),
-        quorum: 1,
-        hysteresis: 0,
-        has_sorry: false,
-        sorry_inhibit: false,
-        omega: false,
+        settings: PoolSettings {
+            name: name.into(),
+            id: name.into(),
+            quorum: 1,
+            hysteresis: 0,
+            has_sorry: false,
+            sorry_inhibit: false,
+            omega: false,
+        },
         servers,
     }
 }
@@ -365,8 +367,8 @@ fn three(quorum: u32, hysteresis: u32) -> PoolDef {
             })
             .collect(),
     );
-    p.quorum = quorum;
-    p.hysteresis = hysteresis;
+    p.settings.quorum = quorum;
+    p.settings.hysteresis = hysteresis;
     p
 }
 
@@ -396,7 +398,7 @@ fn quorum_is_lost_below_quorum_minus_hysteresis_and_regained_at_quorum_plus_hyst
 #[test]
 fn a_sorry_server_replaces_the_live_servers_without_quorum_and_leaves_when_it_is_back() {
     let mut p = three(3, 0);
-    p.has_sorry = true;
+    p.settings.has_sorry = true;
     let (mut core, _) = start(vec![p]);
     assert_eq!(core.members(0).sorry, None);
     let a = core.probe_result(0, fail(), t(1));
@@ -412,8 +414,8 @@ fn a_sorry_server_replaces_the_live_servers_without_quorum_and_leaves_when_it_is
 #[test]
 fn sorry_server_inhibit_keeps_the_idle_sorry_server_at_weight_0() {
     let mut p = three(1, 0);
-    p.has_sorry = true;
-    p.sorry_inhibit = true;
+    p.settings.has_sorry = true;
+    p.settings.sorry_inhibit = true;
     let (core, _) = start(vec![p]);
     assert_eq!(core.members(0).sorry, Some(0));
 }
@@ -424,7 +426,7 @@ fn starting_without_quorum_with_a_sorry_server_says_quorum_down() {
     for s in &mut p.servers {
         s.checks = vec![probe(&s.name, 0, true)];
     }
-    p.has_sorry = true;
+    p.settings.has_sorry = true;
     let (core, a) = start(vec![p]);
     assert_eq!(events(&a), ["quorum vs DOWN"]);
     assert_eq!(core.members(0).sorry, Some(1));
@@ -564,7 +566,7 @@ fn a_virtual_server_added_by_a_reload_starts_from_the_probes_it_shares() {
 #[test]
 fn omega_runs_the_down_notifications_of_live_servers_and_quorum_down_at_stop() {
     let mut p = three(1, 0);
-    p.omega = true;
+    p.settings.omega = true;
     let (mut core, _) = start(vec![p, three(1, 0)]);
     core.probe_result(0, fail(), t(1));
     let names: Vec<String> = core

@@ -49,12 +49,12 @@ impl Core {
             migrated[id] = true;
         }
         let old_pools: HashMap<&str, &PoolState> =
-            self.pools.iter().map(|p| (p.id.as_str(), p)).collect();
+            self.pools.iter().map(|p| (p.def.id.as_str(), p)).collect();
         // What each new server was, if it was.
         let mut was: Vec<Vec<Option<(bool, i64)>>> = Vec::with_capacity(new.pools.len());
         let mut is_new_pool = vec![false; new.pools.len()];
         for (p, pool) in new.pools.iter_mut().enumerate() {
-            let Some(old) = old_pools.get(pool.id.as_str()) else {
+            let Some(old) = old_pools.get(pool.def.id.as_str()) else {
                 is_new_pool[p] = true;
                 was.push(vec![None; pool.servers.len()]);
                 continue;

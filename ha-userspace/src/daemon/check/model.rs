@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::probe::{ProbeKind, ProbeSpec};
-use crate::check::{CheckDef, PoolDef, ProbeDef, ProbeKey, ServerDef, Timing};
+use crate::check::{CheckDef, PoolDef, PoolSettings, ProbeDef, ProbeKey, ServerDef, Timing};
 use crate::config::model::lvs::checker::{Checker, CheckerKind, ConnOpts};
 use crate::config::model::lvs::real_server::RealServer;
 use crate::config::model::lvs::{SslConfig, VirtualServer};
@@ -82,13 +82,15 @@ fn pools(plan: &LbPlan, default_user: RunAs) -> Pools {
         .virtual_servers
         .iter()
         .map(|vs| PoolDef {
-            name: vs.display(),
-            id: format!("{:?} {:?} {}", vs.protocol, vs.family, vs.display()),
-            quorum: vs.quorum,
-            hysteresis: vs.hysteresis,
-            has_sorry: vs.sorry_server.is_some(),
-            sorry_inhibit: vs.sorry_server.as_ref().is_some_and(|s| s.inhibit),
-            omega: vs.omega,
+            settings: PoolSettings {
+                name: vs.display(),
+                id: format!("{:?} {:?} {}", vs.protocol, vs.family, vs.display()),
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+                has_sorry: vs.sorry_server.is_some(),
+                sorry_inhibit: vs.sorry_server.as_ref().is_some_and(|s| s.inhibit),
+                omega: vs.omega,
+            },
             servers: vs
                 .real_servers
                 .iter()

@@ -77,9 +77,9 @@ pub fn snapshot(core: &Core, execs: &[Exec], now: MonoTime) -> Vec<VsStatus> {
         .map(|(p, pool)| {
             let members = core.members(p);
             VsStatus {
-                name: pool.name.clone(),
-                quorum: pool.quorum,
-                hysteresis: pool.hysteresis,
+                name: pool.def.name.clone(),
+                quorum: pool.def.quorum,
+                hysteresis: pool.def.hysteresis,
                 quorum_up: pool.quorum_up,
                 live_weight: pool.live_weight(),
                 sorry_active: pool.sorry_active(),
