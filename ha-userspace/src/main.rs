@@ -61,6 +61,16 @@ enum Cmd {
         #[command(flatten)]
         to: ClientArgs,
     },
+    /// Show the kernel's IPVS table (like `ipvsadm -Ln`), read over generic netlink; no
+    /// daemon needs to run.
+    Ipvs {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Print every message the kernel sent, in hex (the codec's test vectors).
+        #[arg(long)]
+        capture: bool,
+    },
 }
 
 /// The config file and the id its `@ID` lines are read for: the same two flags for every
@@ -177,6 +187,7 @@ fn main() -> ExitCode {
             simple(&to.socket(), &control::Request::Failover { instance })
         }
         Some(Cmd::Reload { to }) => simple(&to.socket(), &control::Request::Reload),
+        Some(Cmd::Ipvs { json, capture }) => ipvs_show(json, capture),
         None if cli.config_test => check_config(&cli.check),
         None => {
             eprintln!("ha: nothing to do; try `ha check-config -f FILE` or `ha --help`");
@@ -184,6 +195,49 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn ipvs_show(json: bool, capture: bool) -> i32 {
+    use ha::daemon::lb::ipvs::{show, IpvsBackend};
+    use ha::lb::LbSettings;
+    let mut b = match IpvsBackend::open(LbSettings::default()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ha ipvs: {e}");
+            return 1;
+        }
+    };
+    if capture {
+        b.capture(true);
+    }
+    let view = match b.dump() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ha ipvs: reading the table: {e}");
+            return 1;
+        }
+    };
+    let timeouts = b.timeouts().ok();
+    if capture {
+        for m in b.captured() {
+            let hex: String = m.iter().map(|b| format!("{b:02x}")).collect();
+            println!("{hex}");
+        }
+        return 0;
+    }
+    if json {
+        let v = serde_json::json!({ "timeouts": timeouts, "services": show::rows(&view) });
+        match serde_json::to_string_pretty(&v) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("ha ipvs: {e}");
+                return 1;
+            }
+        }
+    } else {
+        print!("{}", show::render(&show::rows(&view), timeouts));
+    }
+    0
 }
 
 fn check_config(args: &CheckArgs) -> i32 {

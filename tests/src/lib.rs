@@ -12,6 +12,7 @@ pub mod gate;
 pub mod lab;
 pub mod probe;
 pub mod servers;
+pub mod vm;
 pub mod xdp_bench;
 
 use std::path::PathBuf;

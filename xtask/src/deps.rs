@@ -82,6 +82,13 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || find_program("dnsmasq").is_some(),
     },
     Requirement {
+        what: "xz (unpacks the kernel of the IPVS test VM; the VM's packages themselves are \
+               fetched with apt-get download into target/vm, not installed)",
+        package: "xz-utils",
+        required: true,
+        present: || find_program("xz").is_some(),
+    },
+    Requirement {
         what: "ip (iproute2, network namespaces)",
         package: "iproute2",
         required: true,

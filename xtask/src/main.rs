@@ -40,6 +40,12 @@ enum Cmd {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Boot Debian's kernel in qemu and program each keepalived.conf with keepalived and
+    /// with ha; print, per file, `identical` or the IPVS table rows that differ.
+    IpvsDiff {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Only check (and as root, install) the system packages.
     Deps,
 }
@@ -68,6 +74,13 @@ enum Bench {
     /// path and keepalived. Options after `--`: --cpu-secs S, --daemon ha|keepalived,
     /// --only ns|cpu.
     Xdp {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// IPVS in the VM, keepalived and ha each on a fresh boot: time to program 2,000
+    /// services x 20 real servers from start, and from a checker flip to the kernel's
+    /// table changing. Options after `--`: --services N, --dests N, --flips N.
+    Ipvs {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -105,6 +118,13 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: Bench::Xdp { args },
         } => deps::ensure_system_packages().and_then(|()| run::bench_xdp(&args)),
+        Cmd::Bench {
+            what: Bench::Ipvs { args },
+        } => deps::ensure_system_packages().and_then(|()| ha_vm(true, "bench", &args)),
+        Cmd::IpvsDiff { files } => deps::ensure_system_packages().and_then(|()| {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            ha_vm(false, "diff", &files)
+        }),
         Cmd::Deps => deps::ensure_system_packages().map(|()| 0),
     };
     // Commands that ran to the end return the exit status to hand back (e.g. `cargo test`'s).
@@ -115,6 +135,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `ha-vm CMD ARGS` (tests/src/bin/ha-vm.rs) with its VM init next to it; files are
+/// taken relative to where xtask was started.
+fn ha_vm(release: bool, cmd: &str, args: &[String]) -> anyhow::Result<u8> {
+    cargo::build_bin("ha-tests", "ha-vm-init", release)?;
+    let bin = cargo::build_bin("ha-tests", "ha-vm", release)?;
+    let status = std::process::Command::new(bin)
+        .arg(cmd)
+        .args(args)
+        .status()?;
+    Ok(cargo::exit_code(status))
 }
 
 /// `cargo xtask bench config -- --runs 5` reads naturally (options for the benchmark after

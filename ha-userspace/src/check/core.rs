@@ -154,8 +154,32 @@ pub struct Core {
     pools: Vec<PoolState>,
     files: BTreeMap<String, i64>,
     rng: fastrand::Rng,
-    /// Something the load balancer shows changed since [`Core::take_dirty`].
+    /// Everything the load balancer shows may have changed since [`Core::take_dirty`]
+    /// (start, reload).
     dirty: bool,
+    /// The pools whose members changed since [`Core::take_dirty`], each once.
+    dirty_pools: Vec<usize>,
+    pool_dirty: Vec<bool>,
+    /// The servers with a `FILE_CHECK` of each track file, as (pool, server): a file's
+    /// change re-evaluates those only.
+    file_users: BTreeMap<String, Vec<(usize, usize)>>,
+}
+
+/// Notes that pool `p`'s members changed (once until taken).
+fn mark(flags: &mut [bool], list: &mut Vec<usize>, p: usize) {
+    if !flags[p] {
+        flags[p] = true;
+        list.push(p);
+    }
+}
+
+/// What [`Core::take_dirty`] says changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dirty {
+    Nothing,
+    All,
+    /// These pools, by index.
+    Pools(Vec<usize>),
 }
 
 impl Core {
@@ -203,7 +227,23 @@ impl Core {
             files,
             rng: fastrand::Rng::with_seed(seed),
             dirty: true,
+            dirty_pools: Vec::new(),
+            pool_dirty: Vec::new(),
+            file_users: BTreeMap::new(),
         };
+        core.pool_dirty = vec![false; core.pools.len()];
+        for (p, pool) in core.pools.iter().enumerate() {
+            for (si, st) in pool.servers.iter().enumerate() {
+                for c in &st.checks {
+                    if let CheckRef::File { name, .. } = c {
+                        let users = core.file_users.entry(name.clone()).or_default();
+                        if users.last() != Some(&(p, si)) {
+                            users.push((p, si));
+                        }
+                    }
+                }
+            }
+        }
         for p in 0..core.pools.len() {
             for s in 0..core.pools[p].servers.len() {
                 let (alive, effective) = core.evaluate(p, s);
@@ -273,7 +313,10 @@ impl Core {
                         FileStatus::Weight(w) => effective += w,
                     }
                 }
-                CheckRef::Bfd(_) => {}
+                // A BFD session starts Down (RFC 5880 §6.2) and keepalived takes the
+                // real server out at that first event. Until ha runs BFD sessions (the
+                // BFD issue), none ever comes Up.
+                CheckRef::Bfd(_) => alive = false,
             }
         }
         (alive, effective)
@@ -290,7 +333,7 @@ impl Core {
         st.alive = alive;
         st.effective = effective;
         if was_alive != alive {
-            self.dirty = true;
+            mark(&mut self.pool_dirty, &mut self.dirty_pools, p);
             out.push(Action::Event(CheckEvent::Server {
                 pool: pool.def.name.clone(),
                 server: st.name.clone(),
@@ -298,7 +341,7 @@ impl Core {
             }));
         }
         if was_alive != alive || weight_changed {
-            self.dirty = true;
+            mark(&mut self.pool_dirty, &mut self.dirty_pools, p);
             self.update_quorum(p, out);
         }
     }
@@ -308,7 +351,7 @@ impl Core {
         let sum = pool.live_weight();
         if let Some(c) = quorum::update(pool.quorum_up, sum, pool.def.quorum, pool.def.hysteresis) {
             pool.quorum_up = c.up;
-            self.dirty = true;
+            mark(&mut self.pool_dirty, &mut self.dirty_pools, p);
             out.push(Action::Event(CheckEvent::Quorum {
                 pool: pool.def.name.clone(),
                 up: c.up,
@@ -399,16 +442,9 @@ impl Core {
             return out;
         }
         self.files.insert(name.to_string(), value);
-        for p in 0..self.pools.len() {
-            for s in 0..self.pools[p].servers.len() {
-                let uses = self.pools[p].servers[s]
-                    .checks
-                    .iter()
-                    .any(|c| matches!(c, CheckRef::File { name: n, .. } if n == name));
-                if uses {
-                    self.refresh(p, s, &mut out);
-                }
-            }
+        let users = self.file_users.get(name).cloned().unwrap_or_default();
+        for (p, s) in users {
+            self.refresh(p, s, &mut out);
         }
         out
     }
@@ -475,9 +511,20 @@ impl Core {
         }
     }
 
-    /// True once after each change of what [`Core::members`] returns.
-    pub fn take_dirty(&mut self) -> bool {
-        std::mem::take(&mut self.dirty)
+    /// What changed in what [`Core::members`] returns since the last call: one pool's
+    /// change is synced without rebuilding every pool's.
+    pub fn take_dirty(&mut self) -> Dirty {
+        let pools = std::mem::take(&mut self.dirty_pools);
+        for p in &pools {
+            self.pool_dirty[*p] = false;
+        }
+        if std::mem::take(&mut self.dirty) {
+            Dirty::All
+        } else if pools.is_empty() {
+            Dirty::Nothing
+        } else {
+            Dirty::Pools(pools)
+        }
     }
 
     pub fn pools(&self) -> &[PoolState] {

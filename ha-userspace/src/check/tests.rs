@@ -614,3 +614,35 @@ fn the_live_weight_kept_as_servers_change_equals_the_sum_counted_afresh() {
         assert_eq!(core.pools()[0].live_weight(), fresh(&core), "step {step}");
     }
 }
+
+#[test]
+fn a_change_marks_its_pool_dirty_once_and_the_start_marks_all() {
+    use crate::check::core::Dirty;
+    let f = |name: &str| CheckDef::File {
+        name: name.into(),
+        weight: 0,
+        reverse: false,
+    };
+    let (mut core, _) = start(vec![
+        pool("a", vec![server("a1", 1, vec![f("fa")])]),
+        pool(
+            "b",
+            vec![
+                server("b1", 1, vec![f("fb")]),
+                server("b2", 1, vec![f("fb")]),
+            ],
+        ),
+        pool("c", vec![server("c1", 1, vec![])]),
+    ]);
+    assert_eq!(core.take_dirty(), Dirty::All);
+    assert_eq!(core.take_dirty(), Dirty::Nothing);
+    // Two servers of pool b fail on one file: b once; a and c untouched.
+    core.file_value("fb", 1);
+    assert_eq!(core.take_dirty(), Dirty::Pools(vec![1]));
+    core.file_value("fa", 1);
+    core.file_value("fb", 0);
+    assert_eq!(core.take_dirty(), Dirty::Pools(vec![0, 1]));
+    // A value that changes nothing marks nothing.
+    core.file_value("fa", 2);
+    assert_eq!(core.take_dirty(), Dirty::Nothing);
+}

@@ -14,7 +14,8 @@ use tracing::{error, info, warn};
 use super::check::Checkers;
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
-use super::lb::LogBackend;
+use super::lb::ipvs::syncd::{Role as SyncRole, SyncDaemon};
+use super::lb::{IpvsBackend, LogBackend};
 use super::netlink::LinkMonitor;
 use super::notify::Notifier;
 use super::plan::{plan, LbPlan, Plan, VrrpPlan};
@@ -26,6 +27,7 @@ use super::watch::scripts::default_user;
 use super::watch::{track_file, track_process, Objects, Recorder, Sink, Watchers};
 use super::xdp::XdpProgram;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
+use crate::lb::LbBackend;
 use crate::units::Priority;
 use crate::vrrp::timers;
 
@@ -128,6 +130,53 @@ struct Daemon {
     reloads: u64,
     /// When to detach XDP from interfaces a reload left unused.
     release_xdp_at: Option<tokio::time::Instant>,
+    /// The IPVS sync daemon following a VRRP instance (`lvs_sync_daemon IF INSTANCE`).
+    syncd: Option<InstanceSyncd>,
+}
+
+/// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
+/// MASTER (keepalived runs this in its VRRP process: ipvs_syncd_master/_backup).
+struct InstanceSyncd {
+    instance: String,
+    daemon: SyncDaemon,
+}
+
+impl InstanceSyncd {
+    fn start(plan: &Plan) -> Option<InstanceSyncd> {
+        let conf = plan.global.sync_daemon.clone()?;
+        let instance = conf.instance.clone()?;
+        let Some(vrid) = plan
+            .vrrp
+            .instances
+            .iter()
+            .find(|i| i.name == instance)
+            .map(|i| i.vrid.0)
+        else {
+            warn!("lvs_sync_daemon: no vrrp_instance {instance}; the sync daemon is not started");
+            return None;
+        };
+        let mut daemon = SyncDaemon::new(conf, Some(vrid))?;
+        daemon.set_role(SyncRole::Backup);
+        Some(InstanceSyncd { instance, daemon })
+    }
+
+    fn on_event(&mut self, e: &super::events::Event) {
+        use super::events::{Event, VrrpEvent};
+        use crate::vrrp::fsm::State;
+        if let Event::Vrrp(VrrpEvent::Transition {
+            instance, from, to, ..
+        }) = e
+        {
+            if *instance != self.instance {
+                return;
+            }
+            if *to == State::Master {
+                self.daemon.set_role(SyncRole::Master);
+            } else if *from == State::Master {
+                self.daemon.set_role(SyncRole::Backup);
+            }
+        }
+    }
 }
 
 /// Tracked files and processes as they are now.
@@ -217,7 +266,9 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         loaded_at: unix_secs(),
         reloads: 0,
         release_xdp_at: None,
+        syncd: None,
     };
+    d.syncd = InstanceSyncd::start(&d.plan);
     d.start_checkers();
     crate::system::release_freed_memory();
     // Memory this thread allocated and others freed (the checkers' model, built here) is
@@ -231,7 +282,12 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = hup.recv() => { let _ = d.reload().await; }
             _ = usr1.recv() => d.dump(false).await,
             _ = usr2.recv() => d.dump(true).await,
-            Some(e) = ev_rx.recv() => d.notifier.on_event(&e),
+            Some(e) = ev_rx.recv() => {
+                if let Some(s) = &mut d.syncd {
+                    s.on_event(&e);
+                }
+                d.notifier.on_event(&e);
+            }
             _ = collect.tick() => crate::system::release_freed_memory(),
             _ = sleep_until_or_never(d.release_xdp_at) => {
                 d.release_xdp_at = None;
@@ -253,6 +309,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         watchers,
         mut notifier,
         checkers,
+        syncd,
         ..
     } = d;
     drop(watchers);
@@ -266,6 +323,9 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         .await
         .ok();
     vrrp.stop();
+    if let Some(s) = syncd {
+        s.daemon.stop();
+    }
     // The stop transitions: notify_stop and the FIFO.
     while let Ok(e) = ev_rx.try_recv() {
         notifier.on_event(&e);
@@ -326,21 +386,8 @@ impl Daemon {
         if lb.virtual_servers.is_empty() {
             return;
         }
-        // keepalived's checker process exits where the kernel has no IPVS; ha checks
-        // anyway and says where the changes go.
-        warn!(
-            "{} virtual_server block(s) with {} real server(s): health-checked; the load \
-             balancer is the `log` backend, which logs each change and forwards nothing \
-             (no IPVS or XDP backend in this version)",
-            lb.virtual_servers.len(),
-            lb.real_servers()
-        );
-        match Checkers::spawn(
-            lb,
-            user,
-            self.events.clone(),
-            Box::new(LogBackend::default()),
-        ) {
+        let backend = lb_backend(&lb);
+        match Checkers::spawn(lb, user, self.events.clone(), backend) {
             Ok(c) => self.checkers = Some(c),
             Err(e) => error!("cannot start the checkers: {e}"),
         }
@@ -418,6 +465,12 @@ impl Daemon {
         // What the watchers last said, now: a script may have changed during the reload.
         let known = self.sink.known();
         self.watchers = Watchers::start(&plan, self.sink.clone(), &known);
+        if self.plan.global.sync_daemon != plan.global.sync_daemon {
+            if let Some(s) = self.syncd.take() {
+                s.daemon.stop();
+            }
+            self.syncd = InstanceSyncd::start(&plan);
+        }
         self.plan = plan;
         self.start_checkers();
         crate::system::release_freed_memory();
@@ -488,6 +541,24 @@ fn write_dump(dir: &Path, name: &str, body: &str) {
     match std::fs::write(&path, format!("{body}\n")) {
         Ok(()) => info!("wrote {}", path.display()),
         Err(e) => error!("{}: {e}", path.display()),
+    }
+}
+
+/// IPVS where the kernel has it; elsewhere the `log` backend. keepalived's checker process
+/// exits where the kernel has no IPVS; ha checks anyway and says where the changes go.
+fn lb_backend(lb: &LbPlan) -> Box<dyn LbBackend> {
+    match IpvsBackend::open(lb.settings.clone()) {
+        Ok(b) => Box::new(b),
+        Err(e) => {
+            warn!(
+                "{} virtual_server block(s) with {} real server(s): health-checked; the load \
+                 balancer is the `log` backend, which logs each change and forwards nothing \
+                 (IPVS: {e})",
+                lb.virtual_servers.len(),
+                lb.real_servers()
+            );
+            Box::new(LogBackend::default())
+        }
     }
 }
 

@@ -176,6 +176,29 @@ impl Status {
             }
         }
         out.push_str(&super::check::status::render(&self.virtual_servers));
+        if let Some(k) = self
+            .checkers
+            .as_ref()
+            .and_then(|c| c.kernel.as_ref().map(|k| (c, k)))
+        {
+            let (c, view) = k;
+            out.push_str(&format!(
+                "\nKERNEL TABLE ({}): {}\n",
+                c.backend,
+                if c.kernel_differences.is_empty() {
+                    "matches what ha applied".to_string()
+                } else {
+                    format!(
+                        "{} difference(s) from what ha applied",
+                        c.kernel_differences.len()
+                    )
+                }
+            ));
+            for d in &c.kernel_differences {
+                out.push_str(&format!("  missing: {d}\n"));
+            }
+            out.push_str(&super::lb::ipvs::show::render(view, None));
+        }
         out
     }
 }

@@ -6,10 +6,11 @@
 
 pub mod backend;
 pub mod diff;
+pub mod ipvs;
 pub mod services;
 pub mod state;
 
-pub use backend::{LbBackend, LbError};
+pub use backend::{KernelView, LbBackend, LbError, LbSettings};
 pub use diff::{diff, Change};
 pub use services::{expand, ServiceDef};
 pub use state::{Dest, LbState, Service, ServiceKey, ServiceParams};

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use super::state::{Dest, LbState, Service, ServiceKey, ServiceParams};
+use crate::config::model::lvs::forwarding::Forwarding;
 use crate::config::model::lvs::group::GroupEntry;
 use crate::config::model::lvs::virtual_server::{Protocol, VirtualServer, VsKey};
 use crate::config::model::lvs::VirtualServerGroup;
@@ -28,6 +29,9 @@ pub struct ServiceDef {
     /// Each real server's address and destination settings (its weight is the checkers').
     pub real_servers: Vec<(SocketAddr, Dest)>,
     pub sorry: Option<(SocketAddr, Dest)>,
+    /// A `virtual_server group`: real servers forwarded by DR or TUN take each entry's
+    /// port (0 for a fwmark entry), as keepalived's ipvs_group_cmd does.
+    pub group: bool,
 }
 
 /// The weight each member has now, from the checkers: `None` means not in the table.
@@ -73,6 +77,7 @@ fn def(vs: &VirtualServer, groups: &[VirtualServerGroup]) -> ServiceDef {
     };
     ServiceDef {
         name: vs.display(),
+        group: matches!(vs.key, VsKey::Group(_)),
         keys,
         params: ServiceParams {
             scheduler: vs.scheduler,
@@ -172,11 +177,34 @@ pub fn build(defs: &[ServiceDef], members: &[Members]) -> LbState {
             // would refuse the second.
             state.services.entry(*key).or_insert_with(|| Service {
                 params: d.params.clone(),
-                dests: dests.clone(),
+                dests: if d.group {
+                    entry_ports(&dests, key)
+                } else {
+                    dests.clone()
+                },
             });
         }
     }
     state
+}
+
+/// A group entry's destinations: DR and TUN cannot change the port, so they take the
+/// entry's (none for a fwmark entry); NAT keeps the real server's.
+fn entry_ports(
+    dests: &std::collections::BTreeMap<SocketAddr, Dest>,
+    key: &ServiceKey,
+) -> std::collections::BTreeMap<SocketAddr, Dest> {
+    let port = match key {
+        ServiceKey::Addr { addr, .. } => addr.port(),
+        ServiceKey::Fwmark { .. } => 0,
+    };
+    dests
+        .iter()
+        .map(|(a, d)| match d.forwarding {
+            Forwarding::Nat => (*a, *d),
+            _ => (SocketAddr::new(a.ip(), port), *d),
+        })
+        .collect()
 }
 
 #[cfg(test)]

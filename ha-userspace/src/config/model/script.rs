@@ -112,7 +112,7 @@ pub fn record(cx: &mut Ctx, kw: &str, kw_at: Loc, at: Loc, script: &Script) {
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Whether `prog` can be run: a path as given, a bare name on PATH.
-fn runnable(prog: &str, executable: &dyn Fn(&str) -> bool) -> bool {
+pub fn runnable(prog: &str, executable: &dyn Fn(&str) -> bool) -> bool {
     if prog.contains('/') {
         return executable(prog);
     }

@@ -31,9 +31,10 @@ use super::events::{Event, QuorumEvent, RealServerEvent};
 use super::plan::LbPlan;
 use super::task::Task;
 use super::watch::scripts::RunAs;
+use crate::check::core::Dirty;
 use crate::check::{Action, CheckEvent, Core, ProbeId, ProbeKey, ProbeResult};
 use crate::lb::services::{build, Members, ServiceDef};
-use crate::lb::{diff, LbBackend, LbState};
+use crate::lb::{diff, Change, LbBackend, LbState, ServiceKey};
 use crate::time::MonoTime;
 use crate::units::Micros;
 
@@ -121,6 +122,11 @@ struct Engine {
     running: Vec<bool>,
     /// The backend refused a change: try again at the next change.
     lb_retry: bool,
+    /// What the backend held of our services at start was read (once, before the first
+    /// change).
+    adopted: bool,
+    /// Parallel to `defs`: the services each block owns.
+    owned: Vec<std::collections::HashSet<ServiceKey>>,
     due: Schedule,
     tls: Option<TlsClient>,
     done: mpsc::UnboundedSender<Done>,
@@ -153,6 +159,8 @@ async fn run(
         ids: HashMap::new(),
         running: Vec::new(),
         lb_retry: false,
+        adopted: false,
+        owned: Vec::new(),
         due: Schedule::default(),
         tls: tls_client(m.ssl.as_ref()),
         done: done_tx,
@@ -171,6 +179,7 @@ async fn run(
     );
     crate::system::release_freed_memory();
     e.index();
+    e.index_owners();
     e.act(actions, None);
     e.sync_lb();
     // One timer, moved to the next due probe: a new one per turn of the loop would cost a
@@ -198,8 +207,10 @@ async fn run(
                 e.start_due();
             }
             Some(first) = done_rx.recv() => {
-                // Every result that is in, then the load balancer once.
+                // Every result that is in, then the load balancer once, then the logs
+                // and notifications: the kernel's table does not wait for them.
                 let mut next = Some(first);
+                let mut later = Vec::new();
                 while let Some((id, key, r, at)) = next {
                     // The same id unless a reload came in between; a probe the reload
                     // removed has nowhere to go.
@@ -215,18 +226,27 @@ async fn run(
                             info!("{kind} of {target} failed: {}", r.reason);
                         }
                         e.core.probe_result_into(id, r, at, &mut actions);
-                        e.act(actions.drain(..), Some((id, at)));
+                        // Rescheduling now; the events once the table is synced.
+                        for a in actions.drain(..) {
+                            match a {
+                                Action::Probe { .. } => e.act([a], Some((id, at))),
+                                Action::Event(_) => later.push((a, id, at)),
+                            }
+                        }
                     }
                     next = done_rx.try_recv().ok();
                 }
                 e.sync_lb();
+                for (a, id, at) in later {
+                    e.act([a], Some((id, at)));
+                }
             }
             // See `release_freed_memory`: results and events are freed on other threads.
             _ = collect.tick() => crate::system::release_freed_memory(),
             Some((name, value)) = file_rx.recv() => {
                 let actions = e.core.file_value(&name, value);
-                e.act(actions, None);
                 e.sync_lb();
+                e.act(actions, None);
             }
             cmd = rx.recv() => match cmd {
                 Some(Cmd::Reload(m)) => {
@@ -244,6 +264,8 @@ async fn run(
                     e.execs = execs_of(&e.core, m.execs);
                     e.loud = loud_of(&e.core, &m.loud);
                     e.defs = m.services;
+                    e.index_owners();
+                    e.backend.reconfigure(&m.settings);
                     e.tls = tls_client(m.ssl.as_ref());
                     e._files = watch_files(&m.track_files, &files, file_tx.clone());
                     e.index();
@@ -274,9 +296,9 @@ async fn run(
                     for ev in e.core.stop() {
                         e.emit(ev);
                     }
-                    // keepalived's clear_services: what it put in the table goes.
-                    let changes = diff(&e.applied, &LbState::default());
-                    if let Err((_, err)) = e.backend.apply(&changes) {
+                    // keepalived's clear_services: what it put in the table goes
+                    // (or the whole table, with lvs_flush_on_stop).
+                    if let Err(err) = e.backend.stop(&e.applied) {
                         error!("load balancer at stop: {err}");
                     }
                     let _ = reply.send(());
@@ -405,24 +427,74 @@ impl Engine {
         }
     }
 
-    /// Sends the load balancer what changed since the last time.
+    /// Sends the load balancer what changed since the last time: the whole table at start
+    /// and after a reload or a refused change, else only the services of the pools that
+    /// changed (one real server's flip must not rebuild 40,000 destinations).
     fn sync_lb(&mut self) {
-        if !self.core.take_dirty() && !self.lb_retry {
-            return;
+        let dirty = self.core.take_dirty();
+        let pools = match dirty {
+            Dirty::Nothing if !self.lb_retry => return,
+            Dirty::Pools(p) if !self.lb_retry && self.adopted => p,
+            _ => return self.sync_all(),
+        };
+        let mut before = LbState::default();
+        let mut after = LbState::default();
+        for p in pools {
+            let (Some(def), Some(owned)) = (self.defs.get(p), self.owned.get(p)) else {
+                continue;
+            };
+            let part = build(std::slice::from_ref(def), &[self.core.members(p)]);
+            // Only the services this block owns (a service two blocks name is the first's).
+            for (key, svc) in part.services {
+                if !owned.contains(&key) {
+                    continue;
+                }
+                if let Some(old) = self.applied.services.get(&key) {
+                    before.services.insert(key, old.clone());
+                }
+                after.services.insert(key, svc);
+            }
         }
+        let changes = diff(&before, &after);
+        self.send(changes, |applied| {
+            for (key, svc) in after.services {
+                applied.services.insert(key, svc);
+            }
+        });
+    }
+
+    fn sync_all(&mut self) {
         self.lb_retry = false;
         let members: Vec<Members> = (0..self.core.pools().len())
             .map(|p| self.core.members(p))
             .collect();
         let wanted = build(&self.defs, &members);
+        if !self.adopted {
+            self.adopted = true;
+            self.applied = self.backend.adopt(&wanted);
+        }
         let changes = diff(&self.applied, &wanted);
+        let (n, t0) = (changes.len(), std::time::Instant::now());
+        self.send(changes, |applied| *applied = wanted);
+        if n >= 100 {
+            info!(
+                "load balancer: {n} change(s) sent to the {} backend in {} ms",
+                self.backend.name(),
+                t0.elapsed().as_millis()
+            );
+        }
+    }
+
+    /// Applies `changes`; `done` records them as applied when all went through. A refused
+    /// change leaves the ones before it recorded, and the next sync redoes the whole table.
+    fn send(&mut self, changes: Vec<Change>, done: impl FnOnce(&mut LbState)) {
         if changes.is_empty() {
             return;
         }
         match self.backend.apply(&changes) {
             Ok(()) => {
                 self.lb_changes += changes.len() as u64;
-                self.applied = wanted;
+                done(&mut self.applied);
             }
             Err((n, e)) => {
                 error!("load balancer: {e}");
@@ -433,7 +505,51 @@ impl Engine {
         }
     }
 
-    fn status(&self) -> (Vec<VsStatus>, CheckerStats) {
+    /// Which services each block owns: the first block naming a service owns it.
+    fn index_owners(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.owned = self
+            .defs
+            .iter()
+            .map(|d| {
+                d.keys
+                    .iter()
+                    .filter(|k| seen.insert(**k))
+                    .copied()
+                    .collect()
+            })
+            .collect();
+    }
+
+    /// The backend's table, and how it differs from what was applied.
+    fn kernel(
+        &mut self,
+    ) -> (
+        Option<Vec<crate::daemon::lb::ipvs::show::KernelService>>,
+        Vec<String>,
+    ) {
+        let Some(view) = self.backend.kernel_view() else {
+            return (None, Vec::new());
+        };
+        let mut have = LbState::default();
+        let mut want = LbState::default();
+        for (key, svc) in &self.applied.services {
+            let mut w = svc.clone();
+            w.params = crate::lb::ipvs::wire::canonical(&svc.params, LbState::family(key));
+            want.services.insert(*key, w);
+            if let Some(k) = view.table.services.get(key) {
+                have.services.insert(*key, k.clone());
+            }
+        }
+        let differences = diff(&have, &want).iter().map(|c| c.to_string()).collect();
+        (
+            Some(crate::daemon::lb::ipvs::show::rows(&view)),
+            differences,
+        )
+    }
+
+    fn status(&mut self) -> (Vec<VsStatus>, CheckerStats) {
+        let (kernel, kernel_differences) = self.kernel();
         let mut sorted = self.lateness.clone();
         sorted.sort_unstable();
         let pct = |q: f64| -> u64 {
@@ -461,6 +577,8 @@ impl Engine {
                 lateness_max_us: sorted.last().copied().map_or(0, u64::from),
                 backend: self.backend.name().to_string(),
                 lb_changes: self.lb_changes,
+                kernel,
+                kernel_differences,
             },
         )
     }

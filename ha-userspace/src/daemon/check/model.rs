@@ -58,6 +58,7 @@ pub struct Model {
     pub real_servers: usize,
     /// Probes whose every failure is logged (`log_all_failures`, per checker or global).
     pub loud: HashSet<ProbeKey>,
+    pub settings: crate::lb::LbSettings,
 }
 
 pub fn build(plan: LbPlan, default_user: RunAs) -> Model {
@@ -70,6 +71,7 @@ pub fn build(plan: LbPlan, default_user: RunAs) -> Model {
         loud,
         track_files: plan.track_files,
         ssl: plan.ssl,
+        settings: plan.settings,
     }
 }
 
@@ -163,7 +165,20 @@ fn check(
             })
         }
         CheckerKind::MiscCheck(m) => Exec::Misc {
-            script: m.misc_path.clone()?,
+            script: {
+                let script = m.misc_path.clone()?;
+                let prog = script.program()?;
+                // keepalived drops the checker at start ("Disabling misc script … since
+                // not found/accessible"): the real server is judged by its other checkers.
+                if !crate::config::model::script::runnable(prog, &executable) {
+                    tracing::warn!(
+                        "disabling MISC_CHECK '{prog}' of {}: not found or not executable",
+                        crate::lb::state::bracketed(rs.addr)
+                    );
+                    return None;
+                }
+                script
+            },
             timeout: Duration::from_micros(m.effective_timeout.0.max(1)),
             user: match &m.user {
                 Some(u) => user_ids(u),
@@ -248,6 +263,11 @@ fn check(
         alpha,
         dynamic,
     }))
+}
+
+fn executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

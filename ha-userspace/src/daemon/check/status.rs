@@ -68,6 +68,12 @@ pub struct CheckerStats {
     /// The backend (`log` today) and the changes it applied.
     pub backend: String,
     pub lb_changes: u64,
+    /// The backend's own table (IPVS: the kernel's), read at the time of the status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<Vec<crate::daemon::lb::ipvs::show::KernelService>>,
+    /// What the kernel's table lacks or has extra against what ha applied, as the changes
+    /// that would fix it; empty when in sync.
+    pub kernel_differences: Vec<String>,
 }
 
 pub fn snapshot(core: &Core, execs: &[Exec], now: MonoTime) -> Vec<VsStatus> {
@@ -140,7 +146,7 @@ fn checker(core: &Core, execs: &[Exec], c: &CheckRef, now: MonoTime) -> CheckerS
         CheckRef::Bfd(name) => CheckerStatus {
             kind: "BFD_CHECK".into(),
             target: name.clone(),
-            state: "waiting for BFD".into(),
+            state: "down (BFD session not running: BFD is not implemented yet)".into(),
             last: None,
             last_ms_ago: None,
             took_us: None,

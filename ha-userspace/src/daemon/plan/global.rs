@@ -21,6 +21,8 @@ pub struct GlobalPlan {
     /// after (keepalived names its pid files after them).
     pub instance: Option<String>,
     pub net_namespace: Option<String>,
+    /// `lvs_sync_daemon` tied to a VRRP instance: it follows that instance's state.
+    pub sync_daemon: Option<crate::config::model::global::lvs::LvsSyncDaemon>,
 }
 
 /// Where `smtp_alert` mail goes.
@@ -39,6 +41,7 @@ const SMTP_CONNECT_TIMEOUT_S: u64 = 30;
 
 pub fn global(g: &Global) -> GlobalPlan {
     GlobalPlan {
+        sync_daemon: g.lvs_sync_daemon.clone().filter(|d| d.instance.is_some()),
         router_id: g.router_id.clone().unwrap_or_else(host_name),
         notify_fifo: g
             .vrrp_notify_fifo

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::model::global::Global;
 use crate::config::model::lvs::checker::CheckerKind;
 use crate::config::model::lvs::{Lvs, SslConfig, VirtualServer, VirtualServerGroup};
 use crate::config::model::vrrp::TrackFile;
+use crate::lb::LbSettings;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LbPlan {
@@ -17,9 +19,12 @@ pub struct LbPlan {
     pub track_files: BTreeMap<String, TrackFile>,
     /// `checker_log_all_failures`: log every failed probe, not only the changes.
     pub log_all_failures: bool,
+    /// `lvs_flush`, `lvs_flush_on_stop`, `lvs_timeouts`, and an `lvs_sync_daemon` that no
+    /// VRRP instance drives.
+    pub settings: LbSettings,
 }
 
-pub fn lb(lvs: &Lvs, track_files: &[TrackFile], log_all_failures: bool) -> LbPlan {
+pub fn lb(lvs: &Lvs, track_files: &[TrackFile], log_all_failures: bool, global: &Global) -> LbPlan {
     let used: Vec<&str> = lvs
         .virtual_servers
         .iter()
@@ -40,6 +45,16 @@ pub fn lb(lvs: &Lvs, track_files: &[TrackFile], log_all_failures: bool) -> LbPla
             .map(|t| (t.name.clone(), t.clone()))
             .collect(),
         log_all_failures,
+        settings: LbSettings {
+            flush: global.lvs_flush,
+            flush_on_stop: global.lvs_flush_on_stop,
+            timeouts: global.lvs_timeouts.clone(),
+            // With an instance named, the VRRP side runs it (daemon::lb::ipvs::syncd).
+            sync_daemon: global
+                .lvs_sync_daemon
+                .clone()
+                .filter(|d| d.instance.is_none()),
+        },
     }
 }
 

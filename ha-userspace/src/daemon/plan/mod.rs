@@ -80,6 +80,7 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
             &config.lvs,
             &config.vrrp.track_files,
             config.global.checker_log_all_failures == Some(true),
+            &config.global,
         ),
     })
 }

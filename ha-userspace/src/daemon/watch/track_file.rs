@@ -138,9 +138,11 @@ fn report_changes(files: &[(String, PathBuf)], last: &mut Objects, sink: &dyn Si
         let v = read_value(path);
         let key = (ObjKind::File, name.clone());
         if last.get(&key) != Some(&v) {
-            info!("track_file {name}: value {v}");
             last.insert(key, v);
-            if !sink.report(ObjKind::File, name, v) {
+            // Reported first: what acts on it should not wait for the log line.
+            let open = sink.report(ObjKind::File, name, v);
+            info!("track_file {name}: value {v}");
+            if !open {
                 return false;
             }
         }

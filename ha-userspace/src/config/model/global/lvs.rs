@@ -15,14 +15,14 @@ const LVS_MAX_TIMEOUT: u32 = 86_400 * 31;
 const IFNAME_MAXLEN: usize = 16;
 
 /// `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`; unset ones are left as they are.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LvsTimeouts {
     pub tcp: Option<u32>,
     pub tcpfin: Option<u32>,
     pub udp: Option<u32>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LvsSyncDaemon {
     pub interface: String,
     /// The VRRP instance whose state decides master/backup; `None`: run both always.
@@ -36,7 +36,7 @@ pub struct LvsSyncDaemon {
     pub group: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlushOnStop {
     /// Flush the whole IPVS table.

@@ -82,6 +82,20 @@ const SCHEDULERS: &[(&str, Scheduler)] = &[
     ("twos", Scheduler::Twos),
 ];
 
+impl Scheduler {
+    /// The kernel's name of the scheduler (`ip_vs_<name>`).
+    pub fn name(self) -> &'static str {
+        SCHEDULERS
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("wlc", |(n, _)| n)
+    }
+
+    pub fn from_name(name: &str) -> Option<Scheduler> {
+        SCHEDULERS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    }
+}
+
 /// Scheduler flags (`ipvsadm -b`) and one-packet scheduling (`-o`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SchedFlags {
