@@ -187,7 +187,8 @@ fn the_sync_daemon_follows_the_instance_as_under_keepalived() {
 
 /// What an earlier run left of a configured service is taken over and put right; a service
 /// ha does not manage is left alone; a reload edits in place and a bad one changes
-/// nothing; stop removes only ha's.
+/// nothing; stop removes only ha's. A service the kernel refuses does not hold up the
+/// others.
 #[test]
 fn start_adopts_reload_edits_and_stop_removes_only_its_own() {
     if vm().is_none() {
@@ -226,6 +227,25 @@ fn start_adopts_reload_edits_and_stop_removes_only_its_own() {
     assert_eq!(
         ha_tests::vm::ipvsadm::normalize(&sec("stopped")),
         ha_tests::vm::ipvsadm::normalize(foreign),
+        "{c}"
+    );
+    // A refused service does not hold up the one after it.
+    let both = "-A -t 10.0.9.100:80 -s rr\n-a -t 10.0.9.100:80 -r 10.0.9.2:80 -g -w 1\n\
+                -a -t 10.0.9.100:80 -r 10.0.9.3:80 -g -w 1\n";
+    assert_eq!(
+        ha_tests::vm::ipvsadm::normalize(&sec("refused-start")),
+        ha_tests::vm::ipvsadm::normalize(both),
+        "{c}"
+    );
+    assert_eq!(
+        ha_tests::vm::ipvsadm::normalize(&sec("refused-flip")),
+        ha_tests::vm::ipvsadm::normalize(
+            "-A -t 10.0.9.100:80 -s rr\n-a -t 10.0.9.100:80 -r 10.0.9.3:80 -g -w 1\n"
+        ),
+        "{c}"
+    );
+    assert!(
+        sec("refused-log").contains("scheduler or persistence engine not found"),
         "{c}"
     );
 }

@@ -42,3 +42,42 @@ stop_pid /run/ha.pid
 sleep 1
 section stopped ipvsadm -Sn
 section log tail -n 30 /tmp/ha.log
+ipvsadm -C
+
+# A service the kernel refuses (this kernel has no `twos` scheduler) must not hold up the
+# services after it: a checker flip on the next one still reaches the kernel.
+echo 0 >/tmp/flipr
+cat >/tmp/lb2.conf <<'CONF'
+track_file FR {
+    file /tmp/flipr
+}
+virtual_server 10.0.9.99 80 {
+    lb_algo twos
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.9.2 80 {
+    }
+}
+virtual_server 10.0.9.100 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.9.2 80 {
+        FILE_CHECK {
+            track_file FR
+            weight 0
+        }
+    }
+    real_server 10.0.9.3 80 {
+    }
+}
+CONF
+ha run -C --no-xdp --no-realtime -f /tmp/lb2.conf -S /run/ha.sock >/tmp/ha2.log 2>&1 &
+echo $! >/run/ha.pid
+sleep 2
+section refused-start ipvsadm -Sn
+echo 1 >/tmp/flipr
+sleep 2
+section refused-flip ipvsadm -Sn
+stop_pid /run/ha.pid
+section refused-log tail -n 20 /tmp/ha2.log

@@ -138,11 +138,16 @@ struct Daemon {
 /// MASTER (keepalived runs this in its VRRP process: ipvs_syncd_master/_backup).
 struct InstanceSyncd {
     instance: String,
+    vrid: u8,
     daemon: SyncDaemon,
+    /// The instance is MASTER (from its transitions).
+    master: bool,
 }
 
 impl InstanceSyncd {
-    fn start(plan: &Plan) -> Option<InstanceSyncd> {
+    /// The sync daemon of `plan`, in the backup role, or master when `master` (a reload
+    /// restarting it under a MASTER instance: no transition will say so again).
+    fn start(plan: &Plan, master: bool) -> Option<InstanceSyncd> {
         let conf = plan.global.sync_daemon.clone()?;
         let instance = conf.instance.clone()?;
         let Some(vrid) = plan
@@ -156,8 +161,34 @@ impl InstanceSyncd {
             return None;
         };
         let mut daemon = SyncDaemon::new(conf, Some(vrid))?;
-        daemon.set_role(SyncRole::Backup);
-        Some(InstanceSyncd { instance, daemon })
+        daemon.set_role(if master {
+            SyncRole::Master
+        } else {
+            SyncRole::Backup
+        });
+        Some(InstanceSyncd {
+            instance,
+            vrid,
+            daemon,
+            master,
+        })
+    }
+
+    /// Whether `plan` asks for this same daemon (settings and the instance's VRID, which
+    /// the sync id defaults to).
+    fn same_as(&self, plan: &Plan) -> bool {
+        let vrid = plan
+            .vrrp
+            .instances
+            .iter()
+            .find(|i| i.name == self.instance)
+            .map(|i| i.vrid.0);
+        plan.global
+            .sync_daemon
+            .as_ref()
+            .and_then(|c| c.instance.as_deref())
+            == Some(self.instance.as_str())
+            && vrid == Some(self.vrid)
     }
 
     fn on_event(&mut self, e: &super::events::Event) {
@@ -171,8 +202,10 @@ impl InstanceSyncd {
                 return;
             }
             if *to == State::Master {
+                self.master = true;
                 self.daemon.set_role(SyncRole::Master);
             } else if *from == State::Master {
+                self.master = false;
                 self.daemon.set_role(SyncRole::Backup);
             }
         }
@@ -268,7 +301,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         release_xdp_at: None,
         syncd: None,
     };
-    d.syncd = InstanceSyncd::start(&d.plan);
+    d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
     crate::system::release_freed_memory();
     // Memory this thread allocated and others freed (the checkers' model, built here) is
@@ -465,11 +498,14 @@ impl Daemon {
         // What the watchers last said, now: a script may have changed during the reload.
         let known = self.sink.known();
         self.watchers = Watchers::start(&plan, self.sink.clone(), &known);
-        if self.plan.global.sync_daemon != plan.global.sync_daemon {
+        let same = self.plan.global.sync_daemon == plan.global.sync_daemon
+            && self.syncd.as_ref().is_none_or(|s| s.same_as(&plan));
+        if !same {
+            let master = self.syncd.as_ref().is_some_and(|s| s.master);
             if let Some(s) = self.syncd.take() {
                 s.daemon.stop();
             }
-            self.syncd = InstanceSyncd::start(&plan);
+            self.syncd = InstanceSyncd::start(&plan, master);
         }
         self.plan = plan;
         self.start_checkers();

@@ -3,8 +3,6 @@
 //! the first change it could not apply; the caller keeps the state it knows was applied
 //! and retries the rest on the next change.
 
-use serde::Serialize;
-
 use super::diff::{diff, Change};
 use super::state::LbState;
 use crate::config::model::global::lvs::{FlushOnStop, LvsSyncDaemon, LvsTimeouts};
@@ -30,23 +28,28 @@ pub struct LbSettings {
 }
 
 /// The table as the kernel holds it, for `ha status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KernelView {
     pub table: LbState,
-    /// Connection counts by service and destination, as `ipvsadm -Ln` shows them.
-    pub conns: Vec<(String, String, u32, u32)>,
+    /// (active, inactive) connections by service and destination, as `ipvsadm -Ln`
+    /// shows them.
+    pub conns: std::collections::HashMap<(super::ServiceKey, std::net::SocketAddr), (u32, u32)>,
 }
+
+/// The indices of the changes a backend refused (ascending), and the first refusal.
+pub type Refused = (Vec<usize>, LbError);
 
 pub trait LbBackend: Send {
     /// `log`, `ipvs`, `xdp`.
     fn name(&self) -> &'static str;
 
-    /// Applies `changes` in order. On error, the changes before the failing one were
-    /// applied; its index is returned with the error.
-    fn apply(&mut self, changes: &[Change]) -> Result<(), (usize, LbError)>;
+    /// Applies `changes` in order. On error, every change but the ones whose indices are
+    /// returned was applied; the error is the first refusal's.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Refused>;
 
-    /// At start: what the engine already holds of the services in `wanted` (left by an
-    /// earlier run), so the first changes edit it rather than add it again.
+    /// What the engine holds now of the services in `wanted` (left by an earlier run, or
+    /// as a refused change left them), so the next changes start from there rather than
+    /// from what was believed applied.
     fn adopt(&mut self, _wanted: &LbState) -> LbState {
         LbState::default()
     }

@@ -10,7 +10,7 @@ pub mod ipvs;
 pub mod services;
 pub mod state;
 
-pub use backend::{KernelView, LbBackend, LbError, LbSettings};
+pub use backend::{KernelView, LbBackend, LbError, LbSettings, Refused};
 pub use diff::{diff, Change};
 pub use services::{expand, ServiceDef};
 pub use state::{Dest, LbState, Service, ServiceKey, ServiceParams};

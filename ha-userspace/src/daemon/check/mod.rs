@@ -38,6 +38,19 @@ use crate::lb::{diff, Change, LbBackend, LbState, ServiceKey};
 use crate::time::MonoTime;
 use crate::units::Micros;
 
+/// How long after a refused change the whole table is synced again; doubled at each
+/// refusal in a row, up to [`LB_RETRY_MAX`].
+const LB_RETRY: Duration = Duration::from_secs(5);
+const LB_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Lateness samples kept for the percentiles.
 const LATENESS_SAMPLES: usize = 16_384;
 
@@ -120,8 +133,11 @@ struct Engine {
     ids: HashMap<ProbeKey, ProbeId>,
     /// Probes started and not finished, by id.
     running: Vec<bool>,
-    /// The backend refused a change: try again at the next change.
+    /// The backend refused a change: the whole table is read and synced again at
+    /// `lb_retry_at`.
     lb_retry: bool,
+    lb_retry_at: Option<tokio::time::Instant>,
+    lb_retry_delay: Duration,
     /// What the backend held of our services at start was read (once, before the first
     /// change).
     adopted: bool,
@@ -159,6 +175,8 @@ async fn run(
         ids: HashMap::new(),
         running: Vec::new(),
         lb_retry: false,
+        lb_retry_at: None,
+        lb_retry_delay: LB_RETRY,
         adopted: false,
         owned: Vec::new(),
         due: Schedule::default(),
@@ -201,10 +219,17 @@ async fn run(
             }
             armed = next;
         }
+        let retry_at = e.lb_retry_at;
         tokio::select! {
             _ = &mut timer, if armed.is_some() => {
                 armed = None;
                 e.start_due();
+            }
+            _ = sleep_until_some(retry_at) => {
+                e.lb_retry_at = None;
+                if e.lb_retry {
+                    e.sync_all();
+                }
             }
             Some(first) = done_rx.recv() => {
                 // Every result that is in, then the load balancer once, then the logs
@@ -428,13 +453,14 @@ impl Engine {
     }
 
     /// Sends the load balancer what changed since the last time: the whole table at start
-    /// and after a reload or a refused change, else only the services of the pools that
-    /// changed (one real server's flip must not rebuild 40,000 destinations).
+    /// and after a reload, else only the services of the pools that changed (one real
+    /// server's flip must not rebuild 40,000 destinations). After a refused change the
+    /// whole table is synced again by the retry timer.
     fn sync_lb(&mut self) {
         let dirty = self.core.take_dirty();
         let pools = match dirty {
-            Dirty::Nothing if !self.lb_retry => return,
-            Dirty::Pools(p) if !self.lb_retry && self.adopted => p,
+            Dirty::Nothing => return,
+            Dirty::Pools(p) if self.adopted => p,
             _ => return self.sync_all(),
         };
         let mut before = LbState::default();
@@ -464,14 +490,21 @@ impl Engine {
     }
 
     fn sync_all(&mut self) {
-        self.lb_retry = false;
+        let retry = std::mem::take(&mut self.lb_retry);
         let members: Vec<Members> = (0..self.core.pools().len())
             .map(|p| self.core.members(p))
             .collect();
         let wanted = build(&self.defs, &members);
-        if !self.adopted {
+        if !self.adopted || retry {
+            // At start, and after a refused change: what the engine holds of our services
+            // (those wanted, and those applied that are to go) is read again, so the
+            // changes start from the table as it is, whatever else touched it.
             self.adopted = true;
-            self.applied = self.backend.adopt(&wanted);
+            let mut scope = wanted.clone();
+            for (k, svc) in &self.applied.services {
+                scope.services.entry(*k).or_insert_with(|| svc.clone());
+            }
+            self.applied = self.backend.adopt(&scope);
         }
         let changes = diff(&self.applied, &wanted);
         let (n, t0) = (changes.len(), std::time::Instant::now());
@@ -485,8 +518,8 @@ impl Engine {
         }
     }
 
-    /// Applies `changes`; `done` records them as applied when all went through. A refused
-    /// change leaves the ones before it recorded, and the next sync redoes the whole table.
+    /// Applies `changes`; `done` records them as applied when all went through. When some
+    /// are refused, the others are recorded, and the retry timer syncs the whole table.
     fn send(&mut self, changes: Vec<Change>, done: impl FnOnce(&mut LbState)) {
         if changes.is_empty() {
             return;
@@ -495,12 +528,26 @@ impl Engine {
             Ok(()) => {
                 self.lb_changes += changes.len() as u64;
                 done(&mut self.applied);
+                if !self.lb_retry {
+                    self.lb_retry_delay = LB_RETRY;
+                }
             }
-            Err((n, e)) => {
-                error!("load balancer: {e}");
-                self.lb_changes += n as u64;
-                crate::lb::diff::apply(&mut self.applied, &changes[..n]);
+            Err((failed, e)) => {
+                // Backing off: a change the kernel keeps refusing (a scheduler it lacks)
+                // is retried, and logged, at most once a minute.
+                let delay = self.lb_retry_delay;
+                error!("load balancer: {e}; retrying in {} s", delay.as_secs());
+                let went: Vec<Change> = changes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| failed.binary_search(i).is_err())
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                self.lb_changes += went.len() as u64;
+                crate::lb::diff::apply(&mut self.applied, &went);
                 self.lb_retry = true;
+                self.lb_retry_at = Some(tokio::time::Instant::now() + delay);
+                self.lb_retry_delay = (delay * 2).min(LB_RETRY_MAX);
             }
         }
     }

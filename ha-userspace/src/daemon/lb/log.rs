@@ -3,7 +3,7 @@
 
 use tracing::info;
 
-use crate::lb::{Change, LbBackend, LbError};
+use crate::lb::{Change, LbBackend, Refused};
 
 #[derive(Debug, Default)]
 pub struct LogBackend {
@@ -16,7 +16,7 @@ impl LbBackend for LogBackend {
         "log"
     }
 
-    fn apply(&mut self, changes: &[Change]) -> Result<(), (usize, LbError)> {
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Refused> {
         for c in changes {
             info!("lb: {c}");
             self.applied += 1;

@@ -13,7 +13,7 @@ pub mod syncd;
 use std::collections::BTreeMap;
 use std::io;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use socket::IpvsSocket;
 
@@ -25,7 +25,7 @@ use crate::lb::ipvs::wire::Conns;
 use crate::lb::ipvs::wire::{self, nested};
 use crate::lb::ipvs::IpvsMessage;
 use crate::lb::state::{Dest, LbState, Service, ServiceKey, ServiceParams};
-use crate::lb::{KernelView, LbBackend, LbError, LbSettings};
+use crate::lb::{KernelView, LbBackend, LbError, LbSettings, Refused};
 use std::net::SocketAddr;
 
 pub struct IpvsBackend {
@@ -35,6 +35,8 @@ pub struct IpvsBackend {
     saved_timeouts: Option<[u32; 3]>,
     /// The sync daemons this backend started (only without a VRRP instance).
     syncd: Option<syncd::SyncDaemon>,
+    /// The table was read once (later reads, after a refused change, say nothing).
+    adopted_once: bool,
 }
 
 /// How a refused change is handled, as keepalived's `ipvs_talk` does.
@@ -61,6 +63,7 @@ impl IpvsBackend {
             settings: LbSettings::default(),
             saved_timeouts: None,
             syncd: None,
+            adopted_once: false,
         };
         if settings.flush {
             match b.sock.request(IpvsMessage::new(CMD_FLUSH, vec![]))? {
@@ -88,12 +91,8 @@ impl IpvsBackend {
         for (key, params) in self.services()? {
             let mut map = BTreeMap::new();
             for (addr, dest, conns) in self.dests(&key)? {
-                view.conns.push((
-                    key.to_string(),
-                    crate::lb::state::bracketed(addr),
-                    conns.active,
-                    conns.inactive,
-                ));
+                view.conns
+                    .insert((key, addr), (conns.active, conns.inactive));
                 map.insert(addr, dest);
             }
             view.table
@@ -109,11 +108,19 @@ impl IpvsBackend {
             .sock
             .query(IpvsMessage::new(CMD_GET_SERVICE, vec![]), true)?
             .map_err(io::Error::from_raw_os_error)?;
-        replies
+        // A service ha cannot read (a scheduler or protocol it does not know) is not one
+        // of ha's: skipped, so the rest of the table still reads.
+        Ok(replies
             .iter()
             .filter_map(|r| r.attrs.nested(CMD_ATTR_SERVICE))
-            .map(|svc| wire::service_of(svc).map_err(io::Error::other))
-            .collect()
+            .filter_map(|svc| match wire::service_of(svc) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    warn!("ipvs: a kernel service ha cannot read is skipped: {e}");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// One service's destinations (one dump).
@@ -133,11 +140,17 @@ impl IpvsBackend {
                 true,
             )?
             .map_err(io::Error::from_raw_os_error)?;
-        replies
+        Ok(replies
             .iter()
             .filter_map(|d| d.attrs.nested(CMD_ATTR_DEST))
-            .map(|d| wire::dest_of(d, family).map_err(io::Error::other))
-            .collect()
+            .filter_map(|d| match wire::dest_of(d, family) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    warn!("ipvs: a real server of {key} ha cannot read is skipped: {e}");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// Sets `lvs_timeouts`: the kernel takes all three at once, so unset ones keep the
@@ -220,12 +233,6 @@ impl IpvsBackend {
                     params: params.clone(),
                 })
             }
-            Change::EditService { key, params } if errno == libc::ESRCH => {
-                Recovery::Instead(Change::AddService {
-                    key: *key,
-                    params: params.clone(),
-                })
-            }
             Change::AddDest {
                 service,
                 addr,
@@ -235,6 +242,8 @@ impl IpvsBackend {
                 addr: *addr,
                 dest: *dest,
             }),
+            // The destination is gone (ENOENT; a missing service is ESRCH, and is not
+            // recovered here: the retry reads the kernel's table again).
             Change::EditDest {
                 service,
                 addr,
@@ -293,10 +302,10 @@ impl LbBackend for IpvsBackend {
         "ipvs"
     }
 
-    fn apply(&mut self, changes: &[Change]) -> Result<(), (usize, LbError)> {
+    fn apply(&mut self, changes: &[Change]) -> Result<(), Refused> {
         let results = self.sock.changes(changes).map_err(|e| {
             (
-                0,
+                (0..changes.len()).collect(),
                 LbError {
                     backend: "ipvs",
                     change: changes.first().map(|c| c.to_string()).unwrap_or_default(),
@@ -304,31 +313,41 @@ impl LbBackend for IpvsBackend {
                 },
             )
         })?;
+        // Every result is looked at, recoveries included: the caller records every change
+        // that went through, and reads the kernel's table again before it retries.
+        let mut failed = Vec::new();
+        let mut first: Option<LbError> = None;
         for (i, (c, r)) in changes.iter().zip(results).enumerate() {
             let Err(errno) = r else { continue };
-            match Self::recovery(c, errno) {
-                Recovery::Done => {}
-                Recovery::Instead(other) => {
-                    let again = self.sock.request(message(&other));
-                    match again {
-                        Ok(Ok(())) => info!("ipvs: {c}: {}; did: {other}", reason(c, errno)),
-                        Ok(Err(e2)) => return Err((i, Self::error(&other, e2))),
-                        Err(e) => {
-                            return Err((
-                                i,
-                                LbError {
-                                    backend: "ipvs",
-                                    change: other.to_string(),
-                                    reason: e.to_string(),
-                                },
-                            ))
-                        }
+            let refused = match Self::recovery(c, errno) {
+                Recovery::Done => None,
+                Recovery::Instead(other) => match self.sock.request(message(&other)) {
+                    Ok(Ok(())) => {
+                        info!("ipvs: {c}: {}; did: {other}", reason(c, errno));
+                        None
                     }
+                    Ok(Err(e2)) => Some(Self::error(&other, e2)),
+                    Err(e) => Some(LbError {
+                        backend: "ipvs",
+                        change: other.to_string(),
+                        reason: e.to_string(),
+                    }),
+                },
+                Recovery::Failed => Some(Self::error(c, errno)),
+            };
+            if let Some(e) = refused {
+                failed.push(i);
+                if first.is_none() {
+                    first = Some(e);
+                } else {
+                    error!("load balancer: {e}");
                 }
-                Recovery::Failed => return Err((i, Self::error(c, errno))),
             }
         }
-        Ok(())
+        match first {
+            Some(e) => Err((failed, e)),
+            None => Ok(()),
+        }
     }
 
     fn adopt(&mut self, wanted: &LbState) -> LbState {
@@ -351,10 +370,6 @@ impl LbBackend for IpvsBackend {
             } else {
                 have.params.clone()
             };
-            info!(
-                "ipvs: {key} is already in the kernel's table ({} real server(s)): adopting it",
-                have.dests.len()
-            );
             held.services.insert(
                 *key,
                 Service {
@@ -363,6 +378,14 @@ impl LbBackend for IpvsBackend {
                 },
             );
         }
+        if !self.adopted_once && !held.services.is_empty() {
+            info!(
+                "ipvs: {} service(s) of the config already in the kernel's table (left by an \
+                 earlier run): adopted and brought to the config",
+                held.services.len()
+            );
+        }
+        self.adopted_once = true;
         held
     }
 

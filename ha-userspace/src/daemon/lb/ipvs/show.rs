@@ -55,14 +55,10 @@ pub fn rows(view: &KernelView) -> Vec<KernelService> {
                     .dests
                     .iter()
                     .map(|(addr, d)| {
-                        let (service, addr) = (key.to_string(), bracketed(*addr));
-                        let (active, inactive) = view
-                            .conns
-                            .iter()
-                            .find(|c| c.0 == service && c.1 == addr)
-                            .map_or((0, 0), |c| (c.2, c.3));
+                        let (active, inactive) =
+                            view.conns.get(&(*key, *addr)).copied().unwrap_or((0, 0));
                         KernelDest {
-                            addr,
+                            addr: bracketed(*addr),
                             forwarding: forwarding(&d.forwarding),
                             weight: d.weight,
                             uthreshold: d.uthreshold,

@@ -44,6 +44,8 @@ impl IpvsSocket {
         sock.set_cap_ack(true).ok();
         sock.set_ext_ack(true).ok();
         let _ = sock.set_rx_buf_sz(1 << 20);
+        // The kernel answers at once; a reply that never comes must not hang the checkers.
+        set_receive_timeout(&sock, std::time::Duration::from_secs(5));
         let mut s = IpvsSocket {
             sock,
             family: 0,
@@ -247,7 +249,19 @@ impl IpvsSocket {
                 continue;
             }
             if kind == NLMSG_DONE {
-                f(seq, Received::Done);
+                // A dump cut short by an error says so in DONE's payload.
+                let code = match raw.get(16..20) {
+                    Some(b) => i32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+                    None => 0,
+                };
+                f(
+                    seq,
+                    if code < 0 {
+                        Received::Ack(Err(-code))
+                    } else {
+                        Received::Done
+                    },
+                );
                 off += (len + 3) & !3;
                 continue;
             }
@@ -283,4 +297,22 @@ enum Received {
     Message(IpvsMessage),
     Ack(Result<(), Errno>),
     Done,
+}
+
+fn set_receive_timeout(sock: &Socket, t: std::time::Duration) {
+    use std::os::fd::AsRawFd;
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(t.subsec_micros() as i32),
+    };
+    // SAFETY: setsockopt on our socket with a valid timeval.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
 }

@@ -104,21 +104,23 @@ impl SyncDaemon {
             }
         };
         let sync_id = conf.id.or(vrid).unwrap_or(0);
-        Some(SyncDaemon {
+        let mut d = SyncDaemon {
             sock,
             conf,
             sync_id,
             running: Vec::new(),
-        })
-    }
-
-    /// Both daemons, for good: `lvs_sync_daemon` without a VRRP instance. Daemons a
-    /// killed run left are stopped first.
-    pub fn start_both(conf: LvsSyncDaemon) -> Option<SyncDaemon> {
-        let mut d = SyncDaemon::new(conf, None)?;
+        };
+        // Daemons a killed run left (perhaps in the other role) are stopped first, as
+        // keepalived does before it starts one.
         for role in [Role::Master, Role::Backup] {
             let _ = d.sock.request(stop_message(d.sync_id, role));
         }
+        Some(d)
+    }
+
+    /// Both daemons, for good: `lvs_sync_daemon` without a VRRP instance.
+    pub fn start_both(conf: LvsSyncDaemon) -> Option<SyncDaemon> {
+        let mut d = SyncDaemon::new(conf, None)?;
         d.start(Role::Master);
         d.start(Role::Backup);
         Some(d)
@@ -139,7 +141,19 @@ impl SyncDaemon {
                 self.running.push(role);
             }
             Ok(Err(e)) if e == libc::EEXIST => {
-                self.running.push(role);
+                // One runs in that role with settings of its own: ours replaces it.
+                let _ = self.sock.request(stop_message(self.sync_id, role));
+                match self
+                    .sock
+                    .request(start_message(&self.conf, self.sync_id, role))
+                {
+                    Ok(Ok(())) => self.running.push(role),
+                    other => warn!(
+                        "lvs_sync_daemon: restarting the {} daemon on {}: {other:?}",
+                        role.name(),
+                        self.conf.interface
+                    ),
+                }
             }
             Ok(Err(e)) => warn!(
                 "lvs_sync_daemon: starting the {} daemon on {}: {}",
