@@ -146,6 +146,26 @@ fn real_traffic_is_balanced_with_dr() {
     real_traffic("DR");
 }
 
+/// Each phase's section under ha (`h-PHASE`) equals keepalived's (`k-PHASE`); with
+/// `tables`, once the rules are put in one order.
+fn same_as_keepalived(run: &ha_tests::vm::Run, phases: &[&str], tables: bool) {
+    let c = &run.console;
+    for phase in phases {
+        let section = |who: &str| {
+            let s = run
+                .section(&format!("{who}-{phase}"))
+                .unwrap_or_else(|| panic!("{c}"));
+            if tables {
+                ha_tests::vm::ipvsadm::normalize(&s)
+            } else {
+                s
+            }
+        };
+        let (k, h) = (section("k"), section("h"));
+        assert_eq!(h, k, "{phase}: ha differs from keepalived\n{c}");
+    }
+}
+
 fn scenario(script: &[u8]) -> ha_tests::vm::Run {
     let vm = vm().expect("checked by the caller");
     let mut files = std::collections::BTreeMap::new();
@@ -163,15 +183,7 @@ fn the_sync_daemon_follows_the_instance_as_under_keepalived() {
     }
     let run = scenario(include_bytes!("../vm/sync.sh"));
     let c = &run.console;
-    for phase in ["start", "master", "stopped"] {
-        let k = run
-            .section(&format!("k-{phase}"))
-            .unwrap_or_else(|| panic!("{c}"));
-        let h = run
-            .section(&format!("h-{phase}"))
-            .unwrap_or_else(|| panic!("{c}"));
-        assert_eq!(h, k, "{phase}: ha differs from keepalived\n{c}");
-    }
+    same_as_keepalived(&run, &["start", "master", "stopped"], false);
     let start = run.section("h-start").unwrap();
     assert!(
         start.contains("backup sync daemon (mcast=sync0, syncid=51"),
@@ -261,20 +273,7 @@ fn a_closed_port_and_the_flushes_end_as_under_keepalived() {
         return;
     }
     let run = scenario(include_bytes!("../vm/oracle.sh"));
-    let c = &run.console;
-    for phase in ["up", "port-closed", "stopped"] {
-        let k = run
-            .section(&format!("k-{phase}"))
-            .unwrap_or_else(|| panic!("{c}"));
-        let h = run
-            .section(&format!("h-{phase}"))
-            .unwrap_or_else(|| panic!("{c}"));
-        let (k, h) = (
-            ha_tests::vm::ipvsadm::normalize(&k),
-            ha_tests::vm::ipvsadm::normalize(&h),
-        );
-        assert_eq!(h, k, "{phase}: ha differs from keepalived\n{c}");
-    }
+    same_as_keepalived(&run, &["up", "port-closed", "stopped"], true);
     let up = run.section("h-up").unwrap();
     assert!(!up.contains("10.0.8.200"), "lvs_flush at start:\n{up}");
     assert!(up.contains("-r 10.0.8.2:8081 -m -w 2"), "{up}");
