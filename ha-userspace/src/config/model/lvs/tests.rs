@@ -57,6 +57,19 @@ fn checker_settings_inherit_checker_then_real_then_virtual() {
 }
 
 #[test]
+fn misc_timeout_when_set_is_the_timeout_used() {
+    let l = load_text(&vs(
+        "",
+        "MISC_CHECK {\n misc_path /bin/true\n misc_timeout 5\n}",
+    ));
+    let rs = &l.config.lvs.virtual_servers[0].real_servers[0];
+    let CheckerKind::MiscCheck(m) = &rs.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(m.effective_timeout, Micros::from_secs(5));
+}
+
+#[test]
 fn per_type_defaults_without_any_override() {
     let l = load_text(&vs(
         "",

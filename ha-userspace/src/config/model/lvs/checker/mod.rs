@@ -459,9 +459,7 @@ pub fn resolve(ck: &mut Checker, rs: &Inherited, vs_delay_loop: Micros) {
     let d = defaults(&ck.kind);
     if let CheckerKind::MiscCheck(m) = &mut ck.kind {
         // misc_timeout 0 (unset) means the virtual server's delay_loop (check_misc.c).
-        if m.misc_timeout.is_none() {
-            m.effective_timeout = vs_delay_loop;
-        }
+        m.effective_timeout = m.misc_timeout.unwrap_or(vs_delay_loop);
     }
     let Some(common) = ck.common.as_mut() else {
         return;
