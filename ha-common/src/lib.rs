@@ -9,10 +9,14 @@
 
 #![cfg_attr(not(test), no_std)]
 
+#[macro_use]
+mod counters;
 pub mod iface;
+pub mod lb_maps;
 pub mod vrrp_maps;
 pub mod xdp_counters;
 
 pub use iface::*;
+pub use lb_maps::*;
 pub use vrrp_maps::*;
 pub use xdp_counters::{XdpCounters, XDP_COUNTERS_KEY, XDP_COUNTERS_MAP};

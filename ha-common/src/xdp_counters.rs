@@ -5,54 +5,16 @@
 //! fields rather than numbered slots, so a reader never has to guess what "counter 3" meant.
 //! Userspace sums the per-CPU copies with [`XdpCounters::sum`].
 
-use bytemuck::{Pod, Zeroable};
-
 /// Name of the BTF-defined map holding the counters in `ha_xdp.bpf.c` (`xdp_counters`).
 pub const XDP_COUNTERS_MAP: &str = "xdp_counters";
 
 /// The only slot of [`XDP_COUNTERS_MAP`]; C: `HA_XDP_COUNTERS_KEY`.
 pub const XDP_COUNTERS_KEY: u32 = 0;
 
-/// Defines [`XdpCounters`] and its field list from one table, so `sum`, `delta_since` and
-/// `iter` cannot forget a counter. Order = C `struct ha_xdp_counters` order.
-macro_rules! counters {
-    ($( $(#[$doc:meta])* $field:ident, )*) => {
-        /// Mirror of C `struct ha_xdp_counters` (`ha_common.h`): `u64`s only, no padding. A
-        /// frame lands in exactly one verdict counter; `vlan_tagged` counts on top.
-        #[repr(C)]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
-        pub struct XdpCounters {
-            $( $(#[$doc])* pub $field: u64, )*
-        }
-
-        impl XdpCounters {
-            /// Every field name, in layout order.
-            pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
-
-            /// Adds up the per-CPU copies read from the map. Wrapping, like the kernel's own
-            /// `+= 1`: a counter that wraps must not panic the daemon.
-            pub fn sum<'a>(per_cpu: impl IntoIterator<Item = &'a XdpCounters>) -> XdpCounters {
-                per_cpu.into_iter().fold(XdpCounters::default(), |acc, c| XdpCounters {
-                    $( $field: acc.$field.wrapping_add(c.$field), )*
-                })
-            }
-
-            /// Field-wise `self - earlier`, for "which counters moved" checks.
-            pub fn delta_since(&self, earlier: &XdpCounters) -> XdpCounters {
-                XdpCounters {
-                    $( $field: self.$field.wrapping_sub(earlier.$field), )*
-                }
-            }
-
-            /// `(name, value)` of every counter, in layout order.
-            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
-                [$( (stringify!($field), self.$field) ),*].into_iter()
-            }
-        }
-    };
-}
-
-counters! {
+named_counters! {
+    /// Mirror of C `struct ha_xdp_counters` (`ha_common.h`): `u64`s only, no padding. A
+    /// frame lands in exactly one verdict counter; `vlan_tagged` counts on top.
+    XdpCounters;
     /// IPv4 protocol 112 with a complete IP header.
     seen_vrrp_v4,
     /// IPv6 next header 112 with a complete IP header.
@@ -96,6 +58,8 @@ counters! {
     ns_pass,
     /// Master-down events sent by the kernel timer.
     master_down,
+    /// Frames the load balancer took (its own counters, `LbCounters`, say what it did).
+    lb,
 }
 
 // SAFETY: `XdpCounters` is `#[repr(C)]`, made of `u64`s only (no padding, no pointers), and
@@ -111,8 +75,8 @@ mod tests {
     /// Same numbers as the `_Static_assert`s in `ha_common.h` (`HA_XDP_COUNTERS_N`).
     #[test]
     fn layout_matches_c_header() {
-        assert_eq!(size_of::<XdpCounters>(), 26 * 8);
-        assert_eq!(XdpCounters::NAMES.len(), 26);
+        assert_eq!(size_of::<XdpCounters>(), 27 * 8);
+        assert_eq!(XdpCounters::NAMES.len(), 27);
         assert_eq!(core::mem::offset_of!(XdpCounters, master_down), 25 * 8);
     }
 
@@ -136,14 +100,14 @@ mod tests {
             (11, 22, 33)
         );
         assert_eq!(total.delta_since(&cpu1), cpu0);
-        assert_eq!(total.iter().count(), 26);
+        assert_eq!(total.iter().count(), 27);
     }
 
     #[test]
     fn decodes_from_map_value_bytes() {
-        let mut raw = [0u8; 26 * 8];
+        let mut raw = [0u8; 27 * 8];
         raw[8..16].copy_from_slice(&7u64.to_ne_bytes());
-        raw[25 * 8..].copy_from_slice(&9u64.to_ne_bytes());
+        raw[25 * 8..26 * 8].copy_from_slice(&9u64.to_ne_bytes());
         let c: XdpCounters = bytemuck::pod_read_unaligned(&raw);
         assert_eq!(c.seen_vrrp_v6, 7);
         assert_eq!(c.master_down, 9);

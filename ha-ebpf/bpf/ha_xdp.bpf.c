@@ -7,7 +7,7 @@
  *
  * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
  *   for owned VIPs (neigh.h);
- * - the load balancer's path joins here.
+ * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h).
  *
  * The features are inlined functions switched by a bit of the interface's entry, which the
  * dispatcher reads anyway for the slot: a frame pays nothing for features it does not use
@@ -25,6 +25,7 @@
 #include "consts.h"
 #include "ha_common.h"
 #include "iface.h"
+#include "lb_path.h"
 #include "maps.h"
 #include "neigh.h"
 #include "parsing.h"
@@ -78,6 +79,7 @@ int ha_xdp(struct xdp_md *ctx)
 	const struct ha_iface *iface = iface_of(ctx->ingress_ifindex);
 	__u32 slot = iface ? iface->slot : 0;
 	int vrrp = iface && (iface->features & HA_FEATURE_VRRP);
+	int lb = iface && (iface->features & HA_FEATURE_LB);
 	struct ha_xdp_counters *cnt = counters(slot);
 	struct ethhdr *eth = data;
 	__be16 ethertype;
@@ -107,6 +109,14 @@ int ha_xdp(struct xdp_md *ctx)
 		}
 		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
+		if (r == PARSE_OK && lb) {
+			int v = lb_ipv4(ctx, &c, ip, ctx->ingress_ifindex);
+
+			if (v != HA_LB_NO_SERVICE) {
+				cnt->lb++;
+				return v;
+			}
+		}
 	}
 
 	if (ethertype == bpf_htons(HA_ETH_P_IPV6)) {
@@ -120,6 +130,14 @@ int ha_xdp(struct xdp_md *ctx)
 			return ns(&c, eth, ip6, ctx->ingress_ifindex, cnt);
 		if (l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
+		if (lb) {
+			int v = lb_ipv6(ctx, &c, ip6, ctx->ingress_ifindex);
+
+			if (v != HA_LB_NO_SERVICE) {
+				cnt->lb++;
+				return v;
+			}
+		}
 	}
 
 	if (ethertype == bpf_htons(HA_ETH_P_ARP) && vrrp)

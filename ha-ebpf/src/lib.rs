@@ -67,24 +67,60 @@ pub enum Error {
     },
 }
 
+/// Sizes of the load balancer's maps, fixed when the program is loaded: the Maglev tables
+/// (how many, and the prime size of each) and the connection and persistence tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LbSizes {
+    pub table_size: u32,
+    pub tables: u32,
+    pub conns: u32,
+    pub persist: u32,
+}
+
+impl LbSizes {
+    /// What the object declares: enough for test runs (4 tables of 65,537).
+    pub const OBJECT: LbSizes = LbSizes {
+        table_size: 65_537,
+        tables: 4,
+        conns: 65_536,
+        persist: 65_536,
+    };
+    /// For a daemon whose load balancer is not XDP: the smallest maps.
+    pub const NONE: LbSizes = LbSizes {
+        table_size: 2,
+        tables: 1,
+        conns: 64,
+        persist: 64,
+    };
+}
+
 /// Loads the embedded object and has the kernel verify `ha_xdp` (not attached anywhere).
 /// The error carries the verifier's log when the kernel refuses the program.
 pub fn load_ha_xdp() -> Result<Ebpf, Error> {
-    load(HA_XDP, HA_XDP_PROGRAM)
+    load_ha_xdp_with(&LbSizes::OBJECT)
+}
+
+/// [`load_ha_xdp`] with the load balancer's maps sized by `lb`.
+pub fn load_ha_xdp_with(lb: &LbSizes) -> Result<Ebpf, Error> {
+    let maglev = lb.table_size.saturating_mul(lb.tables);
+    let mut loader = EbpfLoader::new();
+    loader
+        .map_max_entries(common::LB_MAGLEV_MAP, maglev)
+        .map_max_entries(common::LB_CONNS_MAP, lb.conns)
+        .map_max_entries(common::LB_PERSIST_MAP, lb.persist);
+    load(loader, HA_XDP, HA_XDP_PROGRAM)
 }
 
 /// Loads program `name` of [`XDP_REFERENCE`] (not attached anywhere).
 pub fn load_reference(name: &str) -> Result<Ebpf, Error> {
-    load(XDP_REFERENCE, name)
+    load(EbpfLoader::new(), XDP_REFERENCE, name)
 }
 
-fn load(object: &[u8], program: &str) -> Result<Ebpf, Error> {
-    let mut bpf = EbpfLoader::new()
-        .load(object)
-        .map_err(|source| Error::Object {
-            program: program.into(),
-            source: Box::new(source),
-        })?;
+fn load(mut loader: EbpfLoader<'_>, object: &[u8], program: &str) -> Result<Ebpf, Error> {
+    let mut bpf = loader.load(object).map_err(|source| Error::Object {
+        program: program.into(),
+        source: Box::new(source),
+    })?;
     xdp_mut(&mut bpf, program)?
         .load()
         .map_err(|source| Error::Refused {

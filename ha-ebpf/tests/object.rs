@@ -8,8 +8,9 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    IfaceConfig, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance, VrrpKey,
-    VrrpState, XdpCounters,
+    IfaceConfig, LbConfig, LbConn, LbCounters, LbFlow, LbPersistKey, LbReal, LbService, LbStats,
+    LbVipAddr, LbVipKey, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
+    VrrpKey, VrrpState, XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -124,6 +125,53 @@ fn btf_layouts_match_ha_common() {
         (size_of::<XdpCounters>(), counters),
     );
     check(&btf, "ha_iface", rust_layout!(IfaceConfig: slot, features));
+    let lb_counters = LbCounters::NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i * 8, 8))
+        .collect();
+    check(
+        &btf,
+        "ha_lb_counters",
+        (size_of::<LbCounters>(), lb_counters),
+    );
+    check(
+        &btf,
+        "ha_lb_vip_key",
+        rust_layout!(LbVipKey: addr, port, proto, family),
+    );
+    check(
+        &btf,
+        "ha_lb_service",
+        rust_layout!(LbService: id, table, flags, persist_timeout, persist_mask, src4, src6),
+    );
+    check(
+        &btf,
+        "ha_lb_vip_addr",
+        rust_layout!(LbVipAddr: addr, family, pad),
+    );
+    check(
+        &btf,
+        "ha_lb_real",
+        rust_layout!(LbReal: addr, family, method, tun_port, flags, service),
+    );
+    check(
+        &btf,
+        "ha_lb_flow",
+        rust_layout!(LbFlow: src, dst, sport, dport, proto, family, pad),
+    );
+    check(&btf, "ha_lb_conn", rust_layout!(LbConn: real, pad, seen_ns));
+    check(
+        &btf,
+        "ha_lb_persist_key",
+        rust_layout!(LbPersistKey: service, src),
+    );
+    check(&btf, "ha_lb_stats", rust_layout!(LbStats: packets, bytes));
+    check(
+        &btf,
+        "ha_lb_config",
+        rust_layout!(LbConfig: table_size, tables),
+    );
     check(
         &btf,
         "ha_vrrp_key",

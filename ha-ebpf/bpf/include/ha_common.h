@@ -252,9 +252,10 @@ struct ha_xdp_counters {
 	__u64 na_reply;         /* neighbour solicitations for an owned VIP answered */
 	__u64 ns_pass;          /* other NS (DAD, unusual options): to the stack */
 	__u64 master_down;      /* master-down events from the timer */
+	__u64 lb;               /* frames the load balancer took (lb_counters: what it did) */
 };
 
-#define HA_XDP_COUNTERS_N 26
+#define HA_XDP_COUNTERS_N 27
 
 _Static_assert(sizeof(struct ha_iface) == 8, "ha_iface size");
 _Static_assert(HA_OFF(ha_iface, features) == 4, "iface features offset");

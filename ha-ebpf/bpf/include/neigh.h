@@ -19,6 +19,7 @@
 #include "ha_common.h"
 #include "maps.h"
 #include "parsing.h"
+#include "vips.h"
 
 /* ARP for IPv4 over Ethernet (linux/if_arp.h cannot be included under -target bpf). */
 struct ha_arp {
@@ -62,10 +63,8 @@ static __always_inline enum neigh_verdict
 arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 {
 	struct ha_arp *arp = c->pos;
-	struct ha_vip4_slot *vip = 0;
+	struct ha_vip4_slot *vip;
 	__u8 vip_addr[4];
-	__u32 tpa, h;
-	int i;
 
 	if (!cursor_has(c, sizeof(*arp)))
 		return NEIGH_TRUNCATED;
@@ -77,21 +76,7 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 	if (__builtin_memcmp(arp->spa, arp->tpa, 4) == 0 ||
 	    (arp->spa[0] | arp->spa[1] | arp->spa[2] | arp->spa[3]) == 0)
 		return NEIGH_PASS;
-	__builtin_memcpy(&tpa, arp->tpa, 4);
-	h = ha_vip4_hash(ifindex, tpa);
-#pragma unroll
-	for (i = 0; i < HA_VIP4_PROBES; i++) {
-		__u32 idx = (h + i) & (HA_VIP4_SLOTS - 1);
-		struct ha_vip4_slot *s = bpf_map_lookup_elem(&owned_vips4, &idx);
-
-		if (!s || s->state == HA_VIP_FREE)
-			break;
-		if (s->state == HA_VIP_USED && s->ifindex == ifindex &&
-		    __builtin_memcmp(s->addr, arp->tpa, 4) == 0) {
-			vip = s;
-			break;
-		}
-	}
+	vip = owned_vip4(ifindex, arp->tpa);
 	if (!vip)
 		return NEIGH_PASS;
 
@@ -111,7 +96,6 @@ static __always_inline enum neigh_verdict
 ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 ifindex)
 {
 	struct ha_nd *nd = c->pos;
-	struct ha_vip6_key key;
 	struct ha_vip_value *vip;
 	__u64 sum;
 
@@ -133,9 +117,7 @@ ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 if
 	if ((ip6->saddr.in6_u.u6_addr32[0] | ip6->saddr.in6_u.u6_addr32[1] |
 	     ip6->saddr.in6_u.u6_addr32[2] | ip6->saddr.in6_u.u6_addr32[3]) == 0)
 		return NEIGH_PASS;
-	key.ifindex = ifindex;
-	__builtin_memcpy(key.addr, nd->target, 16);
-	vip = bpf_map_lookup_elem(&owned_vips6, &key);
+	vip = owned_vip6(ifindex, nd->target);
 	if (!vip)
 		return NEIGH_PASS;
 

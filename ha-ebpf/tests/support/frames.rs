@@ -54,7 +54,7 @@ pub fn ethernet(dst: [u8; 6], src: [u8; 6], vlan_id: Option<u16>, ethertype: u16
 }
 
 /// IPv4 header with `options` (a multiple of 4 bytes) and a valid header checksum.
-fn ipv4_header(
+pub fn ipv4_header(
     src: [u8; 4],
     dst: [u8; 4],
     protocol: u8,
@@ -78,7 +78,7 @@ fn ipv4_header(
     h
 }
 
-fn ipv6_header(src: [u8; 16], dst: [u8; 16], next: u8, hop: u8, payload_len: usize) -> Vec<u8> {
+pub fn ipv6_header(src: [u8; 16], dst: [u8; 16], next: u8, hop: u8, payload_len: usize) -> Vec<u8> {
     let mut h = vec![0x60, 0, 0, 0];
     h.extend_from_slice(&u16::try_from(payload_len).expect("fits").to_be_bytes());
     h.extend_from_slice(&[next, hop]);

@@ -15,7 +15,7 @@ use super::check::Checkers;
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
 use super::lb::ipvs::syncd::{Role as SyncRole, SyncDaemon};
-use super::lb::{IpvsBackend, LogBackend};
+use super::lb::{IpvsBackend, LogBackend, XdpBackend};
 use super::netlink::LinkMonitor;
 use super::notify::Notifier;
 use super::plan::{plan, LbPlan, Plan, VrrpPlan};
@@ -25,7 +25,9 @@ use super::vrrp::prepare::{PrepareError, VrrpSide};
 use super::vrrp::xdp_maps::VrrpMaps;
 use super::watch::scripts::default_user;
 use super::watch::{track_file, track_process, Objects, Recorder, Sink, Watchers};
+use super::xdp::attach::Feature;
 use super::xdp::XdpProgram;
+use crate::config::model::global::lvs::LbBackendChoice;
 use crate::config::{self, LoadOptions, Severity, SystemEnv};
 use crate::lb::LbBackend;
 use crate::units::Priority;
@@ -132,6 +134,10 @@ struct Daemon {
     release_xdp_at: Option<tokio::time::Instant>,
     /// The IPVS sync daemon following a VRRP instance (`lvs_sync_daemon IF INSTANCE`).
     syncd: Option<InstanceSyncd>,
+    /// The load balancer's map sizes the program was loaded with.
+    lb_sizes: ha_ebpf::LbSizes,
+    /// The checkers' backend is `xdp`: the program runs on the VIPs' interfaces.
+    lb_xdp: bool,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -244,8 +250,10 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let objects = read_objects(&plan);
     let mut xdp = None;
     let mut maps = None;
+    let lb_xdp = wants_xdp_lb(&plan.lb);
+    let sizes = lb_sizes(&plan.lb, lb_xdp);
     if opts.xdp {
-        match XdpProgram::load().and_then(|mut p| Ok((VrrpMaps::take(&mut p)?, p))) {
+        match XdpProgram::load(&sizes).and_then(|mut p| Ok((VrrpMaps::take(&mut p)?, p))) {
             Ok((m, p)) => {
                 maps = Some(m);
                 xdp = Some(p);
@@ -300,6 +308,8 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         reloads: 0,
         release_xdp_at: None,
         syncd: None,
+        lb_sizes: sizes,
+        lb_xdp: false,
     };
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
@@ -404,14 +414,93 @@ async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
 }
 
 impl Daemon {
+    /// The backend `lb_backend` asks for, with what this host can do: IPVS where the
+    /// kernel has it, the XDP forwarder where the program loaded, else the `log` backend
+    /// (keepalived's checker process exits where the kernel has no IPVS; ha checks anyway
+    /// and says where the changes go).
+    fn lb_backend(&mut self, lb: &mut LbPlan) -> Box<dyn LbBackend> {
+        let n = (lb.virtual_servers.len(), lb.real_servers());
+        let why = if wants_xdp_lb(lb) {
+            match self.xdp_backend(lb) {
+                Ok(b) => return b,
+                Err(e) => format!("XDP: {e}"),
+            }
+        } else {
+            match IpvsBackend::open(lb.settings.clone()) {
+                Ok(b) => return Box::new(b),
+                Err(e) => format!("IPVS: {e}"),
+            }
+        };
+        warn!(
+            "{} virtual_server block(s) with {} real server(s): health-checked; the load \
+             balancer is the `log` backend, which logs each change and forwards nothing ({why})",
+            n.0, n.1
+        );
+        Box::new(LogBackend::default())
+    }
+
+    fn xdp_backend(&mut self, lb: &mut LbPlan) -> Result<Box<dyn LbBackend>, String> {
+        if self.xdp.is_none() {
+            return Err(
+                "the XDP program is not loaded (--no-xdp, or the kernel refused it)".into(),
+            );
+        }
+        self.xdp_sites(lb);
+        let sizes = self.lb_sizes;
+        let x = self.xdp.as_mut().expect("checked above");
+        let maps = super::lb::xdp::maps::LbMaps::take(x, sizes).map_err(|e| e.to_string())?;
+        self.lb_xdp = true;
+        info!(
+            "load balancer: XDP forwarder (Maglev {} × {} tables) on {}",
+            sizes.table_size,
+            sizes.tables,
+            lb.settings
+                .xdp
+                .sites
+                .values()
+                .map(|s| s.ifname.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(Box::new(XdpBackend::new(maps, &lb.settings)))
+    }
+
+    /// Finds where each VIP arrives, runs the program's LB feature on those interfaces
+    /// (and no others), and hands the sites to the backend with the plan.
+    fn xdp_sites(&mut self, lb: &mut LbPlan) {
+        let addrs = super::lb::xdp::sites::service_addrs(lb);
+        let sites = super::lb::xdp::sites::find(&addrs, &self.plan.vrrp);
+        for ip in &addrs {
+            if !sites.contains_key(ip) {
+                warn!("XDP LB: {ip} is in no VRRP instance and on no interface: not forwarded");
+            }
+        }
+        if let Some(x) = self.xdp.as_mut() {
+            let mut keep = Vec::new();
+            for s in sites.values() {
+                match x.want(s.ifindex, &s.ifname, Feature::Lb) {
+                    Ok(()) => keep.push(s.ifindex),
+                    Err(e) => warn!("XDP LB: {e}"),
+                }
+            }
+            x.release_others(Feature::Lb, &keep);
+        }
+        lb.settings.xdp.sites = sites;
+    }
+
     /// Starts the checkers the first time a config has virtual servers; later reloads go
     /// to the running ones.
     ///
     /// The virtual servers move to the checkers: nothing else keeps them (the notifier
     /// keeps only their scripts), so a config with 40,000 real servers is held once.
     fn start_checkers(&mut self) {
-        let lb = std::mem::take(&mut self.plan.lb);
+        let mut lb = std::mem::take(&mut self.plan.lb);
         let user = default_user(self.plan.global.script_user.as_deref());
+        if self.checkers.is_some() && self.lb_xdp {
+            self.xdp_sites(&mut lb);
+        }
         if let Some(c) = &self.checkers {
             c.reload(lb, user);
             return;
@@ -419,7 +508,7 @@ impl Daemon {
         if lb.virtual_servers.is_empty() {
             return;
         }
-        let backend = lb_backend(&lb);
+        let backend = self.lb_backend(&mut lb);
         match Checkers::spawn(lb, user, self.events.clone(), backend) {
             Ok(c) => self.checkers = Some(c),
             Err(e) => error!("cannot start the checkers: {e}"),
@@ -580,21 +669,39 @@ fn write_dump(dir: &Path, name: &str, body: &str) {
     }
 }
 
-/// IPVS where the kernel has it; elsewhere the `log` backend. keepalived's checker process
-/// exits where the kernel has no IPVS; ha checks anyway and says where the changes go.
-fn lb_backend(lb: &LbPlan) -> Box<dyn LbBackend> {
-    match IpvsBackend::open(lb.settings.clone()) {
-        Ok(b) => Box::new(b),
-        Err(e) => {
-            warn!(
-                "{} virtual_server block(s) with {} real server(s): health-checked; the load \
-                 balancer is the `log` backend, which logs each change and forwards nothing \
-                 (IPVS: {e})",
-                lb.virtual_servers.len(),
-                lb.real_servers()
-            );
-            Box::new(LogBackend::default())
-        }
+/// Whether the load balancer will be the XDP forwarder: `lb_backend xdp`, or `auto` on a
+/// kernel without IPVS.
+fn wants_xdp_lb(lb: &LbPlan) -> bool {
+    if lb.virtual_servers.is_empty() {
+        return false;
+    }
+    match lb.settings.backend {
+        LbBackendChoice::Xdp => true,
+        LbBackendChoice::Ipvs => false,
+        LbBackendChoice::Auto => !super::lb::ipvs::available(),
+    }
+}
+
+/// The XDP load balancer's map sizes: a Maglev table per service plus spares for the
+/// swaps and for services a reload adds; the smallest maps when XDP does not forward.
+fn lb_sizes(lb: &LbPlan, xdp: bool) -> ha_ebpf::LbSizes {
+    if !xdp {
+        return ha_ebpf::LbSizes::NONE;
+    }
+    let services = super::lb::xdp::sites::service_addrs(lb).len().max(
+        crate::lb::expand(&lb.virtual_servers, &lb.groups)
+            .iter()
+            .map(|d| d.keys.len())
+            .sum(),
+    ) as u32;
+    let size = lb.settings.xdp.table_size;
+    // At most ~1 GiB of tables.
+    let cap = (1u32 << 28) / size;
+    ha_ebpf::LbSizes {
+        table_size: size,
+        tables: (services + 9).min(cap).max(2),
+        conns: 1 << 18,
+        persist: 1 << 16,
     }
 }
 

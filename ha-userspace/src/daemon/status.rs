@@ -109,6 +109,9 @@ pub struct XdpStatus {
     pub interfaces: Vec<XdpInterface>,
     /// The program's named counters, summed over CPUs and interfaces.
     pub counters: std::collections::BTreeMap<String, u64>,
+    /// The load balancer's verdict counters, when it forwards (`lb_backend xdp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 
 use super::diff::{diff, Change};
 use super::state::LbState;
-use crate::config::model::global::lvs::{FlushOnStop, LvsSyncDaemon, LvsTimeouts};
+use crate::config::model::global::lvs::{FlushOnStop, LbBackendChoice, LvsSyncDaemon, LvsTimeouts};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{backend}: {change}: {reason}")]
@@ -25,6 +25,10 @@ pub struct LbSettings {
     pub flush_on_stop: Option<FlushOnStop>,
     pub timeouts: LvsTimeouts,
     pub sync_daemon: Option<LvsSyncDaemon>,
+    /// `lb_backend`.
+    pub backend: LbBackendChoice,
+    /// What the `xdp` backend needs: the Maglev table size and where each VIP arrives.
+    pub xdp: super::xdp::XdpSettings,
 }
 
 /// The table as the kernel holds it, for `ha status`.
@@ -34,6 +38,10 @@ pub struct KernelView {
     /// (active, inactive) connections by service and destination, as `ipvsadm -Ln`
     /// shows them.
     pub conns: std::collections::HashMap<(super::ServiceKey, std::net::SocketAddr), (u32, u32)>,
+    /// XDP: the Maglev table size; each real server's slots in it and its (packets, bytes).
+    pub maglev_size: Option<u32>,
+    pub slots: std::collections::HashMap<(super::ServiceKey, std::net::SocketAddr), u32>,
+    pub traffic: std::collections::HashMap<(super::ServiceKey, std::net::SocketAddr), (u64, u64)>,
 }
 
 /// The indices of the changes a backend refused (ascending), and the first refusal.

@@ -7,8 +7,10 @@
 pub mod backend;
 pub mod diff;
 pub mod ipvs;
+pub mod maglev;
 pub mod services;
 pub mod state;
+pub mod xdp;
 
 pub use backend::{KernelView, LbBackend, LbError, LbSettings, Refused};
 pub use diff::{diff, Change};

@@ -22,6 +22,7 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use thiserror::Error;
 
 mod monitor;
+mod next_hop;
 
 pub use monitor::LinkMonitor;
 

@@ -54,6 +54,14 @@ pub fn lb(lvs: &Lvs, track_files: &[TrackFile], log_all_failures: bool, global: 
                 .lvs_sync_daemon
                 .clone()
                 .filter(|d| d.instance.is_none()),
+            backend: global.lb_backend,
+            // Sites are the system's: the daemon finds them (daemon::lb::xdp::sites).
+            xdp: crate::lb::xdp::XdpSettings {
+                table_size: global
+                    .lb_xdp_table_size
+                    .unwrap_or(crate::lb::maglev::DEFAULT_SIZE),
+                sites: Default::default(),
+            },
         },
     }
 }

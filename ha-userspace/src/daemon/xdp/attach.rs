@@ -13,12 +13,15 @@ use ha_common::{MAX_IFACES, MAX_IFINDEX};
 pub enum Feature {
     /// VRRP adverts checked and absorbed, the master-down timer, ARP/NS for owned VIPs.
     Vrrp,
+    /// Frames to a virtual service forwarded to a real server (the `xdp` LB backend).
+    Lb,
 }
 
 impl Feature {
     pub fn bit(self) -> u32 {
         match self {
             Feature::Vrrp => ha_common::FEATURE_VRRP,
+            Feature::Lb => ha_common::FEATURE_LB,
         }
     }
 }

@@ -56,9 +56,10 @@ pub struct XdpProgram {
 }
 
 impl XdpProgram {
-    /// Loads and verifies the program (attached nowhere yet).
-    pub fn load() -> Result<XdpProgram, XdpError> {
-        let mut bpf = ha_ebpf::load_ha_xdp()?;
+    /// Loads and verifies the program (attached nowhere yet), the load balancer's maps
+    /// sized by `lb`.
+    pub fn load(lb: &ha_ebpf::LbSizes) -> Result<XdpProgram, XdpError> {
+        let mut bpf = ha_ebpf::load_ha_xdp_with(lb)?;
         let ifaces = take(&mut bpf, IFACES_MAP)?;
         Ok(XdpProgram {
             bpf,
@@ -126,6 +127,14 @@ impl XdpProgram {
                 self.release(ifindex, feature);
             }
         }
+    }
+
+    /// The load balancer's verdict counters, summed over CPUs.
+    pub fn lb_counters(&self) -> Option<ha_common::LbCounters> {
+        let map = self.bpf.map(ha_common::LB_COUNTERS_MAP)?;
+        let a = aya::maps::PerCpuArray::<_, ha_common::LbCounters>::try_from(map).ok()?;
+        let v = a.get(&0, 0).ok()?;
+        Some(ha_common::LbCounters::sum(v.iter()))
     }
 
     /// The interfaces `feature` runs on, with their slots.
@@ -219,9 +228,14 @@ impl XdpProgram {
                 counters: named(&orphan),
             });
         }
+        let lb = (!self.table.interfaces(Feature::Lb).is_empty())
+            .then(|| self.lb_counters())
+            .flatten()
+            .map(|c| c.iter().map(|(k, v)| (k.to_string(), v)).collect());
         XdpStatus {
             interfaces,
             counters: named(&total),
+            lb,
         }
     }
 }

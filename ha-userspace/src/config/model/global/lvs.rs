@@ -45,12 +45,49 @@ pub enum FlushOnStop {
     Vs,
 }
 
+/// Which engine forwards the virtual servers (`lb_backend`, ha's own keyword).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LbBackendChoice {
+    /// IPVS where the kernel has it, else XDP.
+    #[default]
+    Auto,
+    Ipvs,
+    Xdp,
+}
+
 /// Handles the LVS keywords of `global_defs`; false if `n` is not one.
 pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
     match n.name() {
         "lvs_timeouts" => timeouts(n, cx, g),
         "lvs_sync_daemon" => sync_daemon(n, cx, g),
         "lvs_flush" => g.lvs_flush = true,
+        "lb_backend" => {
+            extension(n, cx);
+            match n.args.first().map(|w| w.text.as_str()) {
+                Some("auto") => g.lb_backend = LbBackendChoice::Auto,
+                Some("ipvs") => g.lb_backend = LbBackendChoice::Ipvs,
+                Some("xdp") => g.lb_backend = LbBackendChoice::Xdp,
+                _ => {
+                    cx.error(n.loc(), "'lb_backend' needs one of auto, ipvs, xdp")
+                        .expected("auto, ipvs or xdp");
+                }
+            }
+        }
+        "lb_xdp_table_size" => {
+            extension(n, cx);
+            if let Some(v) = crate::config::model::lvs::read::unsigned(cx, n, 0, 2, 16_777_213) {
+                if crate::lb::maglev::valid_size(v) {
+                    g.lb_xdp_table_size = Some(v);
+                } else {
+                    cx.error(
+                        n.args[0].loc,
+                        format!("'lb_xdp_table_size' {v} is not a prime (Maglev needs one)"),
+                    )
+                    .expected("a prime such as 65537, 131071 or 655373");
+                }
+            }
+        }
         // `lvs_flush_onstop` is the name before keepalived 2.1.5, still accepted.
         "lvs_flush_on_stop" | "lvs_flush_onstop" => match n.args.first() {
             None => g.lvs_flush_on_stop = Some(FlushOnStop::Full),
@@ -64,6 +101,16 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
         _ => return false,
     }
     true
+}
+
+/// keepalived does not know ha's own keywords: `--strict` says so.
+fn extension(n: &Node, cx: &mut Ctx) {
+    if cx.diags.strict() {
+        cx.error(
+            n.loc(),
+            format!("'{}' is an ha extension keepalived does not know", n.name()),
+        );
+    }
 }
 
 fn timeouts(n: &Node, cx: &mut Ctx, g: &mut Global) {

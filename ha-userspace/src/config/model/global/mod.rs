@@ -91,6 +91,10 @@ pub struct Global {
     pub lvs_sync_daemon: Option<lvs::LvsSyncDaemon>,
     pub lvs_flush: bool,
     pub lvs_flush_on_stop: Option<lvs::FlushOnStop>,
+    /// `lb_backend` (ha's): which engine forwards the virtual servers.
+    pub lb_backend: lvs::LbBackendChoice,
+    /// `lb_xdp_table_size` (ha's): the XDP forwarder's Maglev table size, a prime.
+    pub lb_xdp_table_size: Option<u32>,
 
     /// Scheduling of the vrrp, checker and bfd processes.
     pub vrrp_process: defs::ProcessTuning,

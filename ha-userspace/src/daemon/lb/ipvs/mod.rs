@@ -10,6 +10,11 @@ pub mod show;
 mod socket;
 pub mod syncd;
 
+/// Whether the kernel has IPVS (its generic netlink family resolves).
+pub fn available() -> bool {
+    socket::IpvsSocket::open().is_ok()
+}
+
 use std::collections::BTreeMap;
 use std::io;
 

@@ -32,6 +32,13 @@ pub struct KernelDest {
     pub lthreshold: u32,
     pub active: u32,
     pub inactive: u32,
+    /// XDP: this real server's slots in the service's Maglev table, and its traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
+    #[serde(default)]
+    pub packets: u64,
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// The table's rows, services sorted by key and real servers by address.
@@ -43,7 +50,10 @@ pub fn rows(view: &KernelView) -> Vec<KernelService> {
             let p = &svc.params;
             KernelService {
                 service: key.to_string(),
-                scheduler: p.scheduler.name().to_string(),
+                scheduler: match view.maglev_size {
+                    Some(m) => format!("maglev {m}"),
+                    None => p.scheduler.name().to_string(),
+                },
                 flags: sched_flags(p).into_iter().map(str::to_string).collect(),
                 persistence_timeout: p.persistence_timeout,
                 persistence_granularity: p.persistence_granularity.map(|g| match g {
@@ -57,6 +67,8 @@ pub fn rows(view: &KernelView) -> Vec<KernelService> {
                     .map(|(addr, d)| {
                         let (active, inactive) =
                             view.conns.get(&(*key, *addr)).copied().unwrap_or((0, 0));
+                        let (packets, bytes) =
+                            view.traffic.get(&(*key, *addr)).copied().unwrap_or((0, 0));
                         KernelDest {
                             addr: bracketed(*addr),
                             forwarding: forwarding(&d.forwarding),
@@ -65,6 +77,9 @@ pub fn rows(view: &KernelView) -> Vec<KernelService> {
                             lthreshold: d.lthreshold,
                             active,
                             inactive,
+                            slots: view.slots.get(&(*key, *addr)).copied(),
+                            packets,
+                            bytes,
                         }
                     })
                     .collect(),
@@ -94,11 +109,19 @@ pub fn render(rows: &[KernelService], timeouts: Option<[u32; 3]>) -> String {
         }
         out.push('\n');
         for d in &s.real_servers {
-            let _ = write!(
-                out,
-                "  -> {} {} weight {} active {} inactive {}",
-                d.addr, d.forwarding, d.weight, d.active, d.inactive
-            );
+            match d.slots {
+                Some(slots) => write!(
+                    out,
+                    "  -> {} {} weight {} slots {} packets {} bytes {}",
+                    d.addr, d.forwarding, d.weight, slots, d.packets, d.bytes
+                ),
+                None => write!(
+                    out,
+                    "  -> {} {} weight {} active {} inactive {}",
+                    d.addr, d.forwarding, d.weight, d.active, d.inactive
+                ),
+            }
+            .ok();
             if d.uthreshold != 0 || d.lthreshold != 0 {
                 let _ = write!(
                     out,
