@@ -387,7 +387,7 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct hdr_cursor *c, str
 	p.flow.family = HA_FAMILY_V4;
 	if (ip->frag_off & bpf_htons(HA_IP_MF_OFFSET))
 		return lb_fragment(p.flow.dst, HA_FAMILY_V4);
-	p.len = bpf_ntohs(ip->tot_len);
+	p.len = ha_be16(&ip->tot_len);
 	p.tos = ip->tos;
 	p.df = (ip->frag_off & bpf_htons(HA_IP_DF)) != 0;
 	return lb_service(ctx, c, &p, ifindex);
@@ -406,7 +406,7 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct hdr_cursor *c,
 	p.flow.family = HA_FAMILY_V6;
 	if (ip6->nexthdr == HA_IPPROTO_FRAGMENT)
 		return lb_fragment(p.flow.dst, HA_FAMILY_V6);
-	p.len = HA_IPV6_LEN + bpf_ntohs(ip6->payload_len);
+	p.len = HA_IPV6_LEN + ha_be16(&ip6->payload_len);
 	p.tos = (bpf_ntohl(*(__be32 *)ip6) >> 20) & 0xff;
 	p.df = 1;
 	p.v6 = 1;

@@ -34,6 +34,21 @@ struct ha_vlan_hdr {
 	__be16 encap_proto;  /* the ethertype of what follows the tag */
 };
 
+/*
+ * A big-endian 16-bit field as a number that verifiers before Linux 6.6 know is at most
+ * 65535: they lose the bounds of a byte swap's result (and of an OR of two bytes) and then
+ * refuse packet pointer math with it, as Debian 12's 6.1 did on the VRRP length check. The
+ * empty asm hides the value from the compiler so that it keeps the mask, which the
+ * verifier understands.
+ */
+static __always_inline __u32 ha_be16(const void *field)
+{
+	__u32 v = bpf_ntohs(*(const __be16 *)field);
+
+	asm volatile("" : "+r"(v));
+	return v & 0xffff;
+}
+
 /* True when `len` bytes starting at c->pos are inside the frame. */
 static __always_inline int cursor_has(const struct hdr_cursor *c, __u32 len)
 {

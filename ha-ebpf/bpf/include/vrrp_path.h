@@ -281,7 +281,7 @@ static __always_inline int vrrp_ipv4(struct xdp_md *ctx, struct ha_xdp_counters 
 {
 	void *data = (void *)(long)ctx->data;
 	struct vrrp_pkt p = {};
-	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u32 tot = ha_be16(&ip->tot_len);
 	__u32 hlen = ip->ihl * 4;
 
 	if (tot < hlen || (void *)ip + tot > c->end) {
@@ -304,7 +304,7 @@ static __always_inline int vrrp_ipv6(struct xdp_md *ctx, struct ha_xdp_counters 
 {
 	void *data = (void *)(long)ctx->data;
 	struct vrrp_pkt p = {};
-	__u32 plen = bpf_ntohs(ip6->payload_len);
+	__u32 plen = ha_be16(&ip6->payload_len);
 
 	if (c->pos + plen > c->end) {
 		cnt->truncated++;

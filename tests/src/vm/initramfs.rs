@@ -36,6 +36,9 @@ const MODULES: &[&str] = &[
     "veth",
     "bridge",
     "ipip",
+    // The XDP forwarder's tunnels, decapsulated by the real servers: GUE and ip6ip6.
+    "fou",
+    "ip6_tunnel",
 ];
 
 /// Where libraries go in the image; the scenario's environment points the loader here.

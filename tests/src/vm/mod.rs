@@ -103,6 +103,14 @@ impl Vm {
                 image: "/usr/sbin/ip".into(),
             },
         ];
+        // nginx for the real servers of the XDP tunnel lab, where the host has it.
+        let mut programs = programs;
+        if Path::new("/usr/sbin/nginx").exists() {
+            programs.push(Program {
+                host: "/usr/sbin/nginx".into(),
+                image: "/usr/sbin/nginx".into(),
+            });
+        }
         let mut base = initramfs::base(&assets, init, &programs)?;
         // The helpers go in /lib through a tiny archive of their own.
         let mut c = cpio::Cpio::new();
