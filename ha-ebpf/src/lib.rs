@@ -27,6 +27,12 @@ pub const XDP_REFERENCE: &[u8] =
 pub const XDP_PASS_PROGRAM: &str = "xdp_pass";
 pub const XDP_DROP_PROGRAM: &str = "xdp_drop";
 pub const XDP_CLOCK_PROGRAM: &str = "xdp_clock";
+/// The load-balancer benchmark's generator (XDP_TX, run with live frames), receiver
+/// (counts in map [`RX_COUNT_MAP`], drops) and reflector (MACs swapped, XDP_TX).
+pub const XDP_TX_PROGRAM: &str = "xdp_tx";
+pub const XDP_COUNT_PROGRAM: &str = "xdp_count";
+pub const XDP_REFLECT_PROGRAM: &str = "xdp_reflect";
+pub const RX_COUNT_MAP: &str = "rx_count";
 
 /// XDP verdicts (`enum xdp_action`), as test runs return them.
 pub const XDP_DROP: u32 = 1;

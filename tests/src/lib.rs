@@ -10,6 +10,7 @@ pub mod capture;
 pub mod daemon;
 pub mod gate;
 pub mod lab;
+pub mod lb_bench;
 pub mod probe;
 pub mod servers;
 pub mod vm;

@@ -70,6 +70,12 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || find_program("nginx").is_some(),
     },
     Requirement {
+        what: "curl (the long downloads through the XDP load balancer's director failover)",
+        package: "curl",
+        required: true,
+        present: || find_program("curl").is_some(),
+    },
+    Requirement {
         what: "openssl (self-signed certificates for the SSL_GET tests)",
         package: "openssl",
         required: true,

@@ -77,6 +77,13 @@ enum Bench {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The XDP load balancer on one core: Mpps of its DR forwarding, of the kernel's
+    /// nftables DNAT + routing and of the XDP_TX ceiling (a reflector); ns/packet of the
+    /// LB paths. Options after `--`: --frames N, --runs N.
+    Lb {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// IPVS in the VM, keepalived and ha each on a fresh boot: time to program 2,000
     /// services x 20 real servers from start, and from a checker flip to the kernel's
     /// table changing. Options after `--`: --services N, --dests N, --flips N.
@@ -118,6 +125,9 @@ fn main() -> ExitCode {
         Cmd::Bench {
             what: Bench::Xdp { args },
         } => deps::ensure_system_packages().and_then(|()| run::bench_xdp(&args)),
+        Cmd::Bench {
+            what: Bench::Lb { args },
+        } => deps::ensure_system_packages().and_then(|()| run::bench_lb(&args)),
         Cmd::Bench {
             what: Bench::Ipvs { args },
         } => deps::ensure_system_packages().and_then(|()| ha_vm(true, "bench", &args)),

@@ -54,6 +54,10 @@ pub fn bench_xdp(args: &[String]) -> Result<u8> {
     bench_lab("bench-xdp", args)
 }
 
+pub fn bench_lb(args: &[String]) -> Result<u8> {
+    bench_lab("bench-lb", args)
+}
+
 fn bench_lab(which: &str, args: &[String]) -> Result<u8> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

@@ -123,7 +123,7 @@ static __always_inline void lb_gue(struct udphdr_min *u, __u16 sport, __be16 dpo
  * Puts an outer IPv4 header (and UDP + GUE) in front of the packet. `inner_len` is the
  * inner IP packet's length, `tos` and `df` are copied from it.
  */
-static __always_inline int lb_encap4(struct xdp_md *ctx, const struct bpf_fib_lookup *fib,
+static __always_inline int lb_encap4(struct xdp_md *ctx, const __u8 *dmac, const __u8 *smac,
 				     const __u8 *src, const __u8 *dst, int gue, __be16 port,
 				     __u32 inner_len, int inner_v6, __u8 tos, int df, __u32 hash)
 {
@@ -140,7 +140,7 @@ static __always_inline int lb_encap4(struct xdp_md *ctx, const struct bpf_fib_lo
 	end = (void *)(long)ctx->data_end;
 	if (data + HA_ETH_LEN + HA_IPV4_LEN + HA_UDP_LEN + HA_GUE_LEN > end)
 		return -1;
-	lb_eth(data, fib->dmac, fib->smac, HA_ETH_P_IPV4);
+	lb_eth(data, dmac, smac, HA_ETH_P_IPV4);
 	if (gue) {
 		lb_ip4(data + HA_ETH_LEN, tos, HA_IPV4_LEN + HA_UDP_LEN + HA_GUE_LEN + inner_len,
 		       df, HA_IPPROTO_UDP, src, dst);
@@ -153,7 +153,7 @@ static __always_inline int lb_encap4(struct xdp_md *ctx, const struct bpf_fib_lo
 }
 
 /* The same with an outer IPv6 header; the flow's hash goes into the flow label. */
-static __always_inline int lb_encap6(struct xdp_md *ctx, const struct bpf_fib_lookup *fib,
+static __always_inline int lb_encap6(struct xdp_md *ctx, const __u8 *dmac, const __u8 *smac,
 				     const __u8 *src, const __u8 *dst, int gue, __be16 port,
 				     __u32 inner_len, int inner_v6, __u8 tclass, __u32 hash)
 {
@@ -170,7 +170,7 @@ static __always_inline int lb_encap6(struct xdp_md *ctx, const struct bpf_fib_lo
 	end = (void *)(long)ctx->data_end;
 	if (data + HA_ETH_LEN + HA_IPV6_LEN + HA_UDP_LEN + HA_GUE_LEN > end)
 		return -1;
-	lb_eth(data, fib->dmac, fib->smac, HA_ETH_P_IPV6);
+	lb_eth(data, dmac, smac, HA_ETH_P_IPV6);
 	if (gue) {
 		lb_ip6(data + HA_ETH_LEN, tclass, hash, HA_UDP_LEN + HA_GUE_LEN + inner_len,
 		       HA_IPPROTO_UDP, src, dst);

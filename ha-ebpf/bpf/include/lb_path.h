@@ -12,7 +12,8 @@
  *      the other director picks the same real server with no state shared.
  * DR rewrites the MACs; TUN puts an IPIP or GUE header in front. The next hop (MACs,
  * interface, MTU) comes from the kernel's FIB (bpf_fib_lookup), which the daemon keeps
- * resolved with managed neighbour entries for the real servers.
+ * resolved with managed neighbour entries for the real servers; each CPU reuses a real
+ * server's for up to a second (lb_next_hop).
  * A service held by a VRRP instance is forwarded only while this node owns the VIP: on a
  * BACKUP the frame goes to the stack, as it would without ha.
  */
@@ -36,6 +37,32 @@
 #define HA_AF_INET 2
 #define HA_AF_INET6 10
 #define HA_LB_NO_SERVICE (-1)
+/* How long a next hop from the FIB is reused: a neighbour's new MAC or a new route is
+ * followed within this time. */
+#define HA_LB_NEXTHOP_NS 1000000000ULL
+
+/*
+ * A real server's next hop as the FIB last gave it, per CPU (kernel-private: the daemon
+ * never reads it). The FIB lookup is most of the forwarding cost, and every packet of a
+ * real server goes the same way; it is looked up again when the entry is older than
+ * HA_LB_NEXTHOP_NS, names another address (the real id was reused), or a packet is longer
+ * than any that passed (the MTU check is the FIB's).
+ */
+struct lb_nexthop {
+	__u8 addr[16];
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;
+	__u32 max_len; /* the longest outer packet the FIB let through */
+	__u64 stamp_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HA_LB_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct lb_nexthop);
+} lb_nexthops SEC(".maps");
 
 /* What the path needs of a packet, read once. */
 struct lb_pkt {
@@ -133,9 +160,9 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 {
 	struct ha_lb_conn fresh = {};
 	struct ha_lb_real *real;
-	__u64 now = bpf_ktime_get_ns();
 
 	if (svc->flags & HA_LB_SVC_PERSIST) {
+		__u64 now = bpf_ktime_get_ns();
 		struct ha_lb_persist_key pk = {.service = svc->id};
 		const __u32 *src = (const __u32 *)p->flow.src;
 		const __u32 *mask = (const __u32 *)svc->persist_mask;
@@ -188,7 +215,7 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 	if (!real)
 		return 0;
 	fresh.real = *id;
-	fresh.seen_ns = now;
+	fresh.seen_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&lb_conns, &p->flow, &fresh, BPF_ANY);
 	lc->conn_miss++;
 	return real;
@@ -221,12 +248,69 @@ static __always_inline int lb_too_big(struct xdp_md *ctx, const struct lb_pkt *p
 	return XDP_TX;
 }
 
+/*
+ * The next hop to `real` for a packet of `len` + `overhead` bytes: from this CPU's cache
+ * when it is fresh, else from the kernel's FIB (bpf_fib_lookup, whose result is cached).
+ * Returns a BPF_FIB_LKUP_RET_*; on FRAG_NEEDED, hop->max_len is the path's MTU.
+ */
+static __always_inline int lb_next_hop(struct xdp_md *ctx, const struct ha_lb_service *svc,
+				       const struct lb_pkt *p, const struct ha_lb_real *real,
+				       __u32 id, __u32 ifindex, __u32 overhead,
+				       struct lb_nexthop *hop)
+{
+	struct bpf_fib_lookup fib = {};
+	struct lb_nexthop *c = bpf_map_lookup_elem(&lb_nexthops, &id);
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 len = p->len + overhead;
+	int outer_v6 = real->family == HA_FAMILY_V6;
+	int rc;
+
+	if (c && now - c->stamp_ns < HA_LB_NEXTHOP_NS && len <= c->max_len &&
+	    __builtin_memcmp(c->addr, real->addr, 16) == 0) {
+		*hop = *c;
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	}
+	fib.family = outer_v6 ? HA_AF_INET6 : HA_AF_INET;
+	fib.ifindex = ifindex;
+	fib.tot_len = len;
+	if (outer_v6) {
+		const __u8 *src = real->method == HA_LB_DR ? p->flow.src : svc->src6;
+
+		__builtin_memcpy(fib.ipv6_src, src, 16);
+		__builtin_memcpy(fib.ipv6_dst, real->addr, 16);
+	} else {
+		const __u8 *src = real->method == HA_LB_DR ? p->flow.src : svc->src4;
+
+		__builtin_memcpy(&fib.ipv4_src, src, 4);
+		__builtin_memcpy(&fib.ipv4_dst, real->addr, 4);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		hop->max_len = fib.mtu_result;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return rc;
+	__builtin_memcpy(hop->addr, real->addr, 16);
+	__builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
+	hop->ifindex = fib.ifindex;
+	/* A longer packet than this one is checked against the MTU again; a fresh entry
+	 * starts from this packet's length, a refreshed one keeps what it knew. */
+	hop->max_len = len;
+	if (c && __builtin_memcmp(c->addr, real->addr, 16) == 0 && c->max_len > len &&
+	    now - c->stamp_ns < HA_LB_NEXTHOP_NS)
+		hop->max_len = c->max_len;
+	hop->stamp_ns = now;
+	if (c)
+		*c = *hop;
+	return rc;
+}
+
 /* Sends the packet of service `svc` to its real server. */
 static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_service *svc,
 				      const struct lb_pkt *p, __u32 ifindex,
 				      struct ha_lb_counters *lc)
 {
-	struct bpf_fib_lookup fib = {};
+	struct lb_nexthop hop;
 	struct ha_lb_real *real;
 	struct ethhdr *eth;
 	__u32 id = HA_LB_EMPTY, hash = 0, overhead;
@@ -249,26 +333,12 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 	outer_v6 = real->family == HA_FAMILY_V6;
 	overhead = lb_overhead(real->method, outer_v6);
 
-	fib.family = outer_v6 ? HA_AF_INET6 : HA_AF_INET;
-	fib.ifindex = ifindex;
-	fib.tot_len = p->len + overhead;
-	if (outer_v6) {
-		const __u8 *src = real->method == HA_LB_DR ? p->flow.src : svc->src6;
-
-		__builtin_memcpy(fib.ipv6_src, src, 16);
-		__builtin_memcpy(fib.ipv6_dst, real->addr, 16);
-	} else {
-		const __u8 *src = real->method == HA_LB_DR ? p->flow.src : svc->src4;
-
-		__builtin_memcpy(&fib.ipv4_src, src, 4);
-		__builtin_memcpy(&fib.ipv4_dst, real->addr, 4);
-	}
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	rc = lb_next_hop(ctx, svc, p, real, id, ifindex, overhead, &hop);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		break;
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		return lb_too_big(ctx, p, fib.mtu_result, overhead, lc);
+		return lb_too_big(ctx, p, hop.max_len, overhead, lc);
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		lc->no_neigh++;
 		return XDP_DROP;
@@ -288,16 +358,16 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 			return XDP_DROP;
 		}
 		eth = data;
-		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, hop.dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, hop.smac, ETH_ALEN);
 		lc->forward_dr++;
 	} else {
 		int gue = real->method == HA_LB_GUE;
 
-		rc = outer_v6 ? lb_encap6(ctx, &fib, svc->src6, real->addr, gue, real->tun_port,
-					  p->len, p->v6, p->tos, hash)
-			      : lb_encap4(ctx, &fib, svc->src4, real->addr, gue, real->tun_port,
-					  p->len, p->v6, p->tos, p->df, hash);
+		rc = outer_v6 ? lb_encap6(ctx, hop.dmac, hop.smac, svc->src6, real->addr, gue,
+					  real->tun_port, p->len, p->v6, p->tos, hash)
+			      : lb_encap4(ctx, hop.dmac, hop.smac, svc->src4, real->addr, gue,
+					  real->tun_port, p->len, p->v6, p->tos, p->df, hash);
 		if (rc) {
 			lc->drop_other++;
 			return XDP_DROP;
@@ -309,9 +379,9 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 	}
 	lb_count(&lb_service_stats, svc->id, p->len);
 	lb_count(&lb_real_stats, id, p->len);
-	if (fib.ifindex == ifindex)
+	if (hop.ifindex == ifindex)
 		return XDP_TX;
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(hop.ifindex, 0);
 }
 
 static __always_inline struct ha_lb_counters *lb_counters_of(void)

@@ -69,6 +69,16 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
+    /// The load-balancer benchmark (`cargo xtask bench lb`): Mpps of the XDP forwarder,
+    /// the kernel's nftables DNAT path and the XDP_TX ceiling on one core; ns/packet.
+    BenchLb {
+        /// Live frames per run.
+        #[arg(long, default_value_t = 3_000_000)]
+        frames: u32,
+        /// Runs per row.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
     #[command(hide = true)]
     Serve {
@@ -104,6 +114,15 @@ fn main() -> std::process::ExitCode {
             daemon,
             only,
         }) => bench_xdp(cpu_secs, daemon, only),
+        Some(Cmd::BenchLb { frames, runs }) => {
+            if !can_run("the LB benchmark") {
+                Err(anyhow::anyhow!(
+                    "the benchmark needs root (BPF, network namespaces)"
+                ))
+            } else {
+                ha_tests::lb_bench::run_bench(frames, runs).map_err(anyhow::Error::msg)
+            }
+        }
         None => demo(false),
     };
     match r {
