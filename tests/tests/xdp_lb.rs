@@ -45,7 +45,10 @@ fn config(priority: u8, reals: &[&Node]) -> String {
          version 3\n    priority {priority}\n    advert_int 0.1\n    \
          virtual_ipaddress {{\n        {VIP4}/24\n    }}\n}}\n\
          virtual_server {VIP4} 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind DR\n    \
-         protocol TCP\n{rs}}}\n"
+         protocol TCP\n{rs}}}\n\
+         virtual_server {VIP4} 8080 {{\n    lb_kind NAT\n    protocol TCP\n    \
+         real_server {} 8080 {{\n        weight 1\n    }}\n}}\n",
+        reals[0].ip4
     )
 }
 
@@ -145,6 +148,13 @@ fn dr_director_pair_spreads_by_weight_drops_dead_servers_and_survives_failover()
             && live_reals(&m1) == 3
             && live_reals(&m2) == 3),
         "director 1 MASTER with 3 real servers:\n{}",
+        m1.log_text()
+    );
+
+    // NAT is refused by the XDP forwarder, with the reason, naming the real server.
+    assert!(
+        m1.log_text().contains("NAT needs the replies back through the director"),
+        "the NAT real server refused with its reason:\n{}",
         m1.log_text()
     );
 

@@ -155,9 +155,10 @@ static __always_inline void lb_count(void *map, __u32 id, __u32 bytes)
 /* Chooses the real server (see the top of this file); its id goes to *id. */
 static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *svc,
 						    const struct lb_pkt *p,
-						    struct ha_lb_counters *lc, __u32 *id,
-						    __u32 *hash)
+						    struct ha_lb_counters *lc, __u32 *id)
 {
+	__u32 h;
+
 	struct ha_lb_conn fresh = {};
 	struct ha_lb_real *real;
 
@@ -173,7 +174,7 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 		k[1] = src[1] & mask[1];
 		k[2] = src[2] & mask[2];
 		k[3] = src[3] & mask[3];
-		*hash = lb_fmix(lb_hash_addr(0, pk.src));
+		h = lb_fmix(lb_hash_addr(0, pk.src));
 		pc = bpf_map_lookup_elem(&lb_persist, &pk);
 		if (pc && now - pc->seen_ns < (__u64)svc->persist_timeout * HA_NSEC_PER_SEC) {
 			real = lb_live_real(pc->real, svc->id);
@@ -185,7 +186,7 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 			}
 			lc->conn_stale++;
 		}
-		*id = lb_maglev_pick(svc, *hash);
+		*id = lb_maglev_pick(svc, h);
 		real = lb_live_real(*id, svc->id);
 		if (!real)
 			return 0;
@@ -196,7 +197,7 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 		return real;
 	}
 
-	*hash = lb_flow_hash(&p->flow);
+	/* The hash only when Maglev must choose: a hit costs a lookup and nothing more. */
 	{
 		struct ha_lb_conn *c = bpf_map_lookup_elem(&lb_conns, &p->flow);
 
@@ -210,7 +211,7 @@ static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *
 			lc->conn_stale++;
 		}
 	}
-	*id = lb_maglev_pick(svc, *hash);
+	*id = lb_maglev_pick(svc, lb_flow_hash(&p->flow));
 	real = lb_live_real(*id, svc->id);
 	if (!real)
 		return 0;
@@ -267,7 +268,9 @@ static __always_inline int lb_next_hop(struct xdp_md *ctx, const struct ha_lb_se
 
 	if (c && now - c->stamp_ns < HA_LB_NEXTHOP_NS && len <= c->max_len &&
 	    __builtin_memcmp(c->addr, real->addr, 16) == 0) {
-		*hop = *c;
+		__builtin_memcpy(hop->dmac, c->dmac, ETH_ALEN);
+		__builtin_memcpy(hop->smac, c->smac, ETH_ALEN);
+		hop->ifindex = c->ifindex;
 		return BPF_FIB_LKUP_RET_SUCCESS;
 	}
 	fib.family = outer_v6 ? HA_AF_INET6 : HA_AF_INET;
@@ -313,7 +316,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 	struct lb_nexthop hop;
 	struct ha_lb_real *real;
 	struct ethhdr *eth;
-	__u32 id = HA_LB_EMPTY, hash = 0, overhead;
+	__u32 id = HA_LB_EMPTY, overhead;
 	int outer_v6, rc;
 
 	if (svc->flags & HA_LB_SVC_VRRP) {
@@ -325,7 +328,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 			return XDP_PASS;
 		}
 	}
-	real = lb_choose(svc, p, lc, &id, &hash);
+	real = lb_choose(svc, p, lc, &id);
 	if (!real) {
 		lc->no_real++;
 		return XDP_DROP;
@@ -363,6 +366,8 @@ static __always_inline int lb_forward(struct xdp_md *ctx, const struct ha_lb_ser
 		lc->forward_dr++;
 	} else {
 		int gue = real->method == HA_LB_GUE;
+		/* The flow's entropy for the outer header (GUE source port, flow label). */
+		__u32 hash = lb_flow_hash(&p->flow);
 
 		rc = outer_v6 ? lb_encap6(ctx, hop.dmac, hop.smac, svc->src6, real->addr, gue,
 					  real->tun_port, p->len, p->v6, p->tos, hash)

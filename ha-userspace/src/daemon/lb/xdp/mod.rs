@@ -305,6 +305,25 @@ impl LbBackend for XdpBackend {
         }
     }
 
+    /// What the maps hold of the services in `wanted`, as this backend wrote them (a retry
+    /// starts from there rather than from what was believed applied).
+    fn adopt(&mut self, wanted: &LbState) -> LbState {
+        let mut out = LbState::default();
+        for key in wanted.services.keys() {
+            if let Some(svc) = self.services.get(key) {
+                let dests = svc.dests.iter().map(|(a, (_, d))| (*a, *d)).collect();
+                out.services.insert(
+                    *key,
+                    Service {
+                        params: svc.params.clone(),
+                        dests,
+                    },
+                );
+            }
+        }
+        out
+    }
+
     fn reconfigure(&mut self, settings: &LbSettings) {
         self.settings = settings.xdp.clone();
         for svc in self.services.values() {
