@@ -90,6 +90,8 @@ fn netns() -> u32 {
             "permanent",
         ]);
     }
+    // A network behind REAL1, for a DR real server that is not on-link.
+    sh(&["ip", "route", "add", "10.77.0.0/24", "via", "10.9.0.10"]);
     sh(&["sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"]);
     sh(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
     // Not /sys: it shows the namespace it was mounted in.
@@ -642,5 +644,30 @@ fn maglev_spreads_flows_by_the_table() {
             (1800..2200).contains(&na) && (3800..4200).contains(&nb),
             "{na} / {nb}"
         );
+    });
+}
+
+/// DR only rewrites the MAC: a real server behind a router would get the router's MAC and
+/// a packet for the VIP, so it is dropped as unroutable instead.
+#[test]
+fn dr_to_a_real_server_behind_a_router_is_dropped() {
+    if !gate("dr_to_a_real_server_behind_a_router_is_dropped") {
+        return;
+    }
+    isolated(|| {
+        let mut lb = Lb::new();
+        lb.service(0, &VIP4, 80, 0, 0);
+        let far = lb.real(0, &[10, 77, 0, 5], LB_DR, 0);
+        lb.table(0, &[far]);
+        let (v, _, moved) = lb.case(&v4(VIP4, 40000, 80, 10, DF));
+        assert_eq!(v, XDP_DROP);
+        assert!(moved.contains(&("no_route", 1)), "{moved:?}");
+        // The same server through a tunnel is fine: the outer packet goes to the router.
+        lb.service(1, &VIP6, 80, 0, 0);
+        let tun = lb.real(1, &[10, 77, 0, 5], LB_IPIP, 0);
+        lb.table(1, &[tun]);
+        let (v, out, _) = lb.case(&v6(VIP6, 40000, 80, 10));
+        assert_eq!(v, XDP_TX);
+        assert_eq!(&out[..6], &REAL1_MAC, "to the router's MAC");
     });
 }

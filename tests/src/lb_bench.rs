@@ -532,12 +532,19 @@ fn ns_per_packet(d0: u32) -> Result<(), String> {
         (batch, single / 20_000.0)
     };
     println!("  {:<50} {floor:>6.1}", "empty program, batch (the floor)");
-    println!("  {:<50} {floor_single:>6.1}", "empty program, single runs (the floor)");
+    println!(
+        "  {:<50} {floor_single:>6.1}",
+        "empty program, single runs (the floor)"
+    );
     // (label, method, the frame's source port per run: None = one frame, batch).
     type Row = (&'static str, u8, Option<fn(u32) -> u16>);
     let rows: [Row; 5] = [
         ("DR, connection-table hit", LB_DR, None),
-        ("DR, connection-table miss (a new flow each)", LB_DR, Some(|i| 1024 + (i % 60000) as u16)),
+        (
+            "DR, connection-table miss (a new flow each)",
+            LB_DR,
+            Some(|i| 1024 + (i % 60000) as u16),
+        ),
         ("IPIP, single runs", LB_IPIP, Some(|_| 40000)),
         ("GUE, single runs", LB_GUE, Some(|_| 40000)),
         ("not a service (passed to the stack)", 0, None),

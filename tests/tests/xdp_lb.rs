@@ -153,7 +153,8 @@ fn dr_director_pair_spreads_by_weight_drops_dead_servers_and_survives_failover()
 
     // NAT is refused by the XDP forwarder, with the reason, naming the real server.
     assert!(
-        m1.log_text().contains("NAT needs the replies back through the director"),
+        m1.log_text()
+            .contains("NAT needs the replies back through the director"),
         "the NAT real server refused with its reason:\n{}",
         m1.log_text()
     );

@@ -64,14 +64,16 @@ static __always_inline void lb_eth(struct ethhdr *eth, const __u8 *dmac, const _
 	eth->h_proto = bpf_htons(proto);
 }
 
+/* `id` matters only without DF (RFC 6864 §4.1), when a router may fragment the packet:
+ * the flow's hash then, rather than one id for every packet. */
 static __always_inline void lb_ip4(struct iphdr *o, __u8 tos, __u16 len, int df, __u8 proto,
-				   const __u8 *src, const __u8 *dst)
+				   const __u8 *src, const __u8 *dst, __u16 id)
 {
 	o->version = 4;
 	o->ihl = 5;
 	o->tos = tos;
 	o->tot_len = bpf_htons(len);
-	o->id = 0;
+	o->id = df ? 0 : bpf_htons(id);
 	o->frag_off = df ? bpf_htons(HA_IP_DF) : 0;
 	o->ttl = HA_TTL;
 	o->protocol = proto;
@@ -143,11 +145,12 @@ static __always_inline int lb_encap4(struct xdp_md *ctx, const __u8 *dmac, const
 	lb_eth(data, dmac, smac, HA_ETH_P_IPV4);
 	if (gue) {
 		lb_ip4(data + HA_ETH_LEN, tos, HA_IPV4_LEN + HA_UDP_LEN + HA_GUE_LEN + inner_len,
-		       df, HA_IPPROTO_UDP, src, dst);
+		       df, HA_IPPROTO_UDP, src, dst, hash);
 		lb_gue(data + HA_ETH_LEN + HA_IPV4_LEN,
 		       HA_GUE_SPORT_BASE | (hash & HA_GUE_SPORT_MASK), port, inner_len, inner_v6);
 	} else {
-		lb_ip4(data + HA_ETH_LEN, tos, HA_IPV4_LEN + inner_len, df, inner_proto, src, dst);
+		lb_ip4(data + HA_ETH_LEN, tos, HA_IPV4_LEN + inner_len, df, inner_proto, src, dst,
+		       hash);
 	}
 	return 0;
 }
@@ -220,8 +223,8 @@ static __always_inline int lb_icmp4_too_big(struct xdp_md *ctx, __u16 mtu)
 	if (data + HA_ETH_LEN + add + HA_IPV4_LEN + HA_QUOTE > end)
 		return -1;
 	lb_eth(data, dmac, smac, HA_ETH_P_IPV4);
-	lb_ip4(data + HA_ETH_LEN, 0, add + HA_IPV4_LEN + HA_QUOTE, 0, HA_IPPROTO_ICMP, vip,
-	       client);
+	lb_ip4(data + HA_ETH_LEN, 0, add + HA_IPV4_LEN + HA_QUOTE, 1, HA_IPPROTO_ICMP, vip,
+	       client, 0);
 	icmp = data + HA_ETH_LEN + HA_IPV4_LEN;
 	icmp->type = HA_ICMP_UNREACH;
 	icmp->code = HA_ICMP_FRAG_NEEDED;

@@ -37,6 +37,7 @@
 #define HA_AF_INET 2
 #define HA_AF_INET6 10
 #define HA_LB_NO_SERVICE (-1)
+#define HA_IPV6_MIN_MTU 1280
 /* How long a next hop from the FIB is reused: a neighbour's new MAC or a new route is
  * followed within this time. */
 #define HA_LB_NEXTHOP_NS 1000000000ULL
@@ -152,73 +153,103 @@ static __always_inline void lb_count(void *map, __u32 id, __u32 bytes)
 	}
 }
 
+/* The client's persistence template key: the service and the masked source. */
+static __always_inline void lb_persist_key(const struct ha_lb_service *svc,
+					   const struct lb_pkt *p, struct ha_lb_persist_key *pk)
+{
+	const __u32 *src = (const __u32 *)p->flow.src;
+	const __u32 *mask = (const __u32 *)svc->persist_mask;
+	__u32 *k = (__u32 *)pk->src;
+
+	pk->service = svc->id;
+	k[0] = src[0] & mask[0];
+	k[1] = src[1] & mask[1];
+	k[2] = src[2] & mask[2];
+	k[3] = src[3] & mask[3];
+}
+
+/*
+ * A new flow of a persistent service: the client's real server while its template is
+ * fresh and the server live, else Maglev on the masked source (so both directors agree).
+ */
+static __always_inline struct ha_lb_real *lb_persistent(const struct ha_lb_service *svc,
+							const struct lb_pkt *p,
+							struct ha_lb_counters *lc, __u32 *id,
+							__u64 now)
+{
+	struct ha_lb_persist_key pk = {};
+	struct ha_lb_conn fresh = {};
+	struct ha_lb_conn *pc;
+	struct ha_lb_real *real;
+
+	lb_persist_key(svc, p, &pk);
+	pc = bpf_map_lookup_elem(&lb_persist, &pk);
+	if (pc && now - pc->seen_ns < (__u64)svc->persist_timeout * HA_NSEC_PER_SEC) {
+		real = lb_live_real(pc->real, svc->id);
+		if (real) {
+			*id = pc->real;
+			pc->seen_ns = now;
+			lc->persist_hit++;
+			return real;
+		}
+		lc->conn_stale++;
+	}
+	*id = lb_maglev_pick(svc, lb_fmix(lb_hash_addr(0, pk.src)));
+	real = lb_live_real(*id, svc->id);
+	if (!real)
+		return 0;
+	fresh.real = *id;
+	fresh.seen_ns = now;
+	bpf_map_update_elem(&lb_persist, &pk, &fresh, BPF_ANY);
+	lc->conn_miss++;
+	return real;
+}
+
 /* Chooses the real server (see the top of this file); its id goes to *id. */
 static __always_inline struct ha_lb_real *lb_choose(const struct ha_lb_service *svc,
 						    const struct lb_pkt *p,
 						    struct ha_lb_counters *lc, __u32 *id)
 {
-	__u32 h;
-
+	struct ha_lb_conn *c = bpf_map_lookup_elem(&lb_conns, &p->flow);
 	struct ha_lb_conn fresh = {};
 	struct ha_lb_real *real;
+	__u64 now;
 
+	/* An established flow keeps its server: a hit costs this lookup and nothing more
+	 * (no hash, no clock) unless the service is persistent. */
+	if (c) {
+		real = lb_live_real(c->real, svc->id);
+		if (real) {
+			*id = c->real;
+			lc->conn_hit++;
+			if (svc->flags & HA_LB_SVC_PERSIST) {
+				/* The client's template lives as long as its connections do. */
+				struct ha_lb_persist_key pk = {};
+				struct ha_lb_conn *pc;
+
+				lb_persist_key(svc, p, &pk);
+				pc = bpf_map_lookup_elem(&lb_persist, &pk);
+				if (pc && pc->real == c->real)
+					pc->seen_ns = bpf_ktime_get_ns();
+			}
+			return real;
+		}
+		lc->conn_stale++;
+	}
+	now = bpf_ktime_get_ns();
 	if (svc->flags & HA_LB_SVC_PERSIST) {
-		__u64 now = bpf_ktime_get_ns();
-		struct ha_lb_persist_key pk = {.service = svc->id};
-		const __u32 *src = (const __u32 *)p->flow.src;
-		const __u32 *mask = (const __u32 *)svc->persist_mask;
-		__u32 *k = (__u32 *)pk.src;
-		struct ha_lb_conn *pc;
-
-		k[0] = src[0] & mask[0];
-		k[1] = src[1] & mask[1];
-		k[2] = src[2] & mask[2];
-		k[3] = src[3] & mask[3];
-		h = lb_fmix(lb_hash_addr(0, pk.src));
-		pc = bpf_map_lookup_elem(&lb_persist, &pk);
-		if (pc && now - pc->seen_ns < (__u64)svc->persist_timeout * HA_NSEC_PER_SEC) {
-			real = lb_live_real(pc->real, svc->id);
-			if (real) {
-				*id = pc->real;
-				pc->seen_ns = now;
-				lc->persist_hit++;
-				return real;
-			}
-			lc->conn_stale++;
-		}
-		*id = lb_maglev_pick(svc, h);
+		real = lb_persistent(svc, p, lc, id, now);
+	} else {
+		*id = lb_maglev_pick(svc, lb_flow_hash(&p->flow));
 		real = lb_live_real(*id, svc->id);
-		if (!real)
-			return 0;
-		fresh.real = *id;
-		fresh.seen_ns = now;
-		bpf_map_update_elem(&lb_persist, &pk, &fresh, BPF_ANY);
-		lc->conn_miss++;
-		return real;
+		if (real)
+			lc->conn_miss++;
 	}
-
-	/* The hash only when Maglev must choose: a hit costs a lookup and nothing more. */
-	{
-		struct ha_lb_conn *c = bpf_map_lookup_elem(&lb_conns, &p->flow);
-
-		if (c) {
-			real = lb_live_real(c->real, svc->id);
-			if (real) {
-				*id = c->real;
-				lc->conn_hit++;
-				return real;
-			}
-			lc->conn_stale++;
-		}
-	}
-	*id = lb_maglev_pick(svc, lb_flow_hash(&p->flow));
-	real = lb_live_real(*id, svc->id);
 	if (!real)
 		return 0;
 	fresh.real = *id;
-	fresh.seen_ns = bpf_ktime_get_ns();
+	fresh.seen_ns = now;
 	bpf_map_update_elem(&lb_conns, &p->flow, &fresh, BPF_ANY);
-	lc->conn_miss++;
 	return real;
 }
 
@@ -233,6 +264,11 @@ static __always_inline int lb_too_big(struct xdp_md *ctx, const struct lb_pkt *p
 		return XDP_DROP;
 	}
 	if (p->v6) {
+		/* Hosts raise a smaller "packet too big" to 1280 (RFC 8200 §5): no use. */
+		if (mtu - overhead < HA_IPV6_MIN_MTU) {
+			lc->drop_too_big++;
+			return XDP_DROP;
+		}
 		r = lb_icmp6_too_big(ctx, mtu - overhead);
 	} else {
 		if (!p->df) {
@@ -292,16 +328,18 @@ static __always_inline int lb_next_hop(struct xdp_md *ctx, const struct ha_lb_se
 		hop->max_len = fib.mtu_result;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return rc;
+	/* The lookup leaves the next hop in the destination: a gateway when the real server
+	 * is not on-link. DR only rewrites the MAC, so it must reach the server itself. */
+	if (real->method == HA_LB_DR &&
+	    (outer_v6 ? __builtin_memcmp(fib.ipv6_dst, real->addr, 16)
+		      : __builtin_memcmp(&fib.ipv4_dst, real->addr, 4)))
+		return BPF_FIB_LKUP_RET_NOT_FWDED;
 	__builtin_memcpy(hop->addr, real->addr, 16);
 	__builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
 	hop->ifindex = fib.ifindex;
-	/* A longer packet than this one is checked against the MTU again; a fresh entry
-	 * starts from this packet's length, a refreshed one keeps what it knew. */
+	/* A longer packet than this one is checked against the MTU again. */
 	hop->max_len = len;
-	if (c && __builtin_memcmp(c->addr, real->addr, 16) == 0 && c->max_len > len &&
-	    now - c->stamp_ns < HA_LB_NEXTHOP_NS)
-		hop->max_len = c->max_len;
 	hop->stamp_ns = now;
 	if (c)
 		*c = *hop;

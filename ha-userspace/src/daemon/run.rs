@@ -138,6 +138,8 @@ struct Daemon {
     lb_sizes: ha_ebpf::LbSizes,
     /// The checkers' backend is `xdp`: the program runs on the VIPs' interfaces.
     lb_xdp: bool,
+    /// `lb_backend` and the Maglev table size the load balancer started with.
+    lb_started: Option<(LbBackendChoice, u32)>,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -250,10 +252,19 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let objects = read_objects(&plan);
     let mut xdp = None;
     let mut maps = None;
-    let lb_xdp = wants_xdp_lb(&plan.lb);
-    let sizes = lb_sizes(&plan.lb, lb_xdp);
+    let mut sizes = lb_sizes(&plan.lb, wants_xdp_lb(&plan.lb, &plan.vrrp));
     if opts.xdp {
-        match XdpProgram::load(&sizes).and_then(|mut p| Ok((VrrpMaps::take(&mut p)?, p))) {
+        let load = |sizes: &ha_ebpf::LbSizes| {
+            XdpProgram::load(sizes).and_then(|mut p| Ok((VrrpMaps::take(&mut p)?, p)))
+        };
+        let mut loaded = load(&sizes);
+        if let (Err(e), false) = (&loaded, sizes == ha_ebpf::LbSizes::NONE) {
+            // The load balancer's maps are the large ones: VRRP keeps its fast path.
+            warn!("XDP with the load balancer's maps refused ({e}): loading without them");
+            sizes = ha_ebpf::LbSizes::NONE;
+            loaded = load(&sizes);
+        }
+        match loaded {
             Ok((m, p)) => {
                 maps = Some(m);
                 xdp = Some(p);
@@ -310,6 +321,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         syncd: None,
         lb_sizes: sizes,
         lb_xdp: false,
+        lb_started: None,
     };
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
@@ -420,7 +432,8 @@ impl Daemon {
     /// and says where the changes go).
     fn lb_backend(&mut self, lb: &mut LbPlan) -> Box<dyn LbBackend> {
         let n = (lb.virtual_servers.len(), lb.real_servers());
-        let why = if wants_xdp_lb(lb) {
+        self.lb_started = Some((lb.settings.backend, lb.settings.xdp.table_size));
+        let why = if wants_xdp_lb(lb, &self.plan.vrrp) {
             match self.xdp_backend(lb) {
                 Ok(b) => return b,
                 Err(e) => format!("XDP: {e}"),
@@ -428,6 +441,10 @@ impl Daemon {
         } else {
             match IpvsBackend::open(lb.settings.clone()) {
                 Ok(b) => return Box::new(b),
+                Err(e) if lb.settings.backend == LbBackendChoice::Auto => format!(
+                    "IPVS: {e}; XDP: no virtual address is on an interface here or held by a \
+                     VRRP instance here"
+                ),
                 Err(e) => format!("IPVS: {e}"),
             }
         };
@@ -440,6 +457,13 @@ impl Daemon {
     }
 
     fn xdp_backend(&mut self, lb: &mut LbPlan) -> Result<Box<dyn LbBackend>, String> {
+        if self.lb_sizes == ha_ebpf::LbSizes::NONE && self.xdp.is_some() {
+            return Err(
+                "the forwarder's maps were sized at start for no XDP services (or \
+                        refused): restart ha to forward with XDP"
+                    .into(),
+            );
+        }
         if self.xdp.is_none() {
             return Err(
                 "the XDP program is not loaded (--no-xdp, or the kernel refused it)".into(),
@@ -471,21 +495,24 @@ impl Daemon {
     /// (and no others), and hands the sites to the backend with the plan.
     fn xdp_sites(&mut self, lb: &mut LbPlan) {
         let addrs = super::lb::xdp::sites::service_addrs(lb);
-        let sites = super::lb::xdp::sites::find(&addrs, &self.plan.vrrp);
-        for ip in &addrs {
-            if !sites.contains_key(ip) {
-                warn!("XDP LB: {ip} is in no VRRP instance and on no interface: not forwarded");
-            }
+        let (mut sites, why) = super::lb::xdp::sites::find(&addrs, &self.plan.vrrp);
+        for (ip, why) in &why {
+            warn!("XDP LB: {ip} is not forwarded: {why}");
         }
         if let Some(x) = self.xdp.as_mut() {
             let mut keep = Vec::new();
             for s in sites.values() {
+                if keep.contains(&s.ifindex) {
+                    continue;
+                }
                 match x.want(s.ifindex, &s.ifname, Feature::Lb) {
                     Ok(()) => keep.push(s.ifindex),
                     Err(e) => warn!("XDP LB: {e}"),
                 }
             }
             x.release_others(Feature::Lb, &keep);
+            // No program there: their services are refused, with the reason.
+            sites.retain(|_, s| keep.contains(&s.ifindex));
         }
         lb.settings.xdp.sites = sites;
     }
@@ -498,6 +525,14 @@ impl Daemon {
     fn start_checkers(&mut self) {
         let mut lb = std::mem::take(&mut self.plan.lb);
         let user = default_user(self.plan.global.script_user.as_deref());
+        if let (Some((backend, size)), true) = (self.lb_started, self.checkers.is_some()) {
+            if (backend, size) != (lb.settings.backend, lb.settings.xdp.table_size) {
+                warn!(
+                    "lb_backend and lb_xdp_table_size take effect at a restart: the load \
+                     balancer goes on as it started"
+                );
+            }
+        }
         if self.checkers.is_some() && self.lb_xdp {
             self.xdp_sites(&mut lb);
         }
@@ -643,6 +678,9 @@ impl Daemon {
             if let Some(c) = &s.checkers {
                 counters.push(serde_json::json!({"checkers": c}));
             }
+            if let Some(lb) = s.xdp.as_ref().and_then(|x| x.lb.as_ref()) {
+                counters.push(serde_json::json!({"xdp_load_balancer": lb}));
+            }
             (
                 "keepalived.stats",
                 serde_json::to_string_pretty(&counters).unwrap_or_default(),
@@ -670,15 +708,22 @@ fn write_dump(dir: &Path, name: &str, body: &str) {
 }
 
 /// Whether the load balancer will be the XDP forwarder: `lb_backend xdp`, or `auto` on a
-/// kernel without IPVS.
-fn wants_xdp_lb(lb: &LbPlan) -> bool {
+/// kernel without IPVS when some virtual address arrives here (on an interface, or held by
+/// a VRRP instance). A host that only checks servers whose addresses are elsewhere gets
+/// the `log` backend.
+fn wants_xdp_lb(lb: &LbPlan, vrrp: &VrrpPlan) -> bool {
     if lb.virtual_servers.is_empty() {
         return false;
     }
     match lb.settings.backend {
         LbBackendChoice::Xdp => true,
         LbBackendChoice::Ipvs => false,
-        LbBackendChoice::Auto => !super::lb::ipvs::available(),
+        LbBackendChoice::Auto => {
+            !super::lb::ipvs::available() && {
+                let addrs = super::lb::xdp::sites::service_addrs(lb);
+                !super::lb::xdp::sites::find(&addrs, vrrp).0.is_empty()
+            }
+        }
     }
 }
 
@@ -695,8 +740,8 @@ fn lb_sizes(lb: &LbPlan, xdp: bool) -> ha_ebpf::LbSizes {
             .sum(),
     ) as u32;
     let size = lb.settings.xdp.table_size;
-    // At most ~1 GiB of tables.
-    let cap = (1u32 << 28) / size;
+    // At most 1 GiB of tables (the kernel spaces array elements 8 bytes apart).
+    let cap = (1u32 << 27) / size;
     ha_ebpf::LbSizes {
         table_size: size,
         tables: (services + 9).min(cap).max(2),

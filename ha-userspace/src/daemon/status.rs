@@ -176,6 +176,9 @@ impl Status {
                         c("na_reply")
                     ));
                 }
+                if let Some(lb) = &x.lb {
+                    out.push_str(&render_lb_counters(lb));
+                }
             }
         }
         out.push_str(&super::check::status::render(&self.virtual_servers));
@@ -204,4 +207,35 @@ impl Status {
         }
         out
     }
+}
+
+/// The XDP load balancer's verdicts on one line: what it forwarded, passed and dropped.
+fn render_lb_counters(lb: &std::collections::BTreeMap<String, u64>) -> String {
+    let c = |n: &str| lb.get(n).copied().unwrap_or(0);
+    let dropped: u64 = [
+        "no_real",
+        "fragment",
+        "drop_too_big",
+        "no_route",
+        "no_neigh",
+        "fwd_disabled",
+        "drop_other",
+    ]
+    .iter()
+    .map(|n| c(n))
+    .sum();
+    format!(
+        "XDP load balancer: seen {}, forwarded DR {} IPIP {} GUE {}, connections hit {} new {}, \
+         persistent {}, passed (not MASTER) {}, too big answered {}, dropped {}\n",
+        c("seen"),
+        c("forward_dr"),
+        c("forward_ipip"),
+        c("forward_gue"),
+        c("conn_hit"),
+        c("conn_miss"),
+        c("persist_hit"),
+        c("pass_backup"),
+        c("icmp_too_big"),
+        dropped
+    )
 }

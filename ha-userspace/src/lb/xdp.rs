@@ -61,6 +61,9 @@ fn proto(p: Protocol) -> u8 {
 /// XDP has run, so a fwmark service cannot be forwarded here.
 pub fn vip_key(key: &ServiceKey) -> Result<(LbVipKey, SocketAddr), String> {
     match key {
+        ServiceKey::Addr { addr, .. } if addr.port() == 0 => Err(
+            "a service of every port (port 0) is not forwarded by XDP: use lb_backend ipvs".into(),
+        ),
         ServiceKey::Addr { protocol, addr } => Ok((
             LbVipKey {
                 addr: addr16(addr.ip()),
@@ -238,6 +241,11 @@ mod tests {
             family: crate::family::Family::V4,
         };
         assert!(vip_key(&fw).unwrap_err().contains("fwmark"));
+        let all = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "192.0.2.10:0".parse().unwrap(),
+        };
+        assert!(vip_key(&all).unwrap_err().contains("port 0"));
     }
 
     #[test]

@@ -53,8 +53,17 @@ impl Netlink {
 
     /// `ip neigh add ADDR dev IFINDEX managed`: the kernel resolves the entry and keeps it
     /// resolved (Linux 5.16), so an XDP FIB lookup finds the MAC. An entry already there
-    /// (learned from traffic) is left as it is.
-    pub fn managed_neighbour(&mut self, ifindex: u32, addr: IpAddr) -> Result<(), NetlinkError> {
+    /// (learned from traffic) is left as it is. Whether this call added it.
+    pub fn managed_neighbour(&mut self, ifindex: u32, addr: IpAddr) -> Result<bool, NetlinkError> {
+        self.neighbour(true, ifindex, addr)
+    }
+
+    /// `ip neigh del ADDR dev IFINDEX`; one already gone is fine.
+    pub fn del_neighbour(&mut self, ifindex: u32, addr: IpAddr) -> Result<(), NetlinkError> {
+        self.neighbour(false, ifindex, addr).map(drop)
+    }
+
+    fn neighbour(&mut self, add: bool, ifindex: u32, addr: IpAddr) -> Result<bool, NetlinkError> {
         use netlink_packet_route::neighbour::{
             NeighbourAddress, NeighbourAttribute, NeighbourExtFlags, NeighbourMessage,
             NeighbourState,
@@ -73,6 +82,20 @@ impl Netlink {
             }
         };
         m.attributes.push(NeighbourAttribute::Destination(dst));
+        if !add {
+            return match self.request(
+                &|| format!("delete neighbour {addr} on ifindex {ifindex}"),
+                RouteNetlinkMessage::DelNeighbour(m),
+                NLM_F_ACK,
+            ) {
+                Err(NetlinkError::Kernel { err, .. })
+                    if err.raw_os_error() == Some(libc::ENOENT) =>
+                {
+                    Ok(false)
+                }
+                r => r.map(|_| true),
+            };
+        }
         m.attributes
             .push(NeighbourAttribute::ExtFlags(NeighbourExtFlags::Managed));
         match self.request(
@@ -81,9 +104,9 @@ impl Netlink {
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         ) {
             Err(NetlinkError::Kernel { err, .. }) if err.raw_os_error() == Some(libc::EEXIST) => {
-                Ok(())
+                Ok(false)
             }
-            r => r.map(drop),
+            r => r.map(|_| true),
         }
     }
 }

@@ -76,7 +76,7 @@ pub fn keyword(n: &Node, cx: &mut Ctx, g: &mut Global) -> bool {
         }
         "lb_xdp_table_size" => {
             extension(n, cx);
-            if let Some(v) = crate::config::model::lvs::read::unsigned(cx, n, 0, 2, 16_777_213) {
+            if let Some(v) = crate::config::model::lvs::read::unsigned(cx, n, 0, 251, 16_777_213) {
                 if crate::lb::maglev::valid_size(v) {
                     g.lb_xdp_table_size = Some(v);
                 } else {

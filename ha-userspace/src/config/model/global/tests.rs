@@ -243,3 +243,49 @@ fn daemon_keywords_once_each() {
     assert_eq!(l.diags.exit_code(), 5);
     one_warning("use_pid_dir {\n}\n", "unexpected '{'");
 }
+
+/// `lb_backend` and `lb_xdp_table_size` are ha's: read quietly, refused under `--strict`,
+/// bad values named.
+#[test]
+fn lb_backend_and_table_size_are_ours() {
+    use crate::config::model::global::lvs::LbBackendChoice;
+    let text = "global_defs {\n lb_backend xdp\n lb_xdp_table_size 131071\n}\n";
+    let l = load(text);
+    assert_eq!(l.diags.exit_code(), 0, "{:?}", messages(&l));
+    assert_eq!(l.config.global.lb_backend, LbBackendChoice::Xdp);
+    assert_eq!(l.config.global.lb_xdp_table_size, Some(131_071));
+    assert_eq!(
+        load("global_defs {\n}\n").config.global.lb_backend,
+        LbBackendChoice::Auto
+    );
+    assert_eq!(
+        load("global_defs {\n lb_backend ipvs\n}\n")
+            .config
+            .global
+            .lb_backend,
+        LbBackendChoice::Ipvs
+    );
+
+    let strict = crate::test_support::load_text_with(text, true);
+    let m = messages(&strict);
+    assert!(
+        m.iter()
+            .any(|s| s.contains("'lb_backend' is an ha extension")),
+        "{m:?}"
+    );
+
+    let bad = load("global_defs {\n lb_backend maglev\n lb_xdp_table_size 65536\n}\n");
+    let m = messages(&bad);
+    assert_eq!(bad.diags.exit_code(), 4, "{m:?}");
+    assert!(
+        m.iter()
+            .any(|s| s.starts_with("2:") && s.contains("auto, ipvs, xdp")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|s| s.starts_with("3:") && s.contains("65536 is not a prime")),
+        "{m:?}"
+    );
+    assert_eq!(bad.config.global.lb_backend, LbBackendChoice::Auto);
+}

@@ -11,14 +11,15 @@
 pub mod maps;
 pub mod sites;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 use bytemuck::Zeroable;
 use ha_common::{LbReal, LbVipKey, LB_EMPTY, LB_MAX_REALS, LB_MAX_SERVICES, LB_REAL_LIVE};
 use tracing::{debug, warn};
 
 use self::maps::LbMaps;
+use crate::config::model::lvs::forwarding::Forwarding;
 use crate::daemon::netlink::Netlink;
 use crate::lb::backend::{KernelView, Refused};
 use crate::lb::xdp::{real_value, service_value, vip_addr, vip_key, XdpSettings};
@@ -44,6 +45,10 @@ pub struct XdpBackend {
     free_services: VecDeque<u32>,
     free_reals: VecDeque<u32>,
     netlink: Option<Netlink>,
+    /// Next hops (interface, address) with the real servers that use them, and the
+    /// managed neighbour entries this backend added (only those are removed).
+    users: HashMap<(u32, IpAddr), usize>,
+    created: HashSet<(u32, IpAddr)>,
 }
 
 impl XdpBackend {
@@ -59,6 +64,8 @@ impl XdpBackend {
             netlink: Netlink::new()
                 .map_err(|e| warn!("XDP LB: no netlink for neighbour entries: {e}"))
                 .ok(),
+            users: HashMap::new(),
+            created: HashSet::new(),
         }
     }
 
@@ -116,8 +123,12 @@ impl XdpBackend {
 
     fn edit_service(&mut self, key: &ServiceKey, params: &ServiceParams) -> Result<(), String> {
         let svc = self.services.get_mut(key).ok_or("not in the XDP table")?;
-        svc.params = params.clone();
-        write_service(&mut self.maps.services, &self.settings, svc)
+        let old = std::mem::replace(&mut svc.params, params.clone());
+        let r = write_service(&mut self.maps.services, &self.settings, svc);
+        if r.is_err() {
+            svc.params = old;
+        }
+        r
     }
 
     fn del_service(&mut self, key: &ServiceKey) -> Result<(), String> {
@@ -134,9 +145,10 @@ impl XdpBackend {
                 let _ = self.maps.vips.insert(va, n - 1, 0);
             }
         }
-        for (id, _) in svc.dests.values() {
+        for (addr, (id, _)) in &svc.dests {
             let _ = self.maps.reals.set(*id, LbReal::zeroed(), 0);
             self.free_reals.push_back(*id);
+            self.unresolve(addr.ip());
         }
         self.free_tables.push_back(svc.table);
         self.free_services.push_back(svc.id);
@@ -166,30 +178,79 @@ impl XdpBackend {
         };
         let value = real_value(svc.id, svc.vip.ip(), addr, dest, &site)?;
         if fresh {
-            self.free_reals.pop_front();
             LbMaps::reset_stats(&mut self.maps.real_stats, id);
         }
         self.maps
             .reals
             .set(id, value, 0)
             .map_err(|e| format!("lb_reals: {e}"))?;
-        svc.dests.insert(addr, (id, *dest));
         if fresh {
-            self.resolve(addr.ip());
+            self.free_reals.pop_front();
         }
+        svc.dests.insert(addr, (id, *dest));
+        self.resolve(addr.ip(), dest.forwarding == Forwarding::Dr, fresh);
         Ok(())
     }
 
-    /// Keeps the next hop to a real server resolved, so the XDP FIB lookup finds its MAC.
-    fn resolve(&mut self, ip: std::net::IpAddr) {
+    /// Keeps the next hop to a real server resolved, so the XDP FIB lookup finds its MAC:
+    /// a managed neighbour entry (the kernel re-resolves it), added when none is there and
+    /// removed with the last real server that needed it. Tried again at every change of the
+    /// real server, so one failure does not last.
+    fn resolve(&mut self, ip: IpAddr, dr: bool, fresh: bool) {
         let Some(nl) = self.netlink.as_mut() else {
             return;
         };
-        let r = nl
-            .route_to(ip)
-            .and_then(|(oif, gw)| nl.managed_neighbour(oif, gw.unwrap_or(ip)));
-        if let Err(e) = r {
-            warn!("XDP LB: real server {ip}: {e}");
+        let hop = match nl.route_to(ip) {
+            Ok((oif, gw)) => {
+                if let (true, Some(gw)) = (dr, gw) {
+                    warn!(
+                        "XDP LB: DR real server {ip} is behind the router {gw}: DR needs it \
+                         on the director's link (the packets are dropped as no_route)"
+                    );
+                }
+                (oif, gw.unwrap_or(ip))
+            }
+            Err(e) => {
+                warn!("XDP LB: real server {ip}: {e}");
+                return;
+            }
+        };
+        if fresh {
+            *self.users.entry(hop).or_default() += 1;
+        }
+        if self.created.contains(&hop) {
+            return;
+        }
+        match nl.managed_neighbour(hop.0, hop.1) {
+            Ok(true) => {
+                self.created.insert(hop);
+            }
+            Ok(false) => {}
+            Err(e) => warn!("XDP LB: real server {ip}: neighbour {}: {e}", hop.1),
+        }
+    }
+
+    /// A real server at `ip` left a service: its managed neighbour goes with the last one.
+    fn unresolve(&mut self, ip: IpAddr) {
+        let Some(nl) = self.netlink.as_mut() else {
+            return;
+        };
+        let Ok((oif, gw)) = nl.route_to(ip) else {
+            return;
+        };
+        let hop = (oif, gw.unwrap_or(ip));
+        let Some(n) = self.users.get_mut(&hop) else {
+            return;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        self.users.remove(&hop);
+        if self.created.remove(&hop) {
+            if let Err(e) = nl.del_neighbour(hop.0, hop.1) {
+                debug!("XDP LB: removing the neighbour {}: {e}", hop.1);
+            }
         }
     }
 
@@ -200,6 +261,7 @@ impl XdpBackend {
         if let Some((id, _)) = svc.dests.remove(&addr) {
             let _ = self.maps.reals.set(id, LbReal::zeroed(), 0);
             self.free_reals.push_back(id);
+            self.unresolve(addr.ip());
         }
         Ok(())
     }
@@ -261,6 +323,18 @@ impl XdpBackend {
     }
 }
 
+/// The service a change is about.
+fn change_service(c: &Change) -> &ServiceKey {
+    match c {
+        Change::AddService { key, .. }
+        | Change::EditService { key, .. }
+        | Change::DelService { key } => key,
+        Change::AddDest { service, .. }
+        | Change::EditDest { service, .. }
+        | Change::DelDest { service, .. } => service,
+    }
+}
+
 /// Writes a service's entry as its site wants it (no site: left as it is).
 fn write_service(
     map: &mut aya::maps::HashMap<aya::maps::MapData, LbVipKey, ha_common::LbService>,
@@ -295,10 +369,22 @@ impl LbBackend for XdpBackend {
             }
         }
         for key in dirty {
-            if let Err(e) = self.rebuild(&key) {
-                warn!("XDP LB: {key}: {e}");
+            if let Err(reason) = self.rebuild(&key) {
+                // The service's real servers are in the maps but its table is the old one:
+                // its changes count as refused, so the retry builds it again.
+                for (i, c) in changes.iter().enumerate() {
+                    if change_service(c) == &key && !failed.contains(&i) {
+                        failed.push(i);
+                        first.get_or_insert(LbError {
+                            backend: "xdp",
+                            change: c.to_string(),
+                            reason: format!("its Maglev table: {reason}"),
+                        });
+                    }
+                }
             }
         }
+        failed.sort_unstable();
         match first {
             None => Ok(()),
             Some(e) => Err((failed, e)),

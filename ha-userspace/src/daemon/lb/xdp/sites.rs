@@ -23,14 +23,18 @@ pub fn service_addrs(lb: &crate::daemon::plan::LbPlan) -> BTreeSet<IpAddr> {
         .collect()
 }
 
-/// The site of each address in `addrs` that has one.
-pub fn find(addrs: &BTreeSet<IpAddr>, vrrp: &VrrpPlan) -> BTreeMap<IpAddr, LbSite> {
+/// The site of each address in `addrs` that has one, and why the others have none.
+pub fn find(
+    addrs: &BTreeSet<IpAddr>,
+    vrrp: &VrrpPlan,
+) -> (BTreeMap<IpAddr, LbSite>, BTreeMap<IpAddr, String>) {
     let mut out = BTreeMap::new();
+    let mut why = BTreeMap::new();
     let mut nl = match Netlink::new() {
         Ok(n) => n,
         Err(e) => {
             warn!("XDP LB: netlink: {e}");
-            return out;
+            return (out, why);
         }
     };
     let links = nl.links().unwrap_or_else(|e| {
@@ -49,10 +53,22 @@ pub fn find(addrs: &BTreeSet<IpAddr>, vrrp: &VrrpPlan) -> BTreeMap<IpAddr, LbSit
     for ip in addrs {
         let held = vrrp.instances.iter().find_map(|i| {
             let v = i.vips.iter().find(|v| v.addr == *ip)?;
-            Some(v.dev.clone().unwrap_or_else(|| i.ifname.clone()))
+            Some((i.ifname.clone(), v.dev.clone()))
         });
         let (link, vrrp_held) = match &held {
-            Some(name) => (links.by_name(name), true),
+            // The MASTER's ownership is recorded for its own interface only (the XDP
+            // responder's map): a VIP on another device could never be seen as owned.
+            Some((ifname, Some(dev))) if dev != ifname => {
+                why.insert(
+                    *ip,
+                    format!(
+                        "it is held by a VRRP instance on {ifname} but configured on {dev} \
+                         (put it on {ifname}, or use lb_backend ipvs)"
+                    ),
+                );
+                continue;
+            }
+            Some((ifname, _)) => (links.by_name(ifname), true),
             None => (
                 links.0.iter().find(|l| {
                     addrs_of
@@ -63,6 +79,10 @@ pub fn find(addrs: &BTreeSet<IpAddr>, vrrp: &VrrpPlan) -> BTreeMap<IpAddr, LbSit
             ),
         };
         let Some(link) = link else {
+            why.insert(
+                *ip,
+                "it is in no VRRP instance and on no interface here".to_string(),
+            );
             continue;
         };
         let own = addrs_of.get(&link.index).cloned().unwrap_or_default();
@@ -89,5 +109,5 @@ pub fn find(addrs: &BTreeSet<IpAddr>, vrrp: &VrrpPlan) -> BTreeMap<IpAddr, LbSit
             },
         );
     }
-    out
+    (out, why)
 }
