@@ -335,14 +335,16 @@ fn change_service(c: &Change) -> &ServiceKey {
     }
 }
 
-/// Writes a service's entry as its site wants it (no site: left as it is).
+/// Writes a service's entry as its site wants it.
 fn write_service(
     map: &mut aya::maps::HashMap<aya::maps::MapData, LbVipKey, ha_common::LbService>,
     settings: &XdpSettings,
     svc: &Svc,
 ) -> Result<(), String> {
+    // Without its site (a reload took the VIP off this host) the entry stays as it was:
+    // saying so keeps the caller from freeing the table the entry still points at.
     let Some(site) = settings.sites.get(&svc.vip.ip()) else {
-        return Ok(());
+        return Err(format!("{} no longer arrives on this host", svc.vip.ip()));
     };
     let value = service_value(svc.id, svc.table, &svc.params, svc.vip.ip(), site);
     map.insert(svc.key, value, 0)
