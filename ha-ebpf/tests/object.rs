@@ -108,32 +108,31 @@ fn check(btf: &btf::Btf, c_name: &str, rust: (usize, Vec<(&str, usize, usize)>))
     assert_eq!(size as usize, rust.0, "size of {c_name}");
 }
 
+/// The layout of a counters struct: its named `u64`s in order.
+fn u64_fields(names: &'static [&'static str]) -> Vec<(&'static str, usize, usize)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i * 8, 8))
+        .collect()
+}
+
 /// DESIGN.md decision 2: every struct crossing the boundary, as the compiled object's BTF
 /// describes it, against `ha-common`.
 #[test]
 fn btf_layouts_match_ha_common() {
     let file = parse(ha_ebpf::HA_XDP);
     let btf = btf::Btf::parse(section_data(&file, ".BTF")).expect("parse .BTF");
-    let counters = XdpCounters::NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, i * 8, 8))
-        .collect();
     check(
         &btf,
         "ha_xdp_counters",
-        (size_of::<XdpCounters>(), counters),
+        (size_of::<XdpCounters>(), u64_fields(XdpCounters::NAMES)),
     );
     check(&btf, "ha_iface", rust_layout!(IfaceConfig: slot, features));
-    let lb_counters = LbCounters::NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (*n, i * 8, 8))
-        .collect();
     check(
         &btf,
         "ha_lb_counters",
-        (size_of::<LbCounters>(), lb_counters),
+        (size_of::<LbCounters>(), u64_fields(LbCounters::NAMES)),
     );
     check(
         &btf,

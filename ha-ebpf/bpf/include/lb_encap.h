@@ -132,12 +132,8 @@ static __always_inline int lb_encap4(struct xdp_md *ctx, const __u8 *dmac, const
 	__u8 inner_proto = inner_v6 ? HA_IPPROTO_IPV6 : HA_IPPROTO_IPIP;
 	void *data, *end;
 
-	if (gue) {
-		if (bpf_xdp_adjust_head(ctx, -(HA_IPV4_LEN + HA_UDP_LEN + HA_GUE_LEN)))
-			return -1;
-	} else if (bpf_xdp_adjust_head(ctx, -HA_IPV4_LEN)) {
+	if (bpf_xdp_adjust_head(ctx, -(int)lb_overhead(gue ? HA_LB_GUE : HA_LB_IPIP, 0)))
 		return -1;
-	}
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + HA_ETH_LEN + HA_IPV4_LEN + HA_UDP_LEN + HA_GUE_LEN > end)
@@ -163,12 +159,8 @@ static __always_inline int lb_encap6(struct xdp_md *ctx, const __u8 *dmac, const
 	__u8 inner_proto = inner_v6 ? HA_IPPROTO_IPV6 : HA_IPPROTO_IPIP;
 	void *data, *end;
 
-	if (gue) {
-		if (bpf_xdp_adjust_head(ctx, -(HA_IPV6_LEN + HA_UDP_LEN + HA_GUE_LEN)))
-			return -1;
-	} else if (bpf_xdp_adjust_head(ctx, -HA_IPV6_LEN)) {
+	if (bpf_xdp_adjust_head(ctx, -(int)lb_overhead(gue ? HA_LB_GUE : HA_LB_IPIP, 1)))
 		return -1;
-	}
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + HA_ETH_LEN + HA_IPV6_LEN + HA_UDP_LEN + HA_GUE_LEN > end)

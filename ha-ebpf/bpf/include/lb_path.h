@@ -452,10 +452,7 @@ static __always_inline int lb_service(struct xdp_md *ctx, struct hdr_cursor *c,
 	struct ha_lb_counters *lc;
 	__be16 *ports = c->pos;
 
-	if (p->flow.proto != HA_IPPROTO_TCP && p->flow.proto != HA_IPPROTO_UDP &&
-	    p->flow.proto != HA_IPPROTO_SCTP)
-		return HA_LB_NO_SERVICE;
-	/* TCP, UDP and SCTP all start with the source and destination ports. */
+	/* TCP, UDP and SCTP (lb_balanced) all start with the source and destination ports. */
 	if (!cursor_has(c, 4))
 		return HA_LB_NO_SERVICE;
 	p->flow.sport = ports[0];
@@ -472,6 +469,12 @@ static __always_inline int lb_service(struct xdp_md *ctx, struct hdr_cursor *c,
 		return HA_LB_NO_SERVICE;
 	lc->seen++;
 	return lb_forward(ctx, svc, p, ifindex, lc);
+}
+
+/* The protocols services are made of: anything else is not looked at. */
+static __always_inline int lb_balanced(__u8 proto)
+{
+	return proto == HA_IPPROTO_TCP || proto == HA_IPPROTO_UDP || proto == HA_IPPROTO_SCTP;
 }
 
 /* Dropping a fragment to a virtual address: a non-first fragment carries no ports, so it
@@ -494,6 +497,8 @@ static __always_inline int lb_ipv4(struct xdp_md *ctx, struct hdr_cursor *c, str
 {
 	struct lb_pkt p = {};
 
+	if (!lb_balanced(ip->protocol))
+		return HA_LB_NO_SERVICE;
 	__builtin_memcpy(p.flow.src, &ip->saddr, 4);
 	__builtin_memcpy(p.flow.dst, &ip->daddr, 4);
 	p.flow.proto = ip->protocol;
@@ -513,6 +518,8 @@ static __always_inline int lb_ipv6(struct xdp_md *ctx, struct hdr_cursor *c,
 {
 	struct lb_pkt p = {};
 
+	if (!lb_balanced(ip6->nexthdr) && ip6->nexthdr != HA_IPPROTO_FRAGMENT)
+		return HA_LB_NO_SERVICE;
 	__builtin_memcpy(p.flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(p.flow.dst, &ip6->daddr, 16);
 	p.flow.proto = ip6->nexthdr;

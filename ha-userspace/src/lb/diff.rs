@@ -40,6 +40,20 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The service the change is about.
+    pub fn service(&self) -> &ServiceKey {
+        match self {
+            Change::AddService { key, .. }
+            | Change::EditService { key, .. }
+            | Change::DelService { key } => key,
+            Change::AddDest { service, .. }
+            | Change::EditDest { service, .. }
+            | Change::DelDest { service, .. } => service,
+        }
+    }
+}
+
 impl fmt::Display for Change {
     /// One line per change, the form the `log` backend writes and tests read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -323,18 +323,6 @@ impl XdpBackend {
     }
 }
 
-/// The service a change is about.
-fn change_service(c: &Change) -> &ServiceKey {
-    match c {
-        Change::AddService { key, .. }
-        | Change::EditService { key, .. }
-        | Change::DelService { key } => key,
-        Change::AddDest { service, .. }
-        | Change::EditDest { service, .. }
-        | Change::DelDest { service, .. } => service,
-    }
-}
-
 /// Writes a service's entry as its site wants it.
 fn write_service(
     map: &mut aya::maps::HashMap<aya::maps::MapData, LbVipKey, ha_common::LbService>,
@@ -375,7 +363,7 @@ impl LbBackend for XdpBackend {
                 // The service's real servers are in the maps but its table is the old one:
                 // its changes count as refused, so the retry builds it again.
                 for (i, c) in changes.iter().enumerate() {
-                    if change_service(c) == &key && !failed.contains(&i) {
+                    if c.service() == &key && !failed.contains(&i) {
                         failed.push(i);
                         first.get_or_insert(LbError {
                             backend: "xdp",
