@@ -137,9 +137,8 @@ fn dr_director_pair_spreads_by_weight_drops_dead_servers_and_survives_failover()
         s.set_page("big", &body);
         servers.push(s);
     }
-    for d in [d1, d2] {
-        sysctl(d, "net.ipv4.ip_forward=1");
-    }
+    // No forwarding set on the directors, as keepalived's LVS-DR recipes leave it: ha turns
+    // it on for the VIP's interface, which the kernel's FIB lookup from XDP needs.
     let m1 = Daemon::start(&lab, d1, Kind::Ha, &config(150, &reals));
     let m2 = Daemon::start(&lab, d2, Kind::Ha, &config(100, &reals));
     assert!(
@@ -148,6 +147,13 @@ fn dr_director_pair_spreads_by_weight_drops_dead_servers_and_survives_failover()
             && live_reals(&m1) == 3
             && live_reals(&m2) == 3),
         "director 1 MASTER with 3 real servers:\n{}",
+        m1.log_text()
+    );
+
+    assert!(
+        m1.log_text()
+            .contains("turned on net.ipv4.conf.eth0.forwarding"),
+        "forwarding turned on for the VIP's interface:\n{}",
         m1.log_text()
     );
 

@@ -140,6 +140,8 @@ struct Daemon {
     lb_xdp: bool,
     /// `lb_backend` and the Maglev table size the load balancer started with.
     lb_started: Option<(LbBackendChoice, u32)>,
+    /// The forwarding switches the XDP forwarder turned on, put back at stop.
+    lb_forwarding: super::lb::xdp::forwarding::Forwarding,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -322,6 +324,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         lb_sizes: sizes,
         lb_xdp: false,
         lb_started: None,
+        lb_forwarding: Default::default(),
     };
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
@@ -365,6 +368,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         mut notifier,
         checkers,
         syncd,
+        mut lb_forwarding,
         ..
     } = d;
     drop(watchers);
@@ -372,6 +376,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     if let Some(c) = checkers {
         c.stop().await;
     }
+    lb_forwarding.restore();
     engine.send(Command::Stop);
     let joining = engine.clone();
     tokio::task::spawn_blocking(move || joining.join())
@@ -513,6 +518,9 @@ impl Daemon {
             x.release_others(Feature::Lb, &keep);
             // No program there: their services are refused, with the reason.
             sites.retain(|_, s| keep.contains(&s.ifindex));
+            for (ip, s) in &sites {
+                self.lb_forwarding.ensure(&s.ifname, ip.is_ipv6());
+            }
         }
         lb.settings.xdp.sites = sites;
     }

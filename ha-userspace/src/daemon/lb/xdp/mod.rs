@@ -8,6 +8,7 @@
 //! The backend runs on the checkers' thread; the main thread attaches the program to the
 //! VIPs' interfaces (`sites`) and reads the LB counters for `ha status`.
 
+pub mod forwarding;
 pub mod maps;
 pub mod sites;
 
