@@ -11,11 +11,13 @@
 
 #[macro_use]
 mod counters;
+pub mod bfd_maps;
 pub mod iface;
 pub mod lb_maps;
 pub mod vrrp_maps;
 pub mod xdp_counters;
 
+pub use bfd_maps::*;
 pub use iface::*;
 pub use lb_maps::*;
 pub use vrrp_maps::*;

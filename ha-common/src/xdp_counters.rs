@@ -60,6 +60,10 @@ named_counters! {
     master_down,
     /// Frames the load balancer took (its own counters, `LbCounters`, say what it did).
     lb,
+    /// BFD control packets identical to the session's last one: dropped, thread not woken.
+    bfd_absorbed,
+    /// BFD control packets of a known session, stamped and passed to the BFD socket.
+    bfd_passed,
 }
 
 // SAFETY: `XdpCounters` is `#[repr(C)]`, made of `u64`s only (no padding, no pointers), and
@@ -75,8 +79,8 @@ mod tests {
     /// Same numbers as the `_Static_assert`s in `ha_common.h` (`HA_XDP_COUNTERS_N`).
     #[test]
     fn layout_matches_c_header() {
-        assert_eq!(size_of::<XdpCounters>(), 27 * 8);
-        assert_eq!(XdpCounters::NAMES.len(), 27);
+        assert_eq!(size_of::<XdpCounters>(), 29 * 8);
+        assert_eq!(XdpCounters::NAMES.len(), 29);
         assert_eq!(core::mem::offset_of!(XdpCounters, master_down), 25 * 8);
     }
 
@@ -100,12 +104,12 @@ mod tests {
             (11, 22, 33)
         );
         assert_eq!(total.delta_since(&cpu1), cpu0);
-        assert_eq!(total.iter().count(), 27);
+        assert_eq!(total.iter().count(), 29);
     }
 
     #[test]
     fn decodes_from_map_value_bytes() {
-        let mut raw = [0u8; 27 * 8];
+        let mut raw = [0u8; 29 * 8];
         raw[8..16].copy_from_slice(&7u64.to_ne_bytes());
         raw[25 * 8..26 * 8].copy_from_slice(&9u64.to_ne_bytes());
         let c: XdpCounters = bytemuck::pod_read_unaligned(&raw);

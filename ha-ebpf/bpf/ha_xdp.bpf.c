@@ -7,7 +7,8 @@
  *
  * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
  *   for owned VIPs (neigh.h);
- * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h).
+ * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h);
+ * - HA_FEATURE_BFD: BFD control packets stamped, absorbed, watched by a timer (bfd_path.h).
  *
  * The features are inlined functions switched by a bit of the interface's entry, which the
  * dispatcher reads anyway for the slot: a frame pays nothing for features it does not use
@@ -22,6 +23,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bfd_path.h"
 #include "consts.h"
 #include "ha_common.h"
 #include "iface.h"
@@ -80,6 +82,7 @@ int ha_xdp(struct xdp_md *ctx)
 	__u32 slot = iface ? iface->slot : 0;
 	int vrrp = iface && (iface->features & HA_FEATURE_VRRP);
 	int lb = iface && (iface->features & HA_FEATURE_LB);
+	int bfd = iface && (iface->features & HA_FEATURE_BFD);
 	struct ha_xdp_counters *cnt = counters(slot);
 	struct ethhdr *eth = data;
 	__be16 ethertype;
@@ -109,6 +112,12 @@ int ha_xdp(struct xdp_md *ctx)
 		}
 		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
+		if (r == PARSE_OK && l4 == HA_IPPROTO_UDP && bfd) {
+			int v = bfd_ipv4(&c, ip, cnt);
+
+			if (v >= 0)
+				return v;
+		}
 		if (r == PARSE_OK && lb) {
 			int v = lb_ipv4(ctx, &c, ip, ctx->ingress_ifindex);
 
@@ -130,6 +139,12 @@ int ha_xdp(struct xdp_md *ctx)
 			return ns(&c, eth, ip6, ctx->ingress_ifindex, cnt);
 		if (l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
+		if (l4 == HA_IPPROTO_UDP && bfd) {
+			int v = bfd_ipv6(&c, ip6, cnt);
+
+			if (v >= 0)
+				return v;
+		}
 		if (lb) {
 			int v = lb_ipv6(ctx, &c, ip6, ctx->ingress_ifindex);
 

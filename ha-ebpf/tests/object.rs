@@ -8,9 +8,9 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    IfaceConfig, LbConfig, LbConn, LbCounters, LbFlow, LbPersistKey, LbReal, LbService, LbStats,
-    LbVipAddr, LbVipKey, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
-    VrrpKey, VrrpState, XdpCounters,
+    BfdSession, BfdState, IfaceConfig, LbConfig, LbConn, LbCounters, LbFlow, LbPersistKey, LbReal,
+    LbService, LbStats, LbVipAddr, LbVipKey, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue,
+    VrrpEvent, VrrpInstance, VrrpKey, VrrpState, XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -210,5 +210,17 @@ fn btf_layouts_match_ha_common() {
         "ha_vrrp_event",
         rust_layout!(VrrpEvent: ts_ns, ifindex, kind, family, vrid, ttl, reason, pad, len,
             pad1, src, dst, data),
+    );
+    check(
+        &btf,
+        "ha_bfd_session",
+        rust_layout!(BfdSession: local_disc, epoch, detect_ns, remote, family, min_ttl, flags,
+            pad, expect),
+    );
+    check(
+        &btf,
+        "ha_bfd_state",
+        rust_layout!(BfdState: last_rx_ns, absorbed, passed, detections, due_ns, armed,
+            tripped_epoch, slot, pad, timer),
     );
 }

@@ -4,6 +4,7 @@
 //! them), with the types every layer shares at the root (`units`, `time`, `family`); the
 //! config front end is `config/`, and `daemon/` does the I/O.
 
+pub mod bfd;
 pub mod check;
 pub mod config;
 pub mod daemon;

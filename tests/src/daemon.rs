@@ -97,12 +97,21 @@ impl Daemon {
                 .spawn(),
             Kind::Keepalived => node
                 .command(std::path::Path::new("keepalived"))
-                .args(["-n", "-l", "-D", "--vrrp", "-f"])
+                // With BFD sessions: its BFD process too (`--vrrp` runs VRRP alone).
+                .args(if config.contains("bfd_instance") {
+                    &["-n", "-l", "-D", "-f"][..]
+                } else {
+                    &["-n", "-l", "-D", "--vrrp", "-f"][..]
+                })
                 .arg(&conf)
                 .arg("-p")
                 .arg(lab.path(&format!("{tag}.pid")))
                 .arg("-r")
                 .arg(lab.path(&format!("{tag}.vrrp.pid")))
+                .arg("-b")
+                .arg(lab.path(&format!("{tag}.bfd.pid")))
+                .arg("-c")
+                .arg(lab.path(&format!("{tag}.check.pid")))
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)

@@ -16,6 +16,12 @@
 /* IANA protocol numbers, in both the IPv4 protocol and the IPv6 next-header field. */
 #define HA_IPPROTO_VRRP 112
 #define HA_IPPROTO_ICMPV6 58
+#define HA_IPPROTO_UDP 17
+
+/* BFD control packets (RFC 5881 §4, RFC 5883 §5). */
+#define HA_BFD_PORT 3784
+#define HA_BFD_MULTIHOP_PORT 4784
+#define HA_UDP_HDR_LEN 8
 
 /* IPv4 flags + fragment offset (RFC 791 §3.1): MF and the 13-bit offset. */
 #define HA_IP_MF_OFFSET 0x3fff

@@ -24,6 +24,8 @@
 
 /* Features of an interface (ha_iface.features). Rust: ha_common::FEATURE_*. */
 #define HA_FEATURE_VRRP (1 << 0)
+/* HA_FEATURE_LB (1 << 1) is lb_common.h's. */
+#define HA_FEATURE_BFD (1 << 2)
 
 /*
  * What the dispatcher knows of an interface (map ifaces, indexed by ifindex), written by the
@@ -253,9 +255,63 @@ struct ha_xdp_counters {
 	__u64 ns_pass;          /* other NS (DAD, unusual options): to the stack */
 	__u64 master_down;      /* master-down events from the timer */
 	__u64 lb;               /* frames the load balancer took (lb_counters: what it did) */
+	__u64 bfd_absorbed;     /* BFD control packets identical to the last one: dropped */
+	__u64 bfd_passed;       /* BFD control packets for a session, stamped, to the socket */
 };
 
-#define HA_XDP_COUNTERS_N 27
+#define HA_XDP_COUNTERS_N 29
+
+/*
+ * BFD (RFC 5880) sessions the kernel watches (DESIGN.md §13). A session's entry sits at
+ * its local discriminator's low bits (HA_BFD_SLOT), so a packet finds it by its Your
+ * Discriminator with one inlined array lookup; the entry holds the whole discriminator to
+ * confirm. Rust: ha_common::BfdSession / BfdState / BfdEvent.
+ */
+#define HA_BFD_SLOTS 1024
+#define HA_BFD_SLOT(disc) ((disc) & (HA_BFD_SLOTS - 1))
+#define HA_BFD_LEN 24
+
+/* ha_bfd_session.flags */
+#define HA_BFD_F_ABSORB (1 << 0) /* expect[] is the remote's steady packet: drop copies */
+
+/* Engine → kernel, rewritten whenever the session's state or the remote's packet changes. */
+struct ha_bfd_session {
+	__u32 local_disc; /* 0 = free slot */
+	__u32 epoch;      /* bumped on every write: a detection belongs to one epoch */
+	__u64 detect_ns;  /* Detection Time (RFC 5880 §6.8.4); 0 = not watched (not Up/Init) */
+	__u8 remote[16];  /* the neighbour (IPv4 in the first 4 bytes) */
+	__u8 family;      /* HA_FAMILY_V4 / HA_FAMILY_V6 */
+	__u8 min_ttl;     /* received TTL / hop limit must be >= this (ttl - max_hops) */
+	__u8 flags;       /* HA_BFD_F_* */
+	__u8 pad[5];
+	__u8 expect[HA_BFD_LEN]; /* the remote's last packet the engine accepted */
+};
+
+/* Kernel-owned (XDP and the timer): userspace zeroes an entry when it gives the slot to a
+ * new session, and otherwise only reads it. */
+struct ha_bfd_state {
+	__u64 last_rx_ns;   /* bpf_ktime_get_ns() of the last valid packet of the session */
+	__u64 absorbed;     /* packets dropped as copies of expect[] */
+	__u64 passed;       /* packets stamped and passed to the socket */
+	__u64 detections;   /* expiries reported */
+	__u64 due_ns;       /* when the armed timer fires */
+	__u32 armed;
+	__u32 tripped_epoch; /* the session epoch whose expiry was reported: no more absorbing */
+	__u32 slot;          /* for the timer callback */
+	__u32 pad;
+	struct bpf_timer timer;
+};
+
+/* Kernel → engine through bfd_events: the Detection Time passed without a packet. Only a
+ * ring-buffer record (no map value), so BTF does not carry it: the _Static_asserts and
+ * ha-common's layout test pin it. */
+struct ha_bfd_event {
+	__u64 last_rx_ns; /* the last packet */
+	__u64 fired_ns;   /* when the timer saw the expiry */
+	__u32 local_disc;
+	__u32 epoch;
+	__u64 detect_ns;  /* the Detection Time it applied */
+};
 
 _Static_assert(sizeof(struct ha_iface) == 8, "ha_iface size");
 _Static_assert(HA_OFF(ha_iface, features) == 4, "iface features offset");
@@ -287,5 +343,13 @@ _Static_assert(HA_OFF(ha_vrrp_event, src) == 24, "event src offset");
 _Static_assert(HA_OFF(ha_vrrp_event, dst) == 40, "event dst offset");
 _Static_assert(HA_OFF(ha_vrrp_event, data) == 56, "event data offset");
 _Static_assert(sizeof(struct ha_xdp_counters) == HA_XDP_COUNTERS_N * 8, "ha_xdp_counters size");
+_Static_assert(sizeof(struct ha_bfd_session) == 64, "ha_bfd_session size");
+_Static_assert(HA_OFF(ha_bfd_session, remote) == 16, "bfd remote offset");
+_Static_assert(HA_OFF(ha_bfd_session, family) == 32, "bfd family offset");
+_Static_assert(HA_OFF(ha_bfd_session, expect) == 40, "bfd expect offset");
+_Static_assert(sizeof(struct ha_bfd_state) == 72, "ha_bfd_state size");
+_Static_assert(HA_OFF(ha_bfd_state, armed) == 40, "bfd state armed offset");
+_Static_assert(HA_OFF(ha_bfd_state, timer) == 56, "bfd state timer offset");
+_Static_assert(sizeof(struct ha_bfd_event) == 32, "ha_bfd_event size");
 
 #endif /* HA_COMMON_H */

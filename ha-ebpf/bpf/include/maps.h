@@ -96,4 +96,26 @@ struct {
 	__type(value, __u64);
 } invalid_log_at SEC(".maps");
 
+/* The BFD feature's: sessions (engine-written), their kernel state with the detection
+ * timer, and the expiries for the BFD thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_BFD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ha_bfd_session);
+} bfd_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HA_BFD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ha_bfd_state);
+} bfd_state SEC(".maps");
+
+/* 16 KiB: 512 expiries; the BFD thread drains it as it wakes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024);
+} bfd_events SEC(".maps");
+
 #endif /* HA_MAPS_H */

@@ -163,6 +163,8 @@ pub struct Core {
     /// The servers with a `FILE_CHECK` of each track file, as (pool, server): a file's
     /// change re-evaluates those only.
     file_users: BTreeMap<String, Vec<(usize, usize)>>,
+    /// `BFD_CHECK`s: the sessions that are Up, as the BFD thread last said.
+    bfds: BTreeMap<String, bool>,
 }
 
 /// Notes that pool `p`'s members changed (once until taken).
@@ -230,6 +232,7 @@ impl Core {
             dirty_pools: Vec::new(),
             pool_dirty: Vec::new(),
             file_users: BTreeMap::new(),
+            bfds: BTreeMap::new(),
         };
         core.pool_dirty = vec![false; core.pools.len()];
         for (p, pool) in core.pools.iter().enumerate() {
@@ -313,10 +316,10 @@ impl Core {
                         FileStatus::Weight(w) => effective += w,
                     }
                 }
-                // A BFD session starts Down (RFC 5880 §6.2) and keepalived takes the
-                // real server out at that first event. Until ha runs BFD sessions (the
-                // BFD issue), none ever comes Up.
-                CheckRef::Bfd(_) => alive = false,
+                // A BFD session starts Down (RFC 5880 §6.2), and keepalived takes the
+                // real server out at the Down event the BFD process sends at start: down
+                // until the session is Up.
+                CheckRef::Bfd(name) => alive &= self.bfds.get(name).copied().unwrap_or(false),
             }
         }
         (alive, effective)
@@ -433,6 +436,31 @@ impl Core {
                 self.refresh(p as usize, s as usize, out);
             }
         }
+    }
+
+    /// A BFD session went Up or Down (`BFD_CHECK`).
+    pub fn bfd_state(&mut self, name: &str, up: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.bfds.insert(name.to_string(), up) == Some(up) {
+            return out;
+        }
+        let users: Vec<(usize, usize)> = self
+            .pools
+            .iter()
+            .enumerate()
+            .flat_map(|(p, pool)| {
+                pool.servers.iter().enumerate().filter_map(move |(s, st)| {
+                    st.checks
+                        .iter()
+                        .any(|c| matches!(c, CheckRef::Bfd(n) if n == name))
+                        .then_some((p, s))
+                })
+            })
+            .collect();
+        for (p, s) in users {
+            self.refresh(p, s, &mut out);
+        }
+        out
     }
 
     /// A track file's value changed.

@@ -11,6 +11,7 @@
 //!   `task.rs`.
 
 pub mod apply;
+pub mod bfd;
 pub mod check;
 pub mod clock;
 pub mod control;

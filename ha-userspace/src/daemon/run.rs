@@ -11,13 +11,15 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use super::bfd::{self as bfd_thread, kernel::BfdMaps, BfdHandle, Listeners};
 use super::check::Checkers;
 use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
 use super::lb::ipvs::syncd::{Role as SyncRole, SyncDaemon};
 use super::lb::{IpvsBackend, LogBackend, XdpBackend};
-use super::netlink::LinkMonitor;
+use super::netlink::{LinkMonitor, Netlink};
 use super::notify::Notifier;
+use super::plan::bfd::BfdPlan;
 use super::plan::{plan, LbPlan, Plan, VrrpPlan};
 use super::status::Status;
 use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
@@ -142,6 +144,12 @@ struct Daemon {
     lb_started: Option<(LbBackendChoice, u32)>,
     /// The forwarding switches the XDP forwarder turned on, put back at stop.
     lb_forwarding: super::lb::xdp::forwarding::Forwarding,
+    /// The BFD thread, once a config has `bfd_instance`s; its maps until then.
+    bfd: Option<BfdHandle>,
+    bfd_maps: Option<BfdMaps>,
+    /// BFD sessions' Up/Down for `BFD_CHECK`, as last heard (replayed to new checkers).
+    bfd_states: std::collections::BTreeMap<String, bool>,
+    bfd_to_checkers: mpsc::UnboundedSender<(String, bool)>,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -252,7 +260,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     control::serve(&socket, ctl_tx)?;
     track_file::init_files(&plan.vrrp);
     let objects = read_objects(&plan);
-    let mut xdp = None;
+    let mut xdp: Option<XdpProgram> = None;
     let mut maps = None;
     let mut sizes = lb_sizes(&plan.lb, wants_xdp_lb(&plan.lb, &plan.vrrp));
     if opts.xdp {
@@ -274,6 +282,13 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             Err(e) => warn!("XDP fast path not available ({e}): adverts go through raw sockets"),
         }
     }
+    let bfd_maps = xdp.as_mut().and_then(|p| match BfdMaps::take(p) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("XDP BFD maps not available ({e}): BFD detection stays in userspace");
+            None
+        }
+    });
     let linkmon = LinkMonitor::new().map_err(engine::EngineError::from)?;
     let mut vrrp = VrrpSide::new()?;
     let first = vrrp.prepare(plan.vrrp.clone(), &objects, xdp.as_mut())?;
@@ -306,6 +321,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         opts.config.display()
     );
     let sink = Recorder::new(engine.clone(), objects.clone());
+    let (bfd_tx, mut bfd_rx) = mpsc::unbounded_channel();
     let mut d = Daemon {
         checkers: None,
         events: ev_tx,
@@ -325,7 +341,12 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         lb_xdp: false,
         lb_started: None,
         lb_forwarding: Default::default(),
+        bfd: None,
+        bfd_maps,
+        bfd_states: Default::default(),
+        bfd_to_checkers: bfd_tx,
     };
+    d.sync_bfd();
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
     crate::system::release_freed_memory();
@@ -345,6 +366,12 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
                     s.on_event(&e);
                 }
                 d.notifier.on_event(&e);
+            }
+            Some((name, up)) = bfd_rx.recv() => {
+                d.bfd_states.insert(name.clone(), up);
+                if let Some(c) = &d.checkers {
+                    c.bfd(name, up);
+                }
             }
             _ = collect.tick() => crate::system::release_freed_memory(),
             _ = sleep_until_or_never(d.release_xdp_at) => {
@@ -369,6 +396,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         checkers,
         syncd,
         mut lb_forwarding,
+        bfd,
         ..
     } = d;
     drop(watchers);
@@ -382,6 +410,11 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     tokio::task::spawn_blocking(move || joining.join())
         .await
         .ok();
+    // After the VRRP engine: its priority-0 adverts hand over first; then the sessions
+    // say AdminDown, which takes no peer over (only an expiry does).
+    if let Some(b) = bfd {
+        b.stop();
+    }
     vrrp.stop();
     if let Some(s) = syncd {
         s.daemon.stop();
@@ -553,8 +586,37 @@ impl Daemon {
         }
         let backend = self.lb_backend(&mut lb);
         match Checkers::spawn(lb, user, self.events.clone(), backend) {
-            Ok(c) => self.checkers = Some(c),
+            Ok(c) => {
+                for (name, up) in &self.bfd_states {
+                    c.bfd(name.clone(), *up);
+                }
+                self.checkers = Some(c);
+            }
             Err(e) => error!("cannot start the checkers: {e}"),
+        }
+    }
+
+    /// Starts the BFD thread when the config first has sessions, or gives it the new ones;
+    /// puts the XDP program's BFD feature on the sessions' interfaces.
+    fn sync_bfd(&mut self) {
+        let plan = self.plan.bfd.clone();
+        if plan.sessions.is_empty() && self.bfd.is_none() {
+            return;
+        }
+        let kernel = bfd_sites(&plan, self.xdp.as_mut());
+        if let Some(b) = &self.bfd {
+            b.send(bfd_thread::Command::Reload { plan, kernel });
+            return;
+        }
+        let listeners = Listeners {
+            track: self.sink.clone(),
+            vrrp: self.engine.clone(),
+            checker: self.bfd_to_checkers.clone(),
+        };
+        let rt = self.opts.realtime.then_some(DEFAULT_BFD_RT_PRIORITY);
+        match bfd_thread::spawn(plan, kernel, self.bfd_maps.take(), listeners, rt) {
+            Ok(h) => self.bfd = Some(h),
+            Err(e) => error!("cannot start BFD: {e}"),
         }
     }
 
@@ -640,6 +702,7 @@ impl Daemon {
             self.syncd = InstanceSyncd::start(&plan, master);
         }
         self.plan = plan;
+        self.sync_bfd();
         self.start_checkers();
         crate::system::release_freed_memory();
         self.reloads += 1;
@@ -668,6 +731,10 @@ impl Daemon {
             unknown_vrid: v.unknown_vrid,
             instances: v.instances,
             xdp: self.xdp.as_ref().map(XdpProgram::status),
+            bfd: match &self.bfd {
+                Some(b) => b.status().await,
+                None => None,
+            },
         })
     }
 
@@ -705,6 +772,49 @@ impl Daemon {
         };
         write_dump(&self.opts.dump_dir, name, &body);
     }
+}
+
+/// The BFD thread's SCHED_RR priority: as the VRRP engine's, above every normal process.
+const DEFAULT_BFD_RT_PRIORITY: i32 = 1;
+
+/// Puts the BFD feature of the XDP program on the interface each session's neighbour is
+/// reached through; the sessions served so (the kernel detects), by name. Interfaces no
+/// session uses any more lose the feature.
+fn bfd_sites(plan: &BfdPlan, xdp: Option<&mut XdpProgram>) -> std::collections::BTreeSet<String> {
+    let mut served = std::collections::BTreeSet::new();
+    let Some(x) = xdp else {
+        return served;
+    };
+    let mut nl = match Netlink::new() {
+        Ok(n) => n,
+        Err(e) => {
+            warn!("BFD: {e}: detection stays in userspace");
+            return served;
+        }
+    };
+    let mut keep = Vec::new();
+    for s in &plan.sessions {
+        let ifindex = match nl.route_to(s.neighbor) {
+            Ok((i, _)) => i,
+            Err(e) => {
+                warn!(
+                    "({}) BFD: no route to {} ({e}): detection in userspace",
+                    s.name, s.neighbor
+                );
+                continue;
+            }
+        };
+        let ifname = super::netlink::ifname(ifindex).unwrap_or_else(|| ifindex.to_string());
+        match x.want(ifindex, &ifname, Feature::Bfd) {
+            Ok(()) => {
+                keep.push(ifindex);
+                served.insert(s.name.clone());
+            }
+            Err(e) => warn!("({}) BFD: {e}: detection in userspace", s.name),
+        }
+    }
+    x.release_others(Feature::Bfd, &keep);
+    served
 }
 
 fn write_dump(dir: &Path, name: &str, body: &str) {

@@ -101,6 +101,9 @@ pub struct Status {
     pub virtual_servers: Vec<VsStatus>,
     #[serde(default)]
     pub checkers: Option<CheckerStats>,
+    /// The BFD sessions, when the config has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<super::bfd::BfdStatus>,
 }
 
 /// `ha status`'s XDP part: where the program runs, in which mode, and its counters.
@@ -180,6 +183,9 @@ impl Status {
                     out.push_str(&render_lb_counters(lb));
                 }
             }
+        }
+        if let Some(b) = &self.bfd {
+            out.push_str(&b.render());
         }
         out.push_str(&super::check::status::render(&self.virtual_servers));
         if let Some(k) = self

@@ -80,6 +80,9 @@ pub enum Reason {
     Shutdown,
     /// An operator's `ha failover`.
     ForceFailover,
+    /// The BFD session to the master expired (`bfd_takeover`): taken for the
+    /// Master_Down_Timer firing, without waiting for it.
+    BfdDown,
 }
 
 /// What happened to the instance.
@@ -110,6 +113,10 @@ pub enum Input {
     /// it sticks is the election's business: a higher-priority preempting router takes the
     /// role back, so pair it with `nopreempt` or a priority change for a lasting move.
     ForceFailover,
+    /// `bfd_takeover`: the router at `addr` is dead (its BFD session expired and its adverts
+    /// stopped too). A Backup following that master acts as if the Master_Down_Timer had
+    /// fired (RFC 5798 §6.4.2), now; anything else ignores it.
+    PeerDown { addr: IpAddr },
 }
 
 /// What the daemon must do, in order.
@@ -346,6 +353,16 @@ impl Instance {
                 State::Backup => self.become_master(now, Reason::ForceFailover),
                 State::Initialize | State::Fault => {}
             },
+            Input::PeerDown { addr } => {
+                // Only the master we follow (not one we discard under preemption).
+                let following = self.next_master_reason == Reason::MasterDown;
+                if self.state == State::Backup
+                    && following
+                    && self.master.is_some_and(|m| m.addr == addr)
+                {
+                    self.become_master(now, Reason::BfdDown);
+                }
+            }
         }
     }
 

@@ -24,6 +24,7 @@ impl Core {
     ) -> Vec<Action> {
         let seed = self.rng.u64(..);
         let mut new = Core::build(pools, files, seed);
+        new.bfds = std::mem::take(&mut self.bfds);
         let by_key: HashMap<ProbeKey, &ProbeSlot> =
             self.probes.iter().map(|s| (s.def.key, s)).collect();
         let by_target: HashMap<ProbeKey, &ProbeSlot> =

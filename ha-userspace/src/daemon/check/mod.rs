@@ -56,6 +56,8 @@ const LATENESS_SAMPLES: usize = 16_384;
 
 enum Cmd {
     Reload(Box<Model>),
+    /// A BFD session went Up (true) or Down (`BFD_CHECK`).
+    Bfd(String, bool),
     Status(oneshot::Sender<(Vec<VsStatus>, CheckerStats)>),
     Stop(oneshot::Sender<()>),
 }
@@ -93,6 +95,11 @@ impl Checkers {
         let _ = self
             .tx
             .send(Cmd::Reload(Box::new(model::build(plan, user))));
+    }
+
+    /// A BFD session went Up or Down (`BFD_CHECK`).
+    pub fn bfd(&self, name: String, up: bool) {
+        let _ = self.tx.send(Cmd::Bfd(name, up));
     }
 
     pub async fn status(&self) -> Option<(Vec<VsStatus>, CheckerStats)> {
@@ -316,6 +323,11 @@ async fn run(
                 }
                 Some(Cmd::Status(reply)) => {
                     let _ = reply.send(e.status());
+                }
+                Some(Cmd::Bfd(name, up)) => {
+                    let actions = e.core.bfd_state(&name, up);
+                    e.sync_lb();
+                    e.act(actions, None);
                 }
                 Some(Cmd::Stop(reply)) => {
                     for ev in e.core.stop() {

@@ -4,6 +4,7 @@
 //! Pure: no interface is looked up. Reload compares plans, so an instance whose plan is
 //! equal keeps running untouched (DESIGN.md §10).
 
+pub mod bfd;
 mod garp;
 mod global;
 mod lb;
@@ -15,7 +16,9 @@ use thiserror::Error;
 pub use garp::{garp_lane, GarpLane, GarpPlan};
 pub use global::{GlobalPlan, SmtpPlan};
 pub use lb::LbPlan;
-pub use tracked::{Tracked, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript};
+pub use tracked::{
+    Tracked, TrackedBfd, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
+};
 pub use vrrp::{
     parse_mac, AuthPlan, FirewallPlan, GroupPlan, InstancePlan, Statics, VmacPlan, VrrpPlan,
     DEFAULT_NFT_PRIORITY, DEFAULT_NFT_TABLE,
@@ -32,6 +35,7 @@ pub struct Plan {
     pub global: GlobalPlan,
     pub vrrp: VrrpPlan,
     pub lb: LbPlan,
+    pub bfd: bfd::BfdPlan,
 }
 
 /// A config the daemon cannot run, although the config checker let it through.
@@ -82,6 +86,7 @@ pub fn plan(config: &Config, map: &SourceMap) -> Result<Plan, PlanError> {
             config.global.checker_log_all_failures == Some(true),
             &config.global,
         ),
+        bfd: bfd::bfd(&config.global.bfd),
     })
 }
 

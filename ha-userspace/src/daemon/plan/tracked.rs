@@ -1,6 +1,7 @@
 //! `track_script`, `track_process` and `track_file` entries of an instance (and of its sync
 //! group) resolved against the definitions they name: one rule for the three kinds.
 
+use crate::config::model::global::bfd::BfdInstance;
 use crate::config::model::vrrp::{self as model, SyncGroup, TrackFile, TrackProcess, VrrpScript};
 use crate::units::Weight;
 
@@ -17,6 +18,7 @@ pub struct Tracked<T> {
 pub type TrackedScript = Tracked<VrrpScript>;
 pub type TrackedProcess = Tracked<TrackProcess>;
 pub type TrackedFile = Tracked<TrackFile>;
+pub type TrackedBfd = Tracked<BfdInstance>;
 
 /// A `track_interface` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,7 @@ macro_rules! definition {
 definition!(VrrpScript);
 definition!(TrackProcess);
 definition!(TrackFile);
+definition!(BfdInstance);
 
 /// The entries `own` plus `from_group`, those of the instance's sync group (keepalived
 /// applies a group's `track_*` to every member), each resolved in `defs`. `Err(name)` names

@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use super::garp::{self, GarpLane, GarpPlan};
-use super::tracked::{self, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript};
+use super::tracked::{
+    self, TrackedBfd, TrackedFile, TrackedInterface, TrackedProcess, TrackedScript,
+};
 use super::PlanError;
 use crate::config::model::global::tuning::Setting;
 use crate::config::model::global::Global;
@@ -86,6 +88,10 @@ pub struct InstancePlan {
     pub track_scripts: Vec<TrackedScript>,
     pub track_processes: Vec<TrackedProcess>,
     pub track_files: Vec<TrackedFile>,
+    /// `track_bfd`: BFD sessions, up while Up.
+    pub track_bfds: Vec<TrackedBfd>,
+    /// `bfd_takeover`: take over at once when this BFD session to the master expires.
+    pub bfd_takeover: Option<BfdTakeoverPlan>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
     pub sync_group: Option<String>,
@@ -101,6 +107,17 @@ pub struct InstancePlan {
 pub struct VmacPlan {
     pub name: String,
     pub mac: [u8; 6],
+}
+
+/// `bfd_takeover NAME [force]`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BfdTakeoverPlan {
+    pub bfd: String,
+    /// The session's neighbour: the master it may declare dead.
+    pub neighbor: IpAddr,
+    /// Without `force`, the master's adverts must have stopped too: none arrived after
+    /// the session's last packet.
+    pub force: bool,
 }
 
 impl InstancePlan {
@@ -349,6 +366,23 @@ fn instance(
     .map_err(unknown("track_process"))?;
     let track_files = tracked::resolve(&i.track_file, of_group(|g| &g.track_file), &v.track_files)
         .map_err(unknown("track_file"))?;
+    let track_bfds = tracked::resolve(&i.track_bfd, of_group(|g| &g.track_bfd), &g.bfd)
+        .map_err(unknown("track_bfd"))?;
+    let bfd_takeover = match &i.bfd_takeover {
+        Some(t) => {
+            let b = g
+                .bfd
+                .iter()
+                .find(|b| b.name == t.bfd)
+                .ok_or_else(|| unknown("bfd_takeover")(t.bfd.clone()))?;
+            Some(BfdTakeoverPlan {
+                bfd: b.name.clone(),
+                neighbor: b.neighbor_ip,
+                force: t.force,
+            })
+        }
+        None => None,
+    };
     let vmac = match &i.use_vmac {
         None => None,
         Some(vm) => {
@@ -413,6 +447,8 @@ fn instance(
         track_scripts,
         track_processes,
         track_files,
+        track_bfds,
+        bfd_takeover,
         dont_track_primary: i.dont_track_primary,
         sync_group: group.map(|s| s.name.clone()),
         smtp_alert: i.smtp_alert.or(g.smtp_alert_vrrp).or(g.smtp_alert) == Some(true),

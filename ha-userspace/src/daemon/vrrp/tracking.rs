@@ -1,5 +1,5 @@
 //! keepalived's tracking, pure: how an instance's own interface, its `track_interface`s and
-//! the scripts, processes and files it tracks move its priority or put it in FAULT
+//! the scripts, processes, files and BFD sessions it tracks move its priority or put it in FAULT
 //! (`vrrp_set_effective_priority`, vrrp_track.c), and what to say about it.
 //!
 //! - weight 0: the object being down means FAULT;
@@ -227,6 +227,14 @@ impl Tracking {
                 format!("track_file {} value {v}", t.def.name),
             );
         }
+        for t in &plan.track_bfds {
+            let up = get(ObjKind::Bfd, &t.def.name).unwrap_or(0) != 0;
+            let state = if up { "up" } else { "down" };
+            push(
+                effect(up, t.weight, t.reverse),
+                format!("track_bfd {} {state}", t.def.name),
+            );
+        }
         let (priority, own_fault) = effective(plan.priority, effects);
         let fault = if own_fault {
             Some(causes.join(", "))
@@ -257,11 +265,16 @@ fn tracked_keys(p: &InstancePlan) -> Vec<(ObjKind, String)> {
         .track_files
         .iter()
         .map(|t| (ObjKind::File, t.def.name.clone()));
-    scripts.chain(processes).chain(files).collect()
+    let bfds = p
+        .track_bfds
+        .iter()
+        .map(|t| (ObjKind::Bfd, t.def.name.clone()));
+    scripts.chain(processes).chain(files).chain(bfds).collect()
 }
 
 /// A tracked object's state before anything was heard: a script is up unless `init_fail`;
-/// a process is down until seen; a file reads 0.
+/// a process is down until seen; a file reads 0; a BFD session is down until Up (keepalived:
+/// `bfd_up = false`).
 fn initial_value(p: &InstancePlan, key: &(ObjKind, String)) -> i64 {
     match key.0 {
         ObjKind::Script => p
@@ -269,7 +282,7 @@ fn initial_value(p: &InstancePlan, key: &(ObjKind, String)) -> i64 {
             .iter()
             .find(|t| t.def.name == key.1)
             .map_or(1, |t| i64::from(!t.def.init_fail)),
-        ObjKind::Process | ObjKind::File => 0,
+        ObjKind::Process | ObjKind::File | ObjKind::Bfd => 0,
     }
 }
 

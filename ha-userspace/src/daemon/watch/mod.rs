@@ -22,6 +22,8 @@ pub enum ObjKind {
     Process,
     /// `track_file`: the number in the file.
     File,
+    /// `track_bfd`: 1 while the BFD session is Up.
+    Bfd,
 }
 
 impl ObjKind {
@@ -31,6 +33,7 @@ impl ObjKind {
             ObjKind::Script => "track_script",
             ObjKind::Process => "track_process",
             ObjKind::File => "track_file",
+            ObjKind::Bfd => "track_bfd",
         }
     }
 }

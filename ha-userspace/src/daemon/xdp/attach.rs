@@ -15,6 +15,8 @@ pub enum Feature {
     Vrrp,
     /// Frames to a virtual service forwarded to a real server (the `xdp` LB backend).
     Lb,
+    /// BFD control packets stamped and absorbed, the detection timer.
+    Bfd,
 }
 
 impl Feature {
@@ -22,6 +24,7 @@ impl Feature {
         match self {
             Feature::Vrrp => ha_common::FEATURE_VRRP,
             Feature::Lb => ha_common::FEATURE_LB,
+            Feature::Bfd => ha_common::FEATURE_BFD,
         }
     }
 }

@@ -18,6 +18,9 @@ const NAME_MAX: usize = 31;
 /// keepalived BFD_MINRX_MIN/MAX, BFD_MINTX_MIN/MAX (1 ms .. UINT_MAX µs) and
 /// BFD_IDLETX_MIN (1000 ms).
 const INTERVAL_MIN: u64 = 1_000;
+/// ha applies `min_rx`/`min_tx` down to 100 µs (sub-millisecond detection), after
+/// keepalived's warning; `--strict` refuses them as keepalived ignores them.
+const HA_INTERVAL_MIN: u64 = 100;
 const IDLE_TX_MIN: u64 = 1_000_000;
 const INTERVAL_MAX: u64 = 4_294_967_000;
 /// RFC 5881 §5: single-hop sessions send with TTL/hop limit 255; keepalived defaults IPv6
@@ -25,7 +28,7 @@ const INTERVAL_MAX: u64 = 4_294_967_000;
 const DEFAULT_TTL_V4: u8 = 255;
 const DEFAULT_HOPLIMIT_V6: u8 = 64;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BfdInstance {
     pub name: String,
     /// Where control packets go (UDP port 3784, RFC 5881 §4). Alias `neighbour_ip`.
@@ -173,8 +176,8 @@ impl Builder {
                     }
                 }
             }
-            "min_rx" => set_interval(cx, c, INTERVAL_MIN, &mut self.min_rx),
-            "min_tx" => set_interval(cx, c, INTERVAL_MIN, &mut self.min_tx),
+            "min_rx" => set_fast_interval(cx, c, &self.name, &mut self.min_rx),
+            "min_tx" => set_fast_interval(cx, c, &self.name, &mut self.min_tx),
             "idle_tx" => set_interval(cx, c, IDLE_TX_MIN, &mut self.idle_tx),
             "multiplier" => {
                 if let Some(v) = cx.num(c, 0, 1u8, 255) {
@@ -286,6 +289,50 @@ impl Builder {
             checker: self.checker || both,
         })
     }
+}
+
+/// `min_rx` / `min_tx`: keepalived's range is 1 ms and up; below it keepalived warns and
+/// keeps the default. ha warns the same (so `-t` gives keepalived's exit code) and applies
+/// values down to 0.1 ms.
+fn set_fast_interval(cx: &mut Ctx, c: &Node, name: &str, field: &mut Micros) {
+    let Some(w) = c.args.first() else {
+        set_interval(cx, c, INTERVAL_MIN, field);
+        return;
+    };
+    let below = parse_ms(&w.text).filter(|v| (HA_INTERVAL_MIN..INTERVAL_MIN).contains(v));
+    let Some(v) = below else {
+        set_interval(cx, c, INTERVAL_MIN, field);
+        return;
+    };
+    let text = format!(
+        "number '{}' outside range [1.000, 4294967.000]: BFD instance {name} {} value {} is \
+         not valid for keepalived (must be in range [1-4294967])",
+        w.text,
+        c.name(),
+        w.text
+    );
+    if cx.diags.strict() {
+        cx.error(w.loc, text)
+            .expected("at least 1 ms (sub-millisecond intervals are an ha extension)");
+        return;
+    }
+    cx.warn(w.loc, text)
+        .fallback("ha applies it (an extension down to 0.1 ms; keepalived keeps its default)");
+    *field = Micros(v);
+}
+
+/// Milliseconds with up to 3 decimals → µs.
+fn parse_ms(t: &str) -> Option<u64> {
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if frac.len() > 3 || int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let i: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f = 0u64;
+    for (k, ch) in frac.chars().enumerate() {
+        f += u64::from(ch.to_digit(10)?) * 10u64.pow(2 - k as u32);
+    }
+    i.checked_mul(1_000)?.checked_add(f)
 }
 
 /// Milliseconds with up to 3 decimals, stored in µs.

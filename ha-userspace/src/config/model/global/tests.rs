@@ -289,3 +289,58 @@ fn lb_backend_and_table_size_are_ours() {
     );
     assert_eq!(bad.config.global.lb_backend, LbBackendChoice::Auto);
 }
+
+/// keepalived refuses BFD intervals under 1 ms with a warning (exit 5) and keeps 10 ms; ha
+/// warns the same, applies them down to 0.1 ms, and `--strict` refuses them.
+#[test]
+fn sub_millisecond_bfd_intervals_warn_like_keepalived_and_apply() {
+    let text = "bfd_instance A {\n neighbor_ip 192.0.2.1\n min_rx 0.3\n min_tx 0.3\n}\n";
+    let l = load(text);
+    let m = messages(&l);
+    assert_eq!(l.diags.exit_code(), 5, "{m:?}");
+    assert!(
+        m.iter()
+            .any(|s| s.contains("number '0.3' outside range [1.000, 4294967.000]")),
+        "{m:?}"
+    );
+    let a = &l.config.global.bfd[0];
+    assert_eq!((a.min_rx.0, a.min_tx.0), (300, 300));
+    let strict = crate::test_support::load_text_with(text, true);
+    assert!(strict.diags.has_errors());
+    // Below 0.1 ms, and 0: keepalived's own warning, the default stays.
+    let l = load("bfd_instance A {\n neighbor_ip 192.0.2.1\n min_rx 0.05\n}\n");
+    assert_eq!(l.config.global.bfd[0].min_rx.0, 10_000);
+    assert_eq!(l.diags.exit_code(), 5);
+}
+
+#[test]
+fn bfd_takeover_names_a_bfd_instance() {
+    let text = "bfd_instance P {\n neighbor_ip 192.0.2.1\n}\n\
+                vrrp_instance V {\n interface lo\n virtual_router_id 1\n priority 100\n \
+                bfd_takeover P\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n\
+                vrrp_instance W {\n interface lo\n virtual_router_id 2\n priority 100\n \
+                bfd_takeover P force\n virtual_ipaddress {\n 192.0.2.101\n }\n}\n";
+    let l = load(text);
+    let t: Vec<_> = l
+        .config
+        .vrrp
+        .instances
+        .iter()
+        .map(|i| i.bfd_takeover.clone().map(|t| (t.bfd, t.force)))
+        .collect();
+    assert_eq!(
+        t,
+        [
+            Some(("P".to_string(), false)),
+            Some(("P".to_string(), true))
+        ]
+    );
+    assert!(crate::test_support::load_text_with(text, true)
+        .diags
+        .has_errors());
+    one_warning(
+        "vrrp_instance V {\n interface lo\n virtual_router_id 1\n priority 100\n \
+         bfd_takeover NOPE\n virtual_ipaddress {\n 192.0.2.100\n }\n}\n",
+        "BFD instance NOPE not found",
+    );
+}

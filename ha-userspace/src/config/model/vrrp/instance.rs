@@ -54,6 +54,14 @@ pub struct Vmac {
     pub mac: Option<String>,
 }
 
+/// `bfd_takeover NAME [force]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BfdTakeover {
+    pub bfd: String,
+    /// Take over on the BFD expiry alone, even if the master's adverts still arrive.
+    pub force: bool,
+}
+
 /// One VRRP instance, ready for the daemon.
 #[derive(Debug, Clone, Serialize)]
 pub struct VrrpInstance {
@@ -84,6 +92,9 @@ pub struct VrrpInstance {
     pub track_process: Vec<Tracked>,
     pub track_file: Vec<Tracked>,
     pub track_bfd: Vec<Tracked>,
+    /// `bfd_takeover NAME [force]` (an ha extension): the `bfd_instance` whose expiry
+    /// means the master is dead, and whether its adverts need not have stopped too.
+    pub bfd_takeover: Option<BfdTakeover>,
     /// `mcast_src_ip` / `unicast_src_ip`.
     pub src_ip: Option<IpAddr>,
     pub mcast_dst_ip: Option<IpAddr>,
@@ -158,6 +169,7 @@ impl VrrpInstance {
             track_process: Vec::new(),
             track_file: Vec::new(),
             track_bfd: Vec::new(),
+            bfd_takeover: None,
             src_ip: None,
             mcast_dst_ip: None,
             track_src_ip: false,

@@ -131,6 +131,7 @@ pub(super) fn keyword(c: &Node, v: &mut VrrpInstance, cx: &mut Ctx, vrrp: &Vrrp)
         }
         "track_file" => parse_tracked_block(c, TrackKind::File, &name, vrrp, cx, &mut v.track_file),
         "track_bfd" => parse_tracked_block(c, TrackKind::Bfd, &name, vrrp, cx, &mut v.track_bfd),
+        "bfd_takeover" => bfd_takeover(c, &name, cx, v),
         "mcast_src_ip" | "unicast_src_ip" => {
             if c.name() == "unicast_src_ip" {
                 v.unicast_configured = true;
@@ -486,4 +487,41 @@ fn unicast_peers(n: &Node, v: &mut VrrpInstance, cx: &mut Ctx) {
         }
         v.unicast_peer.push(p);
     }
+}
+
+/// `bfd_takeover NAME [force]`: ha's fast takeover on BFD (README "BFD"). keepalived does
+/// not know it: `--strict` refuses it, plain `-t` takes it.
+fn bfd_takeover(c: &Node, owner: &str, cx: &mut Ctx, v: &mut VrrpInstance) {
+    if cx.diags.strict() {
+        cx.error(
+            c.loc(),
+            "'bfd_takeover' is an ha extension keepalived does not know",
+        );
+        return;
+    }
+    let Some(w) = cx.arg(c, 0) else { return };
+    let bfd = w.text.clone();
+    if !cx.defined.bfd_instances.contains(&bfd) {
+        cx.warn(
+            w.loc,
+            format!("({owner}) bfd_takeover: BFD instance {bfd} not found"),
+        )
+        .expected("the name of a bfd_instance defined before this instance")
+        .fallback("ignoring it");
+        return;
+    }
+    let force = match c.args.get(1).map(|a| a.text.as_str()) {
+        None => false,
+        Some("force") => true,
+        Some(other) => {
+            cx.warn(
+                c.args[1].loc,
+                format!("({owner}) unknown bfd_takeover option '{other}'"),
+            )
+            .expected("force")
+            .fallback("ignoring it");
+            false
+        }
+    };
+    v.bfd_takeover = Some(super::instance::BfdTakeover { bfd, force });
 }

@@ -35,6 +35,14 @@ pub enum Command {
         name: String,
         value: i64,
     },
+    /// A BFD session's Detection Time expired (it was Up): instances with
+    /// `bfd_takeover` on it whose master is `neighbor` take over now.
+    PeerDown {
+        bfd: String,
+        neighbor: std::net::IpAddr,
+        /// Its last packet.
+        last_rx: crate::time::MonoTime,
+    },
 }
 
 /// The engine's part of `ha status`.

@@ -349,6 +349,15 @@ impl Engine {
                 info!("{}", done.summary);
                 let _ = reply.send(done);
             }
+            Command::PeerDown {
+                bfd,
+                neighbor,
+                last_rx,
+            } => {
+                for r in &mut self.runners {
+                    r.on_peer_down(now, &bfd, neighbor, last_rx, &mut self.io);
+                }
+            }
             Command::Track { kind, name, value } => {
                 self.objects.insert((kind, name.clone()), value);
                 for r in &mut self.runners {

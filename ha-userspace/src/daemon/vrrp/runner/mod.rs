@@ -147,6 +147,9 @@ pub struct Runner {
     holding_vips: bool,
     /// When the last advert went out as MASTER.
     last_advert: Option<MonoTime>,
+    /// When the last advert of another router arrived through the raw socket (the
+    /// kernel's stamp covers the XDP path): `bfd_takeover` checks the master fell silent.
+    last_master_advert: Option<MonoTime>,
 }
 
 impl Runner {
@@ -255,6 +258,7 @@ impl Runner {
             follow: Follow::default(),
             holding_vips: false,
             last_advert: None,
+            last_master_advert: None,
             vip_ifindex,
             _vmac: vmac,
             tx,

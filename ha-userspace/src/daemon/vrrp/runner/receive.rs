@@ -71,6 +71,9 @@ impl Runner {
             self.counters.priority_zero_received += 1;
         }
         self.follow.fed(at);
+        if priority != Priority::STOP {
+            self.last_master_advert = Some(at);
+        }
         self.fsm.handle(
             at,
             Input::Advert {

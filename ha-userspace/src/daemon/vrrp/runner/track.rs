@@ -90,3 +90,45 @@ impl Runner {
         }
     }
 }
+
+impl Runner {
+    /// `bfd_takeover`: the BFD session `bfd` to `neighbor` expired, its last packet at
+    /// `last_rx`. A backup following that master takes over now, unless one of the
+    /// master's adverts arrived after that packet (then the master is alive and only BFD
+    /// failed: the Master_Down_Timer decides, as without BFD) and `force` is not set.
+    pub fn on_peer_down(
+        &mut self,
+        now: MonoTime,
+        bfd: &str,
+        neighbor: std::net::IpAddr,
+        last_rx: MonoTime,
+        io: &mut Io,
+    ) {
+        let Some(t) = self.plan.bfd_takeover.as_ref().filter(|t| t.bfd == bfd) else {
+            return;
+        };
+        if t.neighbor != neighbor || self.fsm.state() != crate::vrrp::fsm::State::Backup {
+            return;
+        }
+        let force = t.force;
+        self.catch_up(now, io);
+        let kernel = self.kernel_view(io).and_then(|k| k.last_seen);
+        let last_advert = self.last_master_advert.max(kernel);
+        let silent = last_advert.is_none_or(|a| a <= last_rx);
+        if !silent && !force {
+            info!(
+                instance = %self.plan.name,
+                "BFD {bfd} to {neighbor} expired but the master's adverts still arrive \
+                 ({} µs after its last BFD packet): no takeover",
+                last_advert.map_or(0, |a| a.saturating_since(last_rx).0)
+            );
+            return;
+        }
+        info!(
+            instance = %self.plan.name,
+            "BFD {bfd} to {neighbor} expired: the master is dead, taking over now"
+        );
+        self.fsm.handle(now, Input::PeerDown { addr: neighbor });
+        self.run_actions(now, io);
+    }
+}

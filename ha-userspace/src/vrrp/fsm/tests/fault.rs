@@ -182,3 +182,29 @@ fn force_failover_backup_takes_over_now() {
         become_master(100, State::Backup, Reason::ForceFailover)
     );
 }
+
+// `bfd_takeover`: the followed master's BFD session expired: take over now, as if the
+// Master_Down_Timer had fired; a peer that is not the master changes nothing.
+#[test]
+fn peer_down_of_the_followed_master_takes_over_now() {
+    let mut i = backup_hearing(100, 200);
+    i.handle(t(600_000), Input::PeerDown { addr: HIGH_PEER });
+    assert_eq!(drain(&mut i), vec![]);
+    assert_eq!(i.state(), State::Backup);
+    i.handle(t(700_000), Input::PeerDown { addr: LOW_PEER });
+    assert_eq!(
+        drain(&mut i),
+        become_master(100, State::Backup, Reason::BfdDown)
+    );
+    // Once master, a second expiry is nothing.
+    i.handle(t(800_000), Input::PeerDown { addr: LOW_PEER });
+    assert_eq!(i.state(), State::Master);
+}
+
+// A master we discard under preemption (lower priority) is not the one we follow.
+#[test]
+fn peer_down_ignores_a_master_being_preempted() {
+    let mut i = backup_hearing(100, 50);
+    i.handle(t(600_000), Input::PeerDown { addr: LOW_PEER });
+    assert_eq!(i.state(), State::Backup);
+}
