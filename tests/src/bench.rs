@@ -11,6 +11,8 @@
 //! - **handover**: graceful stops of a v3 0.01 s master, timed on the wire from the new
 //!   master's first advert to its first gratuitous ARP, with the new master's own timing
 //!   of each takeover step (`last_takeover` in its status).
+//! - **bfd**: the same link cut with a BFD session and `bfd_takeover`, and BFD's CPU per
+//!   session next to keepalived's BFD process (`bfd_bench.rs`).
 //! - **reload**: 50 instances at `advert_int 0.01` advertise while a reload adds 200
 //!   instances and an nftables set (`no_accept`); the largest gap between two adverts of a
 //!   running instance, timed on the wire by another node (ha only: DESIGN.md §6 says the
@@ -624,6 +626,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 s.median, s.p95, s.max
             );
         }
+    }
+    if want(opts, "bfd") {
+        crate::bfd_bench::run(opts.runs, opts.cpu_secs, &opts.kinds)?;
     }
     if want(opts, "reload") {
         println!("\n### Advert gaps of 50 instances at 0.01 s while a reload adds 200 (ha)\n");

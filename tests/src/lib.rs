@@ -6,6 +6,7 @@
 //! addresses are from the documentation ranges (192.0.2.0/24, 2001:db8::/64).
 
 pub mod bench;
+pub mod bfd_bench;
 pub mod capture;
 pub mod daemon;
 pub mod gate;

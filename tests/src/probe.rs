@@ -147,6 +147,40 @@ impl Prober {
     pub fn snapshot(&self) -> Vec<Answer> {
         self.answers.lock().map(|a| a.clone()).unwrap_or_default()
     }
+
+    /// The answers received after `from` (and the last one before it), without copying
+    /// the whole history: polling a long run's snapshot costs a core's worth of copying
+    /// on the machine being measured.
+    pub fn since(&self, from: Instant) -> Vec<Answer> {
+        self.answers
+            .lock()
+            .map(|a| {
+                let start = a.iter().rposition(|x| x.at <= from).unwrap_or(0);
+                a[start..].to_vec()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether `node` answered after `from`.
+    pub fn answered_since(&self, from: Instant, node: &str) -> bool {
+        self.answers.lock().is_ok_and(|a| {
+            a.iter()
+                .rev()
+                .take_while(|x| x.at > from)
+                .any(|x| x.node == node)
+        })
+    }
+
+    /// Whether the last `n` answers all came from `node` after `from`.
+    pub fn last_from(&self, n: usize, from: Instant, node: &str) -> bool {
+        self.answers.lock().is_ok_and(|a| {
+            a.len() >= n
+                && a.iter()
+                    .rev()
+                    .take(n)
+                    .all(|x| x.node == node && x.at > from)
+        })
+    }
 }
 
 impl Drop for Prober {

@@ -397,3 +397,50 @@ fn a_flapping_link_leaves_one_master_after_each_heal() {
     assert_eq!(lab.holders(vip), [a.name.as_str()], "{}", logs(&[&na, &nb]));
     assert_eq!(nb.state("VI_1").as_deref(), Some("BACKUP"));
 }
+
+fn real_alive(d: &Daemon, rs: &str) -> Option<bool> {
+    d.status()?
+        .virtual_servers
+        .into_iter()
+        .flat_map(|v| v.real_servers)
+        .find(|r| r.name == rs)
+        .map(|r| r.alive)
+}
+
+/// `BFD_CHECK`: the real server is down until its session is Up (keepalived takes it out
+/// at the BFD process's first event), then follows the session.
+#[test]
+fn bfd_check_follows_the_session() {
+    if !can_run_with_keepalived("bfd_check_follows_the_session") {
+        return;
+    }
+    let lab = Lab::new("bfdck", 2, false).expect("lab");
+    let (a, b) = (&lab.nodes[0], &lab.nodes[1]);
+    // The service's address is nowhere in the lab: the `log` backend records the table.
+    let ha_conf = format!(
+        "global_defs {{\n    router_id test\n}}\n{}\
+         virtual_server 10.0.0.100 80 {{\n    delay_loop 1\n    lb_kind DR\n    protocol TCP\n\
+         \x20   real_server {} 80 {{\n        BFD_CHECK {{\n            name PEER\n        }}\n    }}\n}}\n",
+        bfd("PEER", b, a, FAST),
+        b.ip4
+    );
+    let ka_conf = format!(
+        "{}{}",
+        bfd("PEER", a, b, FAST),
+        config("", &[InstanceSpec::new("VI_1", 51, 90)])
+    );
+    let ha = Daemon::start(&lab, a, Kind::Ha, &ha_conf);
+    let rs = format!("[{}]:80", b.ip4);
+    // Down before the session is Up: keepalived is not running yet.
+    let ok = wait_until(WAIT, || real_alive(&ha, &rs) == Some(false));
+    assert!(ok, "{:?}{}", real_alive(&ha, &rs), logs(&[&ha]));
+    let ka = Daemon::start(&lab, b, Kind::Keepalived, &ka_conf);
+    let ok = wait_until(WAIT, || real_alive(&ha, &rs) == Some(true));
+    assert!(ok, "not up with the session{}", logs(&[&ha, &ka]));
+    lab.cut(b).expect("cut");
+    let ok = wait_until(WAIT, || real_alive(&ha, &rs) == Some(false));
+    assert!(ok, "not down at the expiry{}", logs(&[&ha, &ka]));
+    lab.restore(b).expect("restore");
+    let ok = wait_until(WAIT, || real_alive(&ha, &rs) == Some(true));
+    assert!(ok, "not back up{}", logs(&[&ha, &ka]));
+}

@@ -88,6 +88,7 @@ pub struct Session {
     /// A state change: the next packet goes out now (faster three-way handshake).
     send_now: bool,
     last_rx: Option<MonoTime>,
+    last_tx: Option<MonoTime>,
     next_tx: Option<MonoTime>,
     jitter: Jitter,
     /// Added to the Detection Time of the session's own detection: zero when it is the
@@ -129,6 +130,7 @@ impl Session {
             owe_final: false,
             send_now: false,
             last_rx: None,
+            last_tx: None,
             next_tx: Some(now),
             jitter: Jitter::new(seed ^ u64::from(local_disc)),
             backstop: Micros(0),
@@ -281,7 +283,31 @@ impl Session {
 
     /// The next packet to send at `now`, if one is due; schedules the one after.
     pub fn poll_transmit(&mut self, now: MonoTime) -> Option<Control> {
-        let due = self.owe_final || self.send_now || self.next_tx.is_some_and(|t| t <= now);
+        self.transmit(now, false)
+    }
+
+    /// [`Session::poll_transmit`], and also a periodic packet not yet due but already 75 %
+    /// of the interval after the last one: still within RFC 5880 §6.8.7's window (75–100 %),
+    /// so a daemon sending another session's packet sends this one in the same batch.
+    pub fn poll_transmit_early(&mut self, now: MonoTime) -> Option<Control> {
+        self.transmit(now, true)
+    }
+
+    /// Whether the session's own detection is due by `now`.
+    pub fn detect_due(&self, now: MonoTime) -> bool {
+        self.detect_deadline().is_some_and(|d| d <= now)
+    }
+
+    fn transmit(&mut self, now: MonoTime, early: bool) -> Option<Control> {
+        let window = self.tx_interval().0 * 3 / 4;
+        let due = self.owe_final
+            || self.send_now
+            || self.next_tx.is_some_and(|t| t <= now)
+            || (early
+                && self.next_tx.is_some()
+                && self
+                    .last_tx
+                    .is_some_and(|l| now.saturating_since(l).0 >= window));
         if !due || !self.may_send() {
             return None;
         }
@@ -303,6 +329,7 @@ impl Session {
             required_min_rx: self.required_min_rx,
             required_min_echo_rx: Micros(0),
         };
+        self.last_tx = Some(now);
         self.reschedule(now);
         Some(c)
     }

@@ -43,7 +43,7 @@ enum Cmd {
         /// Events per series.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Only one part: outage, cpu, stability, handover or reload.
+        /// Only one part: outage, cpu, stability, handover, reload or bfd.
         #[arg(long)]
         only: Option<String>,
         /// Only one daemon: ha or keepalived.
@@ -173,8 +173,8 @@ fn bench_failover(
     delete_stale("hab");
     let kinds = kinds(daemon.as_deref())?;
     if let Some(o) = only.as_deref() {
-        if !["outage", "cpu", "stability", "handover", "reload"].contains(&o) {
-            bail!("--only {o}: expected outage, cpu, stability, handover or reload");
+        if !["outage", "cpu", "stability", "handover", "reload", "bfd"].contains(&o) {
+            bail!("--only {o}: expected outage, cpu, stability, handover, reload or bfd");
         }
     }
     let opts = ha_tests::bench::Options {

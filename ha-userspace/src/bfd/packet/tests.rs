@@ -1,10 +1,11 @@
 use super::*;
 
-/// A packet keepalived 2.2.7 sent while coming up (captured on a veth of the interop lab):
-/// version 1, diag 0, state Down, mult 5, length 24, my disc 0x6b8b4567, your disc 0,
-/// desired min TX 1 s (its idle rate), required min RX 10 ms, echo 0.
+/// A packet keepalived 2.2.7 sent while coming up, received on a UDP socket at port 3784
+/// (`multiplier 3`, `min_rx 10`): version 1, diag 0, state Down, mult 3, length 24, my
+/// discriminator 0x414be1f2, your discriminator 0, desired min TX 1 s (its idle rate),
+/// required min RX 10 ms, echo 0.
 const KEEPALIVED_DOWN: [u8; 24] = [
-    0x20, 0x40, 0x05, 0x18, 0x6b, 0x8b, 0x45, 0x67, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x42, 0x40,
+    0x20, 0x40, 0x03, 0x18, 0x41, 0x4b, 0xe1, 0xf2, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x42, 0x40,
     0x00, 0x00, 0x27, 0x10, 0x00, 0x00, 0x00, 0x00,
 ];
 
@@ -16,8 +17,8 @@ fn down() -> Control {
         fin: false,
         cpi: false,
         demand: false,
-        detect_mult: 5,
-        my_disc: 0x6b8b_4567,
+        detect_mult: 3,
+        my_disc: 0x414b_e1f2,
         your_disc: 0,
         desired_min_tx: Micros(1_000_000),
         required_min_rx: Micros(10_000),

@@ -113,8 +113,12 @@ impl BfdThread {
     pub fn run(&mut self) {
         // SAFETY: prctl with an integer argument.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64) };
+        // Each wake-up: what woke it (expiries, packets, commands) is taken in, then `tick`
+        // at the top of the loop sends, tells and re-arms.
         info!("BFD thread running {} session(s)", self.sessions.len());
         let mut buf = [0u8; 128];
+        let mut armed = None;
+        let mut fds: Vec<libc::pollfd> = Vec::new();
         loop {
             let now = mono_now();
             self.tick(now);
@@ -123,20 +127,28 @@ impl BfdThread {
                 .iter()
                 .filter_map(|r| r.session.poll_timeout())
                 .min();
-            self.arm(deadline);
-            let mut fds: Vec<libc::pollfd> = [
-                self.wake.as_raw_fd(),
-                self.timer.as_raw_fd(),
-                self.maps.as_ref().map_or(-1, |m| m.fd()),
-            ]
-            .into_iter()
-            .chain(self.rx.iter().map(|s| s.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+            if deadline != armed {
+                self.arm(deadline);
+                armed = deadline;
+            }
+            if fds.len() != 3 + self.rx.len() {
+                fds = [
+                    self.wake.as_raw_fd(),
+                    self.timer.as_raw_fd(),
+                    self.maps.as_ref().map_or(-1, |m| m.fd()),
+                ]
+                .into_iter()
+                .chain(self.rx.iter().map(|s| s.as_raw_fd()))
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            }
+            for f in &mut fds {
+                f.revents = 0;
+            }
             // SAFETY: a valid pollfd array of its length; no timeout (the timerfd is one).
             let rc = unsafe {
                 libc::ppoll(
@@ -162,6 +174,8 @@ impl BfdThread {
                 let mut b = [0u8; 8];
                 // SAFETY: reading the expiry count resets the timerfd.
                 unsafe { libc::read(self.timer.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
+                // An expired absolute timer stays expired: arm it again next time round.
+                armed = None;
             }
             if fds[0].revents != 0 {
                 let mut b = [0u8; 8];
@@ -211,8 +225,12 @@ impl BfdThread {
 
     /// Timers, transmissions, events and the kernel's entries, at `now`.
     fn tick(&mut self, now: MonoTime) {
-        for i in 0..self.sessions.len() {
-            let r = &mut self.sessions[i];
+        for r in &mut self.sessions {
+            if !r.session.detect_due(now) {
+                continue;
+            }
+            // The kernel absorbed packets meanwhile: their time first (one map read, only
+            // when the backstop comes due).
             if r.kernel {
                 if let Some(st) = self
                     .maps
@@ -226,19 +244,27 @@ impl BfdThread {
             }
             r.session.on_timeout(now);
         }
+        // Anything due goes now, and with it every periodic packet already in its window:
+        // one sendmmsg per family instead of a wake-up per session.
+        let any_due = self
+            .sessions
+            .iter()
+            .any(|r| r.session.poll_timeout().is_some_and(|t| t <= now));
         let mut out4 = Vec::new();
         let mut out6 = Vec::new();
-        for r in &mut self.sessions {
-            let scheduled = r.session.next_tx();
-            while let Some(c) = r.session.poll_transmit(now) {
-                if let Some(s) = scheduled.filter(|s| *s <= now && !c.fin) {
-                    self.lateness.add(now.saturating_since(s).0);
-                }
-                let o = outgoing(&r.plan, &c);
-                if r.plan.neighbor.is_ipv4() {
-                    out4.push(o);
-                } else {
-                    out6.push(o);
+        if any_due {
+            for r in &mut self.sessions {
+                let scheduled = r.session.next_tx();
+                while let Some(c) = r.session.poll_transmit_early(now) {
+                    if let Some(s) = scheduled.filter(|s| *s <= now && !c.fin) {
+                        self.lateness.add(now.saturating_since(s).0);
+                    }
+                    let o = outgoing(&r.plan, &c);
+                    if r.plan.neighbor.is_ipv4() {
+                        out4.push(o);
+                    } else {
+                        out6.push(o);
+                    }
                 }
             }
         }
@@ -297,7 +323,6 @@ impl BfdThread {
             r.session.refresh(mono_of_ns(e.last_rx_ns));
             r.session.expire(now);
         }
-        self.tick(now);
     }
 
     fn receive(&mut self, sock: usize, now: MonoTime, buf: &mut [u8]) {
@@ -353,7 +378,6 @@ impl BfdThread {
             r.last_bytes = Some(raw);
             r.session.on_packet(now, &c);
         }
-        self.tick(now);
     }
 
     fn on_event(&mut self, i: usize, e: Event) {
