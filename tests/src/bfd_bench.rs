@@ -209,7 +209,10 @@ pub fn cpu(
         let mean = l.sum_us.checked_div(l.count)?;
         Some((mean, l.quantile_bound(0.99), l.max_us))
     });
-    Ok((((a1 - a0) / dt, (b1 - b0) / dt), lateness))
+    Ok(BfdCpu {
+        ends: ((a1 - a0) / dt, (b1 - b0) / dt),
+        lateness,
+    })
 }
 
 /// Prints the BFD tables.
@@ -244,7 +247,10 @@ pub fn run(runs: usize, cpu_secs: u64, kinds: &[Kind]) -> Result<(), String> {
                 // keepalived 2.2.7 refuses intervals under 1 ms (and keeps 10 ms).
                 continue;
             }
-            let ((ca, cb), lat) = cpu(kind, n, min, cpu_secs)?;
+            let BfdCpu {
+                ends: (ca, cb),
+                lateness: lat,
+            } = cpu(kind, n, min, cpu_secs)?;
             println!(
                 "| {} | {min} ms × 3 | {:.1} | {:.1} | {:.0} | {} |",
                 kind.name(),
