@@ -133,14 +133,15 @@ pub fn outage_series(min: &str, runs: usize) -> Result<Vec<BfdOutage>, String> {
     Ok(out)
 }
 
-/// CPU of both ends (fraction of a core) with `n` sessions at `min` ms × 3, and the ha
-/// BFD thread's transmit lateness (mean, p99 bound, max µs) on the first node.
-pub fn cpu(
-    kind: Kind,
-    n: usize,
-    min: &str,
-    secs: u64,
-) -> Result<((f64, f64), Option<(u64, u64, u64)>), String> {
+/// One CPU window: both ends' CPU (fraction of a core), and ha's BFD thread transmit
+/// lateness on the first node (mean, p99 bound, max µs).
+pub struct BfdCpu {
+    pub ends: (f64, f64),
+    pub lateness: Option<(u64, u64, u64)>,
+}
+
+/// CPU with `n` sessions at `min` ms × 3.
+pub fn cpu(kind: Kind, n: usize, min: &str, secs: u64) -> Result<BfdCpu, String> {
     let lab = Lab::new("bbcpu", 2, false)?;
     let (a, b) = (&lab.nodes[0], &lab.nodes[1]);
     let addr = |node: usize, i: usize| -> IpAddr {
