@@ -412,11 +412,17 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 /// The processes doing VRRP for a daemon: ha's one process; keepalived's parent and its VRRP
 /// child (from the -r pid file).
 fn pids(d: &Daemon, lab: &Lab) -> Vec<u32> {
+    pids_of(d, lab, "vrrp.pid")
+}
+
+/// ha's one process; keepalived's parent and the child whose pid file ends in `child`
+/// (`vrrp.pid`, `bfd.pid`).
+pub fn pids_of(d: &Daemon, lab: &Lab, child: &str) -> Vec<u32> {
     match d.kind {
         Kind::Ha => d.pid().into_iter().collect(),
         Kind::Keepalived => {
             let tag = format!("{}-keepalived", d.node.name);
-            ["pid", "vrrp.pid"]
+            ["pid", child]
                 .iter()
                 .filter_map(|ext| {
                     std::fs::read_to_string(lab.path(&format!("{tag}.{ext}")))

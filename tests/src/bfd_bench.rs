@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::{cpu_secs, stats};
+use crate::bench::{cpu_secs, pids_of, stats};
 use crate::daemon::{config, Daemon, InstanceSpec, Kind};
 use crate::lab::{Lab, Node, VIP4};
 use crate::probe::{Prober, ECHO_PORT};
@@ -181,24 +181,7 @@ pub fn cpu(kind: Kind, n: usize, min: &str, secs: u64) -> Result<BfdCpu, String>
         return Err(format!("{kind:?}: {n} sessions never all came Up"));
     }
     std::thread::sleep(Duration::from_secs(2));
-    let pids = |d: &Daemon| -> Vec<u32> {
-        match kind {
-            Kind::Ha => d.pid().into_iter().collect(),
-            Kind::Keepalived => {
-                let tag = format!("{}-keepalived", d.node.name);
-                ["pid", "bfd.pid"]
-                    .iter()
-                    .filter_map(|ext| {
-                        std::fs::read_to_string(lab.path(&format!("{tag}.{ext}")))
-                            .ok()?
-                            .trim()
-                            .parse()
-                            .ok()
-                    })
-                    .collect()
-            }
-        }
-    };
+    let pids = |d: &Daemon| pids_of(d, &lab, "bfd.pid");
     let total = |p: &[u32]| p.iter().filter_map(|p| cpu_secs(*p)).sum::<f64>();
     let (pa, pb) = (pids(&da), pids(&db));
     let (a0, b0, t0) = (total(&pa), total(&pb), Instant::now());

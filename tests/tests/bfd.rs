@@ -99,9 +99,12 @@ fn session_with_keepalived(ha_passive: bool, ka_passive: bool) {
         up(&ha) && count(&ka, "(PEER) Entering Up state") >= 1
     });
     assert!(ok, "the session did not come Up{}", logs(&[&ha, &ka]));
-    let s = session(&ha, "PEER").expect("session");
-    assert_eq!(s.remote_state, "Up");
-    assert_eq!(s.detection_time_us, Some(30_000), "3 × keepalived's 10 ms");
+    // Once keepalived's Poll Sequence has moved it to 10 ms: 3 × 10 ms.
+    let ok = wait_until(WAIT, || {
+        session(&ha, "PEER")
+            .is_some_and(|s| s.remote_state == "Up" && s.detection_time_us == Some(30_000))
+    });
+    assert!(ok, "{:?}{}", session(&ha, "PEER"), logs(&[&ha, &ka]));
     if std::env::var_os("HA_TEST_NO_XDP").is_none() {
         // The kernel absorbs the steady packets and watches the session.
         let ok = wait_until(WAIT, || {
@@ -130,18 +133,16 @@ fn session_with_keepalived(ha_passive: bool, ka_passive: bool) {
     });
     assert!(ok, "the session did not come back{}", logs(&[&ha, &ka]));
 
-    // ha's side goes silent: keepalived detects it.
+    // ha's side goes silent: keepalived detects it (its side expired at the first cut too).
+    let expired = "(PEER) Entering Down state (Local diagnostic - Control Detection Time Expired";
+    let before = count(&ka, expired);
+    let ups = count(&ka, "(PEER) Entering Up state");
     lab.cut(a).expect("cut");
-    let ok = wait_until(WAIT, || {
-        count(
-            &ka,
-            "(PEER) Entering Down state (Local diagnostic - Control Detection Time Expired",
-        ) >= 1
-    });
+    let ok = wait_until(WAIT, || count(&ka, expired) > before);
     assert!(ok, "keepalived did not detect the cut{}", logs(&[&ha, &ka]));
     lab.restore(a).expect("restore");
     let ok = wait_until(WAIT, || {
-        up(&ha) && count(&ka, "(PEER) Entering Up state") >= 3
+        up(&ha) && count(&ka, "(PEER) Entering Up state") > ups
     });
     assert!(ok, "the session did not come back{}", logs(&[&ha, &ka]));
 }
@@ -160,6 +161,62 @@ fn a_passive_ha_session_with_an_active_keepalived() {
         return;
     }
     session_with_keepalived(true, false);
+}
+
+/// IPv6 (hop limit 64 both ways, keepalived's default), and new timers by a reload: the
+/// session stays Up through the Poll Sequence and the Detection Time follows.
+#[test]
+fn an_ipv6_session_with_keepalived_and_a_timer_reload() {
+    if !can_run_with_keepalived("an_ipv6_session_with_keepalived_and_a_timer_reload") {
+        return;
+    }
+    let lab = Lab::new("bfd6", 2, false).expect("lab");
+    let (a, b) = (&lab.nodes[0], &lab.nodes[1]);
+    let block = |me: &Node, peer: &Node, t: &str| {
+        format!(
+            "bfd_instance PEER6 {{\n    neighbor_ip {}\n    source_ip {}\n{t}}}\n\
+             global_defs {{\n    router_id test\n}}\n",
+            peer.ip6, me.ip6
+        )
+    };
+    let ha = Daemon::start(&lab, a, Kind::Ha, &block(a, b, FAST));
+    let ka_conf = format!(
+        "{}{}",
+        block(b, a, FAST),
+        config("", &[InstanceSpec::new("VI_1", 51, 90)])
+    );
+    let ka = Daemon::start(&lab, b, Kind::Keepalived, &ka_conf);
+    let up = |d: &Daemon| session(d, "PEER6").is_some_and(|s| s.state == "Up");
+    let ok = wait_until(WAIT, || {
+        up(&ha) && count(&ka, "(PEER6) Entering Up state") >= 1
+    });
+    assert!(ok, "no IPv6 session{}", logs(&[&ha, &ka]));
+    // Slower timers on our side: 3 × max(our 20 ms RX, its 10 ms TX) = 60 ms here.
+    std::fs::write(
+        &ha.config,
+        block(a, b, "    min_rx 20\n    min_tx 20\n    multiplier 3\n"),
+    )
+    .expect("config");
+    let r = ha
+        .request(&ha::daemon::control::Request::Reload)
+        .expect("reload");
+    assert!(r.ok, "{r:?}");
+    let ok = wait_until(WAIT, || {
+        session(&ha, "PEER6").is_some_and(|s| s.detection_time_us == Some(60_000))
+    });
+    assert!(ok, "{:?}{}", session(&ha, "PEER6"), logs(&[&ha, &ka]));
+    assert!(up(&ha));
+    assert_eq!(
+        count(&ka, "(PEER6) Entering Up state"),
+        1,
+        "the session flapped{}",
+        logs(&[&ka])
+    );
+    lab.cut(b).expect("cut");
+    let ok = wait_until(WAIT, || {
+        session(&ha, "PEER6").is_some_and(|s| s.state == "Down")
+    });
+    assert!(ok, "no IPv6 detection{}", logs(&[&ha, &ka]));
 }
 
 /// keepalived as the oracle: the same `track_bfd` lines move both daemons' priorities the

@@ -109,7 +109,7 @@ fn main() -> ExitCode {
             eprintln!("xtask: the namespace suites again with HA_TEST_NO_XDP=1 (raw sockets)");
             cargo::run_streaming(&[
                 "test", "-p", "ha-tests", "--test", "vrrp", "--test", "interop", "--test",
-                "hostile",
+                "hostile", "--test", "bfd",
             ])
         }),
         Cmd::Run(args) => deps::ensure_system_packages().and_then(|()| run::run(&args)),

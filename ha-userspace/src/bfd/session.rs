@@ -85,6 +85,11 @@ pub struct Session {
     polling: bool,
     /// A Poll arrived: the next packet goes out now with F (§6.8.7).
     owe_final: bool,
+    /// The Detection Time before the remote's Poll Sequence lowered it: kept until the
+    /// remote sends without P. keepalived advertises its faster rate in its Poll packets
+    /// but keeps sending at the slow one until our Final has reached it and its pending
+    /// timer fires, so the new Detection Time would expire in between.
+    held_detect: Option<Micros>,
     /// A state change: the next packet goes out now (faster three-way handshake).
     send_now: bool,
     last_rx: Option<MonoTime>,
@@ -128,6 +133,7 @@ impl Session {
             held_tx: None,
             polling: false,
             owe_final: false,
+            held_detect: None,
             send_now: false,
             last_rx: None,
             last_tx: None,
@@ -163,14 +169,16 @@ impl Session {
         self.last_rx
     }
 
-    /// The Detection Time now (RFC 5880 §6.8.4); none before the remote was heard.
+    /// The Detection Time now (RFC 5880 §6.8.4); none before the remote was heard. While
+    /// the remote polls to a faster rate, the slower one's still applies.
     pub fn detection_time(&self) -> Option<Micros> {
         (self.remote.mult != 0).then(|| {
-            timers::detection_time(
+            let d = timers::detection_time(
                 self.remote.mult,
                 self.required_min_rx,
                 self.remote.desired_min_tx,
-            )
+            );
+            self.held_detect.map_or(d, |h| h.max(d))
         })
     }
 
@@ -216,6 +224,8 @@ impl Session {
         }
         self.stats.rx += 1;
         self.last_rx = Some(now);
+        let before = self.detection_time();
+        self.held_detect = if p.poll { before } else { None };
         self.remote.disc = p.my_disc;
         self.remote.state = p.state;
         self.remote.desired_min_tx = p.desired_min_tx;

@@ -20,6 +20,7 @@ pub mod lb;
 pub mod netlink;
 pub mod notify;
 pub mod plan;
+pub mod recvmsg;
 pub mod routes;
 pub mod run;
 pub mod smtp;

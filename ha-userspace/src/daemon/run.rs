@@ -756,6 +756,9 @@ impl Daemon {
             if let Some(lb) = s.xdp.as_ref().and_then(|x| x.lb.as_ref()) {
                 counters.push(serde_json::json!({"xdp_load_balancer": lb}));
             }
+            if let Some(b) = &s.bfd {
+                counters.push(serde_json::json!({"bfd": b}));
+            }
             (
                 "keepalived.stats",
                 serde_json::to_string_pretty(&counters).unwrap_or_default(),

@@ -83,6 +83,24 @@ fn ms(n: u64) -> MonoTime {
     MonoTime(n * 1_000)
 }
 
+/// A packet from remote discriminator 5, mult 3, required min RX 10 ms.
+fn from_remote(state: State, poll: bool, your_disc: u32, desired_tx: u64) -> Control {
+    Control {
+        diag: Diag::None,
+        state,
+        poll,
+        fin: false,
+        cpi: false,
+        demand: false,
+        detect_mult: 3,
+        my_disc: 5,
+        your_disc,
+        desired_min_tx: Micros(desired_tx),
+        required_min_rx: Micros(10_000),
+        required_min_echo_rx: Micros(0),
+    }
+}
+
 #[test]
 fn three_way_handshake_then_fast_rate() {
     let mut p = Pair::new(cfg(10_000, 10_000, 3), cfg(10_000, 10_000, 3));
@@ -188,21 +206,7 @@ fn passive_waits_for_the_remote() {
 fn a_poll_is_answered_with_a_final_at_once() {
     let mut s = Session::new(cfg(10_000, 10_000, 3), 9, 1, MonoTime(0));
     let _ = s.poll_transmit(MonoTime(0));
-    let poll = Control {
-        diag: Diag::None,
-        state: State::Down,
-        poll: true,
-        fin: false,
-        cpi: false,
-        demand: false,
-        detect_mult: 3,
-        my_disc: 5,
-        your_disc: 0,
-        desired_min_tx: Micros(1_000_000),
-        required_min_rx: Micros(10_000),
-        required_min_echo_rx: Micros(0),
-    };
-    s.on_packet(MonoTime(10), &poll);
+    s.on_packet(MonoTime(10), &from_remote(State::Down, true, 0, 1_000_000));
     assert_eq!(s.poll_timeout(), Some(MonoTime::ZERO));
     let f = s.poll_transmit(MonoTime(10)).unwrap();
     assert!(f.fin && !f.poll);
@@ -234,21 +238,10 @@ fn a_slower_rate_from_a_reload_waits_for_the_final() {
 #[test]
 fn packets_for_another_discriminator_change_nothing() {
     let mut s = Session::new(cfg(10_000, 10_000, 3), 9, 1, MonoTime(0));
-    let c = Control {
-        diag: Diag::None,
-        state: State::Down,
-        poll: false,
-        fin: false,
-        cpi: false,
-        demand: false,
-        detect_mult: 3,
-        my_disc: 5,
-        your_disc: 10,
-        desired_min_tx: Micros(1_000_000),
-        required_min_rx: Micros(10_000),
-        required_min_echo_rx: Micros(0),
-    };
-    s.on_packet(MonoTime(10), &c);
+    s.on_packet(
+        MonoTime(10),
+        &from_remote(State::Down, false, 10, 1_000_000),
+    );
     assert_eq!(s.state(), State::Down);
     assert_eq!(s.stats.rx, 0);
 }
@@ -264,4 +257,22 @@ fn kernel_refresh_moves_the_backstop() {
     assert_eq!(p.b.state(), State::Up);
     p.b.on_timeout(last + Micros(5_000));
     assert_eq!(p.b.state(), State::Down);
+}
+
+/// keepalived polls to its fast rate but goes on sending at the slow one until our Final
+/// has reached it: the Detection Time stays the slow one's until a packet without P.
+#[test]
+fn a_remote_polling_to_a_faster_rate_is_not_held_to_it_before_its_poll_ends() {
+    let mut s = Session::new(cfg(10_000, 10_000, 3), 9, 1, MonoTime(0));
+    let pkt = |state: State, poll: bool, tx: u64| from_remote(state, poll, 9, tx);
+    s.on_packet(ms(0), &pkt(State::Init, false, 1_000_000));
+    assert_eq!(s.state(), State::Up);
+    assert_eq!(s.detection_time(), Some(Micros(3_000_000)));
+    s.on_packet(ms(1), &pkt(State::Up, true, 10_000));
+    assert_eq!(s.detection_time(), Some(Micros(3_000_000)));
+    // Its next (slow) packet is 900 ms later: no expiry meanwhile.
+    s.on_timeout(ms(900));
+    assert_eq!(s.state(), State::Up);
+    s.on_packet(ms(901), &pkt(State::Up, false, 10_000));
+    assert_eq!(s.detection_time(), Some(Micros(30_000)));
 }

@@ -6,13 +6,14 @@
 //! data.
 
 use std::io;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::bfd::packet::{LEN, PORT_MULTIHOP, PORT_SINGLE_HOP, SOURCE_PORT_MIN};
+use crate::daemon::recvmsg;
 
 fn set_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: setsockopt with a valid int option value.
@@ -36,14 +37,7 @@ fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-/// One received datagram.
-#[derive(Debug, Clone, Copy)]
-pub struct Received {
-    pub len: usize,
-    pub src: IpAddr,
-    pub dst: Option<IpAddr>,
-    pub ttl: Option<u8>,
-}
+pub use crate::daemon::recvmsg::Received;
 
 pub struct RxSocket {
     sock: Socket,
@@ -82,96 +76,13 @@ impl RxSocket {
 
     /// The next queued datagram, `None` when the queue is empty.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        let mut from: MaybeUninit<libc::sockaddr_storage> = MaybeUninit::zeroed();
-        let mut cmsg = [0u64; 16];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: a zeroed msghdr is valid; every pointer set below outlives the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = from.as_mut_ptr().cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr().cast();
-        msg.msg_controllen = size_of::<[u64; 16]>();
-        // SAFETY: msg describes valid buffers.
-        let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(e),
-            };
-        }
-        // SAFETY: the kernel filled `from` (zeroed first) up to msg_namelen.
-        let from = unsafe { from.assume_init() };
-        let src = match i32::from(from.ss_family) {
-            libc::AF_INET => {
-                // SAFETY: an AF_INET address fills a sockaddr_in within the storage.
-                let a: libc::sockaddr_in = unsafe {
-                    std::ptr::read_unaligned((&from as *const libc::sockaddr_storage).cast())
-                };
-                IpAddr::V4(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: as above, sockaddr_in6.
-                let a: libc::sockaddr_in6 = unsafe {
-                    std::ptr::read_unaligned((&from as *const libc::sockaddr_storage).cast())
-                };
-                canonical(IpAddr::V6(Ipv6Addr::from(a.sin6_addr.s6_addr)))
-            }
-            _ => return Ok(None),
-        };
-        let mut got = Received {
-            len: n as usize,
-            src,
-            dst: None,
-            ttl: None,
-        };
-        // SAFETY: walking the control buffer the kernel filled, with the CMSG_* macros.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                let data = libc::CMSG_DATA(c);
-                match ((*c).cmsg_level, (*c).cmsg_type) {
-                    (libc::IPPROTO_IP, libc::IP_TTL) => {
-                        let t: i32 = std::ptr::read_unaligned(data.cast());
-                        got.ttl = u8::try_from(t).ok();
-                    }
-                    (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-                        let pi: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
-                        got.dst =
-                            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr))));
-                    }
-                    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                        let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                        got.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
-                    }
-                    (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-                        let h: i32 = std::ptr::read_unaligned(data.cast());
-                        got.ttl = u8::try_from(h).ok();
-                    }
-                    _ => {}
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
-        }
-        Ok(Some(got))
+        recvmsg::recv(self.sock.as_raw_fd(), buf)
     }
 }
 
 impl AsRawFd for RxSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.sock.as_raw_fd()
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -309,7 +309,7 @@ impl BfdThread {
                 continue;
             };
             let r = &mut self.sessions[i];
-            if e.epoch != r.epoch {
+            if !r.kernel || e.epoch != r.epoch {
                 continue;
             }
             let late = e.fired_ns.saturating_sub(e.last_rx_ns + e.detect_ns);
@@ -365,11 +365,11 @@ impl BfdThread {
                 continue;
             }
             // keepalived's rule (bfd_check_packet_ttl): TTL ≥ ttl − max_hops.
-            if got.ttl.is_some_and(|t| t < r.plan.min_ttl) {
+            if got.hop_limit.is_some_and(|t| t < r.plan.min_ttl) {
                 self.discarded += 1;
                 debug!(
                     "({}) packet with TTL {:?} < {} discarded",
-                    r.plan.name, got.ttl, r.plan.min_ttl
+                    r.plan.name, got.hop_limit, r.plan.min_ttl
                 );
                 continue;
             }
@@ -489,7 +489,15 @@ impl BfdThread {
                     }
                 }
             };
+            let was_kernel = r.kernel;
             r.kernel = self.maps.is_some() && kernel.contains(&r.plan.name);
+            if was_kernel && !r.kernel {
+                // Its interface no longer runs the BFD feature: the kernel forgets it.
+                if let Some(m) = self.maps.as_mut() {
+                    m.clear(r.session.local_disc());
+                }
+                r.written = None;
+            }
             // The kernel's timer detects; the session's own waits one more Detection
             // Time as a backstop.
             let backstop = if r.kernel {
