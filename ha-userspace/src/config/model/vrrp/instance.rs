@@ -93,7 +93,9 @@ pub struct VrrpInstance {
     pub track_file: Vec<Tracked>,
     pub track_bfd: Vec<Tracked>,
     /// `bfd_takeover NAME [force]` (an ha extension): the `bfd_instance` whose expiry
-    /// means the master is dead, and whether its adverts need not have stopped too.
+    /// means the master is dead, and whether its adverts need not have stopped too. Left
+    /// out of the dump when unset, so keepalived configs dump as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bfd_takeover: Option<BfdTakeover>,
     /// `mcast_src_ip` / `unicast_src_ip`.
     pub src_ip: Option<IpAddr>,
