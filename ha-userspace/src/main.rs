@@ -151,6 +151,10 @@ struct RunArgs {
     /// out, with a log line, when the kernel refuses BPF).
     #[arg(long)]
     no_xdp: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (OpenMetrics text; names
+    /// begin with `ha_`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
     #[arg(short = 'n', long = "dont-fork", hide = true)]
     dont_fork: bool,
     #[arg(short = 'l', long = "log-console", hide = true)]
@@ -298,6 +302,7 @@ fn run(args: RunArgs) -> i32 {
         xdp: !args.no_xdp,
         vrrp: !args.check_only,
         checkers: !args.vrrp_only,
+        metrics: args.metrics,
     };
     match ha::daemon::run::run(opts) {
         Ok(()) => 0,

@@ -58,6 +58,19 @@ const REQUIREMENTS: &[Requirement] = &[
         },
     },
     Requirement {
+        what: "prometheus_client (the OpenMetrics parser the metrics test checks /metrics with)",
+        package: "python3-prometheus-client",
+        required: true,
+        present: || {
+            std::process::Command::new("/usr/bin/python3")
+                .args(["-c", "import prometheus_client.openmetrics.parser"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    },
+    Requirement {
         what: "nft (nftables: the no_accept drop rules, as keepalived installs them)",
         package: "nftables",
         required: true,

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod control;
 pub mod events;
 pub mod lb;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod plan;

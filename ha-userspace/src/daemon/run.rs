@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub vrrp: bool,
     /// Run the checkers of the virtual servers (off with `-P` / `--vrrp`).
     pub checkers: bool,
+    /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +260,15 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         control::default_socket(g.instance.as_deref(), netns.as_deref())
     });
     control::serve(&socket, ctl_tx)?;
+    let (scrape_tx, mut scrape_rx) = mpsc::channel::<super::metrics::Scrape>(16);
+    if let Some(addr) = opts.metrics {
+        super::metrics::serve(addr, scrape_tx)
+            .await
+            .map_err(|source| RunError::Io {
+                what: "the metrics listener (--metrics)",
+                source,
+            })?;
+    }
     track_file::init_files(&plan.vrrp);
     let objects = read_objects(&plan);
     let mut xdp: Option<XdpProgram> = None;
@@ -377,6 +388,13 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = sleep_until_or_never(d.release_xdp_at) => {
                 d.release_xdp_at = None;
                 d.vrrp.release_unused(d.xdp.as_mut());
+            }
+            Some(scrape) = scrape_rx.recv() => {
+                let body = match d.status().await {
+                    Some(s) => super::metrics::render(&s),
+                    None => String::from("# the VRRP engine has stopped\n"),
+                };
+                let _ = scrape.reply.send(body);
             }
             Some(inc) = ctl_rx.recv() => {
                 let reply = d.control(inc.request).await;
