@@ -76,7 +76,7 @@ pub fn base(assets: &Assets, init: &Path, programs: &[Program]) -> Result<Vec<u8
     );
     let mut libs = BTreeSet::new();
     let mut add = |c: &mut Cpio, host: &Path, image: &str| -> Result<()> {
-        c.file(image, 0o755, &read(host)?);
+        c.file(image, 0o755, &without_debug_info(host)?);
         for (name, lib) in linked_libraries(host, &assets.lib_dir())? {
             if libs.insert(name.clone()) {
                 c.file(&format!("{LIB_DIR}/{name}"), 0o755, &read(&lib)?);
@@ -114,6 +114,32 @@ pub fn scenario(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
 
 fn read(p: &Path) -> Result<Vec<u8>> {
     fs::read(p).with_context(|| format!("reading {}", p.display()))
+}
+
+/// A program without its debug sections (`strip --strip-debug`): the test builds carry
+/// ~170 MB of DWARF, and the image unpacks into the VM's RAM (a 1 GiB guest's rootfs takes
+/// half of it). The file as it is when `strip` is missing or refuses it.
+fn without_debug_info(p: &Path) -> Result<Vec<u8>> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = p
+        .file_name()
+        .map_or_else(|| "bin".into(), |n| n.to_string_lossy());
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("ha-vm-{}-{n}-{name}", std::process::id()));
+    let stripped = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&out)
+        .arg(p)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let data = if stripped { fs::read(&out).ok() } else { None };
+    let _ = fs::remove_file(&out);
+    match data {
+        Some(d) => Ok(d),
+        None => read(p),
+    }
 }
 
 /// The shared libraries `bin` loads, as (the name it is linked as, the host file),
