@@ -1,5 +1,6 @@
 //! The few facts about the host that both the config front end and the daemon ask for, each
-//! asked one way: its name, and who a user is.
+//! asked one way: its name, and who a user is; and the one scheduling call the daemon's
+//! real-time threads make.
 
 use std::ffi::CString;
 
@@ -70,6 +71,25 @@ pub fn tune_allocator_for_daemon() {
         if libmimalloc_sys::mi_version() / 10_000 == 3 {
             libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
         }
+    }
+}
+
+/// Puts the calling thread at SCHED_RR `prio`, logging the outcome under `thread`'s name
+/// (the VRRP engine, the BFD thread): above every normal process, so a busy machine does not
+/// delay what it sends.
+pub fn realtime_priority(thread: &str, prio: i32) {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: setting our own thread's policy with a valid sched_param.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
+    if rc == 0 {
+        tracing::info!("{thread} thread runs SCHED_RR priority {prio}");
+    } else {
+        tracing::warn!(
+            "{thread} thread stays at normal priority (SCHED_RR {prio}: {})",
+            std::io::Error::from_raw_os_error(rc)
+        );
     }
 }
 

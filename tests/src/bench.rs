@@ -120,19 +120,7 @@ pub fn outage_series(
 ) -> Result<Vec<f64>, String> {
     let lab = Lab::new("bfo", 2, true)?;
     let client = lab.client.clone().ok_or("no client")?;
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut servers: Vec<Child> = lab
-        .nodes
-        .iter()
-        .filter_map(|n| {
-            n.command(&me)
-                .args(["serve", &n.name, "--rt"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()
-        })
-        .collect();
+    let _servers = EchoServers::start(&lab, true)?;
     let c1 = pair_config(version, advert_int, 150);
     let c2 = pair_config(version, advert_int, 100);
     let mut n1 = Some(Daemon::start(&lab, &lab.nodes[0], kind, &c1));
@@ -201,11 +189,43 @@ pub fn outage_series(
             }
         }
     }
-    for s in &mut servers {
-        let _ = s.kill();
-        let _ = s.wait();
-    }
     Ok(out)
+}
+
+/// The UDP echo servers (`ha-lab serve NAME`) in every node of a lab, answering with the
+/// node's name; killed when dropped, an error path included.
+pub struct EchoServers(Vec<Child>);
+
+impl EchoServers {
+    /// `rt`: the servers run SCHED_FIFO 50 (`--rt`), so the load of a series does not
+    /// delay the instrument.
+    pub fn start(lab: &Lab, rt: bool) -> Result<EchoServers, String> {
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut servers = EchoServers(Vec::new());
+        for n in &lab.nodes {
+            let mut c = n.command(&me);
+            c.args(["serve", &n.name]);
+            if rt {
+                c.arg("--rt");
+            }
+            let child = c
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("echo server on {}: {e}", n.name))?;
+            servers.0.push(child);
+        }
+        Ok(servers)
+    }
+}
+
+impl Drop for EchoServers {
+    fn drop(&mut self) {
+        for s in &mut self.0 {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    }
 }
 
 /// One graceful handover as the wire and the new master saw it.

@@ -10,10 +10,9 @@
 //!   lateness (its jitter).
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::{cpu_secs, pids_of, stats};
+use crate::bench::{cpu_secs, pids_of, stats, EchoServers};
 use crate::daemon::{config, Daemon, InstanceSpec, Kind};
 use crate::lab::{Lab, Node, VIP4};
 use crate::probe::{Prober, ECHO_PORT};
@@ -59,22 +58,10 @@ fn last_late(d: &Daemon) -> Option<u64> {
 pub fn outage_series(min: &str, runs: usize) -> Result<Vec<BfdOutage>, String> {
     let lab = Lab::new("bbfd", 2, true)?;
     let client = lab.client.clone().ok_or("no client")?;
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut servers: Vec<Child> = lab
-        .nodes
-        .iter()
-        .filter_map(|n| {
-            // Not real-time: at 10,000 probes a second, real-time echo servers and a
-            // real-time prober on this machine's 2 cores would preempt the daemons'
-            // threads they measure (on a real network they are other machines).
-            n.command(&me)
-                .args(["serve", &n.name])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .ok()
-        })
-        .collect();
+    // Not real-time: at 10,000 probes a second, real-time echo servers and a real-time
+    // prober on this machine's 2 cores would preempt the daemons' threads they measure (on
+    // a real network they are other machines).
+    let _servers = EchoServers::start(&lab, false)?;
     let (a, b) = (&lab.nodes[0], &lab.nodes[1]);
     let _n1 = Daemon::start(&lab, a, Kind::Ha, &pair(a, b, 150, min));
     let n2 = Daemon::start(&lab, b, Kind::Ha, &pair(b, a, 100, min));
@@ -125,10 +112,6 @@ pub fn outage_series(min: &str, runs: usize) -> Result<Vec<BfdOutage>, String> {
         // neighbour `locktime` (1 s), so the next cut waits that out (else node2's ARPs
         // are ignored and its second burst, a second later, is the outage).
         std::thread::sleep(Duration::from_millis(1500));
-    }
-    for s in &mut servers {
-        let _ = s.kill();
-        let _ = s.wait();
     }
     Ok(out)
 }

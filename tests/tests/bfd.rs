@@ -69,6 +69,7 @@ fn block_bfd(node: &Node, on: bool) {
         .arg(&path)
         .output()
         .expect("nft");
+    let _ = std::fs::remove_file(&path);
     assert!(
         out.status.success(),
         "nft: {}",

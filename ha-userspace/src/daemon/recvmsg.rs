@@ -1,6 +1,7 @@
 //! One datagram with the ancillary data the daemon's receive sockets ask for, by
 //! `recvmsg`: the VRRP raw sockets (receive stamp, IPv6 destination and hop limit) and the
-//! BFD UDP sockets (destination and TTL / hop limit of both families).
+//! BFD UDP sockets (destination and TTL / hop limit of both families); and [`set_int`], the
+//! integer socket option that asks for each.
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
@@ -19,6 +20,25 @@ pub struct Received {
     pub hop_limit: Option<u8>,
     /// `SO_TIMESTAMPNS`: when the kernel received it, on the realtime clock, in ns.
     pub stamp_realtime_ns: Option<u64>,
+}
+
+/// An integer socket option (the `IP_RECVTTL`-style switches socket2 does not wrap).
+pub fn set_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// The next queued datagram of `fd`, `None` when the queue is empty.

@@ -107,7 +107,7 @@ pub fn spawn(
         .name("bfd".into())
         .spawn(move || {
             if let Some(prio) = realtime {
-                thread::realtime_priority(prio);
+                crate::system::realtime_priority("BFD", prio);
             }
             t.run()
         })?;

@@ -642,19 +642,3 @@ fn diag_text(d: Diag) -> &'static str {
         Diag::Other => "Reserved",
     }
 }
-
-pub fn realtime_priority(prio: i32) {
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: setting our own thread's policy with a valid sched_param.
-    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
-    if rc == 0 {
-        info!("BFD thread runs SCHED_RR priority {prio}");
-    } else {
-        warn!(
-            "BFD thread stays at normal priority (SCHED_RR {prio}: {})",
-            io::Error::from_raw_os_error(rc)
-        );
-    }
-}

@@ -7,13 +7,12 @@
 //! hop limit is set to 255 (RFC 5798 §5.1.2.3) and the source is the bound link-local address.
 
 use std::io;
-use std::mem::size_of;
 use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::daemon::recvmsg;
+use crate::daemon::recvmsg::{self, set_int};
 use crate::family::Family;
 use crate::vrrp::packet::IPPROTO_VRRP;
 
@@ -26,24 +25,6 @@ pub struct RxSocket {
     sock: Socket,
     pub family: Family,
     pub ifindex: u32,
-}
-
-fn set_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
-    // SAFETY: `value` lives across the call and its size is passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 fn with_context(e: io::Error, what: &str, ifname: &str) -> io::Error {

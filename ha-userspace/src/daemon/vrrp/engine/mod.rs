@@ -147,7 +147,10 @@ pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, Engine
         .name("vrrp-engine".into())
         .spawn(move || {
             if realtime {
-                realtime_priority(engine.plan.rt_priority.unwrap_or(DEFAULT_RT_PRIORITY));
+                crate::system::realtime_priority(
+                    "VRRP engine",
+                    engine.plan.rt_priority.unwrap_or(DEFAULT_RT_PRIORITY),
+                );
             }
             engine.run(first)
         })
@@ -163,22 +166,6 @@ pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, Engine
 /// normal process, so adverts and the master-down timer keep their timing when the CPUs are
 /// saturated (keepalived's `vrrp_rt_priority` sets it; `ha run --no-realtime` disables it).
 const DEFAULT_RT_PRIORITY: i32 = 1;
-
-fn realtime_priority(prio: i32) {
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: setting our own thread's policy with a valid sched_param.
-    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_RR, &param) };
-    if rc == 0 {
-        info!("VRRP engine thread runs SCHED_RR priority {prio}");
-    } else {
-        warn!(
-            "VRRP engine thread stays at normal priority (SCHED_RR {prio}: {})",
-            stdio::Error::from_raw_os_error(rc)
-        );
-    }
-}
 
 impl Engine {
     fn run(&mut self, first: Prepared) {

@@ -89,9 +89,7 @@ impl Runner {
             (None, None) => {}
         }
     }
-}
 
-impl Runner {
     /// `bfd_takeover`: the BFD session `bfd` to `neighbor` expired, its last packet at
     /// `last_rx`. A backup following that master takes over now, unless one of the
     /// master's adverts arrived after that packet (then the master is alive and only BFD
