@@ -8,7 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use ha::config::{self, diag::exit, LoadOptions, Severity, SystemEnv};
 use ha::daemon::control;
+use ha::daemon::pid_files::PidFiles;
 use ha::daemon::run::{RunError, RunOptions};
+
+mod cli;
 
 /// A config is hundreds of thousands of small strings built and dropped at once; mimalloc
 /// does that several times faster than glibc's allocator (see BENCHMARKS.md).
@@ -22,7 +25,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "keepalived-compatible HA daemon with an XDP fast path"
 )]
 #[command(args_conflicts_with_subcommands = true)]
-struct Cli {
+pub(crate) struct Cli {
     /// Test the configuration and exit (keepalived's -t), same as `ha check-config`.
     #[arg(short = 't', long = "config-test")]
     config_test: bool,
@@ -71,22 +74,25 @@ enum Cmd {
         #[arg(long)]
         capture: bool,
     },
+    /// Write the man pages or a shell's completions (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(cli::generate::What),
 }
 
 /// The config file and the id its `@ID` lines are read for: the same two flags for every
 /// command, as keepalived spells them.
 #[derive(Args, Clone)]
-struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// The configuration file.
     #[arg(
         short = 'f',
         long = "use-file",
         default_value = "/etc/keepalived/keepalived.conf"
     )]
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Config id for `@ID` lines (default: host name up to the first dot).
     #[arg(short = 'i', long = "config-id")]
-    config_id: Option<String>,
+    pub(crate) config_id: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -143,6 +149,16 @@ struct RunArgs {
     /// keepalived's VRRP child pid file (the same process here).
     #[arg(short = 'r', long = "vrrp_pid")]
     vrrp_pid: Option<PathBuf>,
+    /// keepalived's checkers child pid file (the same process here).
+    #[arg(short = 'c', long = "checkers_pid")]
+    checkers_pid: Option<PathBuf>,
+    /// keepalived's BFD child pid file (the same process here).
+    #[arg(short = 'b', long = "bfd_pid")]
+    bfd_pid: Option<PathBuf>,
+    /// Run in the network namespace `ip netns` calls NAME (over the config's
+    /// `net_namespace`), as keepalived's -s.
+    #[arg(short = 's', long = "namespace", value_name = "NAME")]
+    namespace: Option<String>,
     /// Keep the VRRP engine thread at normal priority (by default it runs SCHED_RR, priority
     /// `vrrp_rt_priority` or 1, so a busy machine does not delay adverts).
     #[arg(long)]
@@ -170,18 +186,24 @@ struct RunArgs {
 }
 
 #[derive(Args, Clone)]
-struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Treat every warning as an error (nothing falls back to a default).
     #[arg(long)]
-    strict: bool,
+    pub(crate) strict: bool,
     /// Print the understood configuration as JSON on stdout.
     #[arg(long)]
-    dump: bool,
+    pub(crate) dump: bool,
 }
 
 fn main() -> ExitCode {
+    // systemd's variables are read, and taken out of the environment, while the process has
+    // one thread.
+    ha::daemon::sd_notify::init_from_env();
+    if cli::keepalived::invoked_as_keepalived() {
+        return exit_code(cli::keepalived::main());
+    }
     let cli = Cli::parse();
     let code = match cli.cmd {
         Some(Cmd::CheckConfig(args)) => check_config(&args),
@@ -192,12 +214,17 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Reload { to }) => simple(&to.socket(), &control::Request::Reload),
         Some(Cmd::Ipvs { json, capture }) => ipvs_show(json, capture),
+        Some(Cmd::Generate(what)) => cli::generate::run(&what),
         None if cli.config_test => check_config(&cli.check),
         None => {
             eprintln!("ha: nothing to do; try `ha check-config -f FILE` or `ha --help`");
             2
         }
     };
+    exit_code(code)
+}
+
+fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
@@ -244,7 +271,7 @@ fn ipvs_show(json: bool, capture: bool) -> i32 {
     0
 }
 
-fn check_config(args: &CheckArgs) -> i32 {
+pub(crate) fn check_config(args: &CheckArgs) -> i32 {
     let opts = LoadOptions {
         strict: args.strict,
         config_id: args.config.config_id.clone(),
@@ -276,45 +303,98 @@ fn check_config(args: &CheckArgs) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    ha::system::tune_allocator_for_daemon();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Lines go to stderr from a thread of their own: a log line written by the VRRP engine
-    // thread (a transition, a busy wake-up) never waits for the terminal or the journal.
-    // 65,536 lines of backlog (2 MiB, allocated up front; the default 128,000 is 4 MiB): a
-    // 40,000-real-server config logs 42,000 lines at start.
-    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(65_536)
-        .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let _flush_at_exit = start_logging(&Logs::Stderr);
     let opts = RunOptions {
         config: args.config.file,
         config_id: args.config.config_id,
         control_socket: args.sock.control_socket,
         dump_dir: args.dump_dir,
-        pid_file: args.pid.or(args.vrrp_pid),
+        pid_files: PidFiles {
+            main: args.pid,
+            vrrp: args.vrrp_pid,
+            checkers: args.checkers_pid,
+            bfd: args.bfd_pid,
+        },
+        keepalived_pid_files: false,
+        netns: args.namespace,
         realtime: !args.no_realtime,
         xdp: !args.no_xdp,
         vrrp: !args.check_only,
         checkers: !args.vrrp_only,
         metrics: args.metrics,
     };
-    match ha::daemon::run::run(opts) {
-        Ok(()) => 0,
-        Err(RunError::Config(e)) => {
-            eprintln!("{e}\nha: configuration errors, not starting");
-            exit::ERRORS
+    run_daemon(opts, &Logs::Stderr)
+}
+
+/// Where the daemon's log lines go.
+pub(crate) enum Logs {
+    /// Standard error: a terminal, or the journal under systemd.
+    Stderr,
+    /// syslog, with this ident: a daemon in the background.
+    Syslog(&'static str),
+}
+
+/// Starts the log thread; the guard it returns flushes the last lines when dropped.
+pub(crate) fn start_logging(to: &Logs) -> tracing_appender::non_blocking::WorkerGuard {
+    ha::system::tune_allocator_for_daemon();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Lines go out from a thread of their own: a log line written by the VRRP engine
+    // thread (a transition, a busy wake-up) never waits for the terminal, the journal or
+    // syslog. 65,536 lines of backlog (2 MiB, allocated up front; the default 128,000 is
+    // 4 MiB): a 40,000-real-server config logs 42,000 lines at start.
+    let builder =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(65_536);
+    let (writer, guard) = match to {
+        Logs::Stderr => {
+            builder.finish(Box::new(std::io::stderr()) as Box<dyn std::io::Write + Send>)
         }
-        Err(e) => {
-            eprintln!("ha: {e}");
-            1
+        &Logs::Syslog(ident) => {
+            let sys = ha::daemon::syslog::Syslog::new(ident);
+            if !sys.connected() {
+                eprintln!("{ident}: no syslog at /dev/log: the daemon's log lines are lost");
+            }
+            builder.finish(Box::new(sys) as Box<dyn std::io::Write + Send>)
         }
+    };
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false);
+    match to {
+        // The journal stamps the time itself (systemd sets JOURNAL_STREAM for a service
+        // whose output goes there).
+        Logs::Stderr if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            fmt.with_ansi(false).without_time().init()
+        }
+        Logs::Stderr => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // syslog stamps the time itself.
+        Logs::Syslog(_) => fmt.with_ansi(false).without_time().init(),
     }
+    guard
+}
+
+/// Runs the daemon until it stops; the process's exit code. Why it could not start goes to
+/// standard error (the terminal, the journal, or the command that started a daemon going to
+/// the background), and to syslog too when that is where the logs go.
+pub(crate) fn run_daemon(opts: RunOptions, logs: &Logs) -> i32 {
+    let (code, text) = match ha::daemon::run::run(opts) {
+        Ok(()) => return 0,
+        Err(RunError::Config(e)) => (
+            exit::ERRORS,
+            format!("{e}\nha: configuration errors, not starting"),
+        ),
+        // keepalived logs this and exits 0: the daemon the caller wanted is running.
+        Err(e @ RunError::AlreadyRunning { .. }) => (0, format!("ha: {e}")),
+        Err(e) => (1, format!("ha: {e}")),
+    };
+    eprintln!("{text}");
+    if let Logs::Syslog(_) = logs {
+        tracing::error!("{text}");
+    }
+    code
 }
 
 fn status(sock: &std::path::Path, json: bool) -> i32 {

@@ -93,6 +93,21 @@ pub fn realtime_priority(thread: &str, prio: i32) {
     }
 }
 
+/// Moves the calling thread into the network namespace `ip netns` named `name`
+/// (`/run/netns/NAME`), as keepalived does for `net_namespace` and `-s`. Threads started
+/// afterwards by this one are in it too.
+pub fn enter_netns(name: &str) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let path = std::path::Path::new("/run/netns").join(name);
+    let ns = std::fs::File::open(&path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    // SAFETY: setns on a namespace file we hold open.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,19 @@ const REQUIREMENTS: &[Requirement] = &[
         present: || find_program("nginx").is_some(),
     },
     Requirement {
+        what:
+            "systemd-nspawn (boots a copy of the host under systemd for the package's unit tests)",
+        package: "systemd-container",
+        required: true,
+        present: || find_program("systemd-nspawn").is_some(),
+    },
+    Requirement {
+        what: "killall (the seeds' check scripts stop keepalived with it)",
+        package: "psmisc",
+        required: true,
+        present: || find_program("killall").is_some(),
+    },
+    Requirement {
         what: "curl (the long downloads through the XDP load balancer's director failover)",
         package: "curl",
         required: true,

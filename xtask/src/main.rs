@@ -48,6 +48,14 @@ enum Cmd {
     },
     /// Only check (and as root, install) the system packages.
     Deps,
+    /// Build the Debian package (release build): target/debian/ha_VERSION_ARCH.deb, with
+    /// /usr/sbin/ha, /usr/sbin/keepalived (ha under keepalived's name), ha.service (also
+    /// keepalived.service), the init script, man pages and completions.
+    Deb {
+        /// Package the debug build instead (what the tests install).
+        #[arg(long)]
+        debug: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,6 +144,7 @@ fn main() -> ExitCode {
             ha_vm(false, "diff", &files)
         }),
         Cmd::Deps => deps::ensure_system_packages().map(|()| 0),
+        Cmd::Deb { debug } => deps::ensure_system_packages().and_then(|()| deb(!debug)),
     };
     // Commands that ran to the end return the exit status to hand back (e.g. `cargo test`'s).
     match result {
@@ -169,4 +178,16 @@ fn strip_passthrough_separator(mut argv: Vec<String>) -> Vec<String> {
         argv.remove(3);
     }
     argv
+}
+
+/// `cargo xtask deb`: builds ha, then `ha-userspace/packaging/build-deb` lays the package out.
+fn deb(release: bool) -> anyhow::Result<u8> {
+    let bin = cargo::build_bin("ha-userspace", "ha", release)?;
+    let root = cargo::workspace_root();
+    let out = root.join("target/debian");
+    let status = std::process::Command::new(root.join("ha-userspace/packaging/build-deb"))
+        .arg(&bin)
+        .arg(&out)
+        .status()?;
+    Ok(cargo::exit_code(status))
 }

@@ -19,8 +19,11 @@ use super::lb::ipvs::syncd::{Role as SyncRole, SyncDaemon};
 use super::lb::{IpvsBackend, LogBackend, XdpBackend};
 use super::netlink::{LinkMonitor, Netlink};
 use super::notify::Notifier;
+use super::pid_files::{self, PidFiles};
 use super::plan::bfd::BfdPlan;
 use super::plan::{plan, LbPlan, Plan, VrrpPlan};
+use super::sd_notify;
+use super::state_line::StateLine;
 use super::status::Status;
 use super::vrrp::engine::{self, Command, EngineHandle, EngineParts};
 use super::vrrp::prepare::{PrepareError, VrrpSide};
@@ -43,7 +46,13 @@ pub struct RunOptions {
     pub control_socket: Option<PathBuf>,
     /// Where SIGUSR1 / SIGUSR2 write `keepalived.data` / `keepalived.stats`.
     pub dump_dir: PathBuf,
-    pub pid_file: Option<PathBuf>,
+    /// The pid files named on the command line (`-p`, `-r`, `-c`, `-b`).
+    pub pid_files: PidFiles,
+    /// Started as `keepalived`: the files not named take keepalived's default names.
+    pub keepalived_pid_files: bool,
+    /// keepalived's `-s NAME`: the network namespace to run in, over the config's
+    /// `net_namespace`.
+    pub netns: Option<String>,
     /// Run the engine thread at a realtime priority (default on).
     pub realtime: bool,
     /// Use the XDP fast path where the kernel allows it (default on; `--no-xdp`).
@@ -60,6 +69,14 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("{0}")]
     Config(String),
+    /// keepalived's check at start: another daemon holds the main pid file.
+    #[error("daemon is already running (pid {pid} in {})", file.display())]
+    AlreadyRunning { pid: u32, file: PathBuf },
+    #[error("network namespace {name}: {source}")]
+    Netns {
+        name: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Prepare(#[from] PrepareError),
     #[error(transparent)]
@@ -108,6 +125,25 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, RunError> {
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
     let plan = load_plan(&opts)?;
+    // Every thread started from here on is in the namespace (setns(2) is per thread, and
+    // threads inherit it).
+    let netns = opts
+        .netns
+        .clone()
+        .or_else(|| plan.global.net_namespace.clone());
+    if let Some(name) = &netns {
+        crate::system::enter_netns(name).map_err(|source| RunError::Netns {
+            name: name.clone(),
+            source,
+        })?;
+    }
+    let files = pid_files_for(&opts, &plan, netns.as_deref());
+    if let Some(pid) = files.running_elsewhere() {
+        return Err(RunError::AlreadyRunning {
+            pid,
+            file: files.main.clone().unwrap_or_default(),
+        });
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,7 +151,18 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
             what: "tokio runtime",
             source,
         })?;
-    rt.block_on(serve(opts, plan))
+    rt.block_on(serve(opts, plan, files))
+}
+
+/// The pid files for this run: those named on the command line, and keepalived's default
+/// names for the others when started as `keepalived`.
+fn pid_files_for(opts: &RunOptions, plan: &Plan, netns: Option<&str>) -> PidFiles {
+    if opts.keepalived_pid_files {
+        PidFiles::keepalived_defaults(plan.global.instance.as_deref(), netns)
+            .overridden_by(&opts.pid_files)
+    } else {
+        opts.pid_files.clone()
+    }
 }
 
 /// The main thread's state.
@@ -152,6 +199,10 @@ struct Daemon {
     /// BFD sessions' Up/Down for `BFD_CHECK`, as last heard (replayed to new checkers).
     bfd_states: std::collections::BTreeMap<String, bool>,
     bfd_to_checkers: mpsc::UnboundedSender<(String, bool)>,
+    /// systemd's notify socket, when a unit started us.
+    sd: Option<Arc<sd_notify::SdNotify>>,
+    /// The instances' states, for systemd's STATUS line.
+    states: StateLine,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -239,7 +290,7 @@ fn read_objects(plan: &Plan) -> Objects {
     objects
 }
 
-async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
+async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunError> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<Incoming>(16);
     // Signals first, so a TERM during startup is not lost.
@@ -254,6 +305,11 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
     let mut hup = sig(SignalKind::hangup())?;
     let mut usr1 = sig(SignalKind::user_defined1())?;
     let mut usr2 = sig(SignalKind::user_defined2())?;
+    // keepalived's JSON and STATS_CLEAR signals (`keepalived --signum=JSON`): unhandled,
+    // a real-time signal's default action would end the daemon.
+    let mut json_sig = sig(SignalKind::from_raw(libc::SIGRTMIN() + 2))?;
+    let mut clear_sig = sig(SignalKind::from_raw(libc::SIGRTMIN() + 29))?;
+    let manager = sd_notify::manager();
     let socket = opts.control_socket.clone().unwrap_or_else(|| {
         let g = &plan.global;
         let netns = g.net_namespace.clone().or_else(control::current_netns);
@@ -310,6 +366,10 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             realtime: opts.realtime,
             xdp: maps,
             events: ev_tx.clone(),
+            watchdog: manager
+                .notify
+                .clone()
+                .zip(manager.watchdog.map(sd_notify::ping_every)),
         },
     );
     let engine = match spawned {
@@ -320,11 +380,6 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             return Err(e.into());
         }
     };
-    if let Some(p) = &opts.pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            warn!("pid file {}: {e}", p.display());
-        }
-    }
     info!(
         "ha {} running {} VRRP instance(s) from {}",
         env!("CARGO_PKG_VERSION"),
@@ -356,10 +411,25 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         bfd_maps,
         bfd_states: Default::default(),
         bfd_to_checkers: bfd_tx,
+        sd: manager.notify.clone(),
+        states: StateLine::default(),
     };
+    d.states.replan(&d.plan);
     d.sync_bfd();
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
+    let written = files.for_running(
+        !d.plan.vrrp.instances.is_empty(),
+        !d.plan.lb.virtual_servers.is_empty(),
+        !d.plan.bfd.sessions.is_empty(),
+    );
+    for (p, e) in pid_files::write_all(&written) {
+        warn!("pid file {}: {e}", p.display());
+    }
+    if let Some(n) = &d.sd {
+        let _ = n.ready(&d.states.render());
+    }
+    super::detach::ready();
     crate::system::release_freed_memory();
     // Memory this thread allocated and others freed (the checkers' model, built here) is
     // only given back when this thread collects; once a minute is plenty.
@@ -372,11 +442,20 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
             _ = hup.recv() => { let _ = d.reload().await; }
             _ = usr1.recv() => d.dump(false).await,
             _ = usr2.recv() => d.dump(true).await,
+            _ = json_sig.recv() => d.dump_json().await,
+            _ = clear_sig.recv() => {
+                info!("STATS_CLEAR: ha keeps its counters (they are monotonic for the metrics)");
+            }
             Some(e) = ev_rx.recv() => {
                 if let Some(s) = &mut d.syncd {
                     s.on_event(&e);
                 }
                 d.notifier.on_event(&e);
+                if d.states.on_event(&e) {
+                    if let Some(n) = &d.sd {
+                        let _ = n.status(&d.states.render());
+                    }
+                }
             }
             Some((name, up)) = bfd_rx.recv() => {
                 d.bfd_states.insert(name.clone(), up);
@@ -403,8 +482,11 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         }
     }
     info!("stopping: masters send priority 0 and release their addresses");
+    if let Some(n) = &d.sd {
+        let _ = n.stopping();
+    }
     let Daemon {
-        opts,
+        opts: _,
         plan,
         mut vrrp,
         xdp,
@@ -442,9 +524,7 @@ async fn serve(opts: RunOptions, plan: Plan) -> Result<(), RunError> {
         notifier.on_event(&e);
     }
     let _ = std::fs::remove_file(&socket);
-    if let Some(p) = &opts.pid_file {
-        let _ = std::fs::remove_file(p);
-    }
+    pid_files::remove_ours(&written);
     // Let notify_stop scripts start before the runtime goes away; with XDP, wait until the
     // backups have taken over before detaching it (see `handover_window`).
     let linger = match xdp {
@@ -671,9 +751,16 @@ impl Daemon {
     /// interface, a socket refused), leaves the running config untouched (DESIGN.md §10).
     async fn reload(&mut self) -> Result<String, RunError> {
         info!("reloading {}", self.opts.config.display());
+        if let Some(n) = &self.sd {
+            let _ = n.reloading();
+        }
         let r = self.try_reload().await;
         if let Err(e) = &r {
             error!("reload refused, the running config is kept:\n{e}");
+        }
+        self.states.replan(&self.plan);
+        if let Some(n) = &self.sd {
+            let _ = n.ready(&self.states.render());
         }
         r
     }
@@ -792,6 +879,15 @@ impl Daemon {
             )
         };
         write_dump(&self.opts.dump_dir, name, &body);
+    }
+
+    /// keepalived's JSON signal: the state as JSON in `keepalived.json` (ha's status
+    /// document, the one `ha status --json` prints, not keepalived's layout).
+    async fn dump_json(&self) {
+        if let Some(s) = self.status().await {
+            let body = serde_json::to_string_pretty(&s).unwrap_or_default();
+            write_dump(&self.opts.dump_dir, "keepalived.json", &body);
+        }
     }
 }
 

@@ -39,8 +39,10 @@ use crate::daemon::clock::{mono_now, Stopwatch};
 use crate::daemon::events::Event;
 use crate::daemon::netlink::{LinkMonitor, Netlink, NetlinkError};
 use crate::daemon::plan::VrrpPlan;
+use crate::daemon::sd_notify::SdNotify;
 use crate::daemon::watch::Objects;
 use crate::time::MonoTime;
+use crate::units::Micros;
 use crate::vrrp::fsm::Input;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,16 @@ pub struct EngineParts {
     /// The XDP maps and event ring, when the fast path runs.
     pub xdp: Option<(VrrpMaps, XdpEvents)>,
     pub events: UnboundedSender<Event>,
+    /// systemd's watchdog: the socket, and how often to ping it (`WatchdogSec=` / 2).
+    pub watchdog: Option<(Arc<SdNotify>, std::time::Duration)>,
+}
+
+/// The watchdog pings, sent from this thread: they stop when it stops running, and systemd
+/// restarts the daemon (DESIGN.md "Operator surface").
+struct Watchdog {
+    notify: Arc<SdNotify>,
+    every: Micros,
+    next: MonoTime,
 }
 
 pub(super) struct Engine {
@@ -86,6 +98,7 @@ pub(super) struct Engine {
     /// The ppoll set: eventfd, link monitor, XDP ring, then one entry per `pollkeys` socket.
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
+    watchdog: Option<Watchdog>,
 }
 
 /// One wake-up longer than this is logged with where the time went (a warning: the adverts
@@ -141,6 +154,11 @@ pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, Engine
         unknown_vrid: 0,
         pollset: Vec::new(),
         pollkeys: Vec::new(),
+        watchdog: parts.watchdog.map(|(notify, every)| Watchdog {
+            notify,
+            every: Micros(every.as_micros().min(u64::MAX as u128) as u64),
+            next: mono_now(),
+        }),
     };
     let realtime = parts.realtime;
     let thread = std::thread::Builder::new()
@@ -186,6 +204,7 @@ impl Engine {
             .iter()
             .filter_map(|r| r.deadline())
             .chain(self.io.announcer.deadline())
+            .chain(self.watchdog.as_ref().map(|w| w.next))
             .min();
         for p in &mut self.pollset {
             p.revents = 0;
@@ -219,6 +238,10 @@ impl Engine {
         self.run_timers(now);
         if self.io.announcer.deadline().is_some_and(|d| d <= now) {
             self.io.announcer.on_timer(now);
+        }
+        if let Some(w) = self.watchdog.as_mut().filter(|w| w.next <= now) {
+            let _ = w.notify.watchdog();
+            w.next = now + w.every;
         }
         let timed = busy.elapsed_us();
         let mut running = true;
