@@ -7,6 +7,7 @@
 //! - [`VRRP_PEERS_MAP`]: [`PeerKey`] → [`PeerTtl`], the unicast peer allow-list.
 //! - [`OWNED_VIPS_MAP`]: [`VipKey`] → [`VipValue`], the VIPs answered for while MASTER.
 //! - [`VRRP_EVENTS_MAP`]: ring buffer of [`VrrpEvent`].
+//! - [`FENCE_MAP`]: one [`Fence`], the engine's heartbeat and the fence time.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -16,6 +17,16 @@ pub const VRRP_PEERS_MAP: &str = "vrrp_peers";
 pub const OWNED_VIPS4_MAP: &str = "owned_vips4";
 pub const OWNED_VIPS6_MAP: &str = "owned_vips6";
 pub const VRRP_EVENTS_MAP: &str = "vrrp_events";
+pub const FENCE_MAP: &str = "fence";
+
+/// C `struct ha_fence`: the VRRP engine's heartbeat (CLOCK_MONOTONIC ns) and how old it may
+/// grow before the program fences the VIPs (0: never).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Fence {
+    pub beat_ns: u64,
+    pub stale_ns: u64,
+}
 
 /// Longest VRRP message the fast path handles: C `HA_VRRP_MAX_LEN`.
 pub const VRRP_MAX_LEN: usize = 512;
@@ -230,6 +241,7 @@ mod pod {
     unsafe impl aya::Pod for Vip4Slot {}
     unsafe impl aya::Pod for Vip6Key {}
     unsafe impl aya::Pod for VipValue {}
+    unsafe impl aya::Pod for Fence {}
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ named_counters! {
     bfd_absorbed,
     /// BFD control packets of a known session, stamped and passed to the BFD socket.
     bfd_passed,
+    /// ARP/NS for owned VIPs and traffic to them, dropped while the daemon is fenced (its
+    /// heartbeat stale).
+    fenced,
 }
 
 // SAFETY: `XdpCounters` is `#[repr(C)]`, made of `u64`s only (no padding, no pointers), and
@@ -79,8 +82,8 @@ mod tests {
     /// Same numbers as the `_Static_assert`s in `ha_common.h` (`HA_XDP_COUNTERS_N`).
     #[test]
     fn layout_matches_c_header() {
-        assert_eq!(size_of::<XdpCounters>(), 29 * 8);
-        assert_eq!(XdpCounters::NAMES.len(), 29);
+        assert_eq!(size_of::<XdpCounters>(), 30 * 8);
+        assert_eq!(XdpCounters::NAMES.len(), 30);
         assert_eq!(core::mem::offset_of!(XdpCounters, master_down), 25 * 8);
     }
 
@@ -104,12 +107,12 @@ mod tests {
             (11, 22, 33)
         );
         assert_eq!(total.delta_since(&cpu1), cpu0);
-        assert_eq!(total.iter().count(), 29);
+        assert_eq!(total.iter().count(), 30);
     }
 
     #[test]
     fn decodes_from_map_value_bytes() {
-        let mut raw = [0u8; 29 * 8];
+        let mut raw = [0u8; 30 * 8];
         raw[8..16].copy_from_slice(&7u64.to_ne_bytes());
         raw[25 * 8..26 * 8].copy_from_slice(&9u64.to_ne_bytes());
         let c: XdpCounters = bytemuck::pod_read_unaligned(&raw);

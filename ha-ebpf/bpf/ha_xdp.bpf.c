@@ -6,7 +6,8 @@
  * interface (ifaces[ifindex].features, written by the daemon's attach manager):
  *
  * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
- *   for owned VIPs (neigh.h);
+ *   for owned VIPs (neigh.h), and the fence: while the daemon's heartbeat is stale, no
+ *   answer for its VIPs and no traffic to them (vips.h: fenced());
  * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h);
  * - HA_FEATURE_BFD: BFD control packets stamped, absorbed, watched by a timer (bfd_path.h).
  *
@@ -41,6 +42,9 @@ static __always_inline int arp(struct hdr_cursor *c, struct ethhdr *eth, __u32 i
 	case NEIGH_REPLY:
 		cnt->arp_reply++;
 		return XDP_TX;
+	case NEIGH_FENCED:
+		cnt->fenced++;
+		return XDP_DROP;
 	case NEIGH_TRUNCATED:
 		cnt->truncated++;
 		return XDP_PASS;
@@ -58,6 +62,9 @@ static __always_inline int ns(struct hdr_cursor *c, struct ethhdr *eth, struct i
 	case NEIGH_REPLY:
 		cnt->na_reply++;
 		return XDP_TX;
+	case NEIGH_FENCED:
+		cnt->fenced++;
+		return XDP_DROP;
 	case NEIGH_TRUNCATED:
 		cnt->truncated++;
 		return XDP_PASS;
@@ -110,6 +117,11 @@ int ha_xdp(struct xdp_md *ctx)
 			cnt->truncated++;
 			return XDP_PASS;
 		}
+		/* A fenced daemon's VIPs take no traffic (the stack still has them). */
+		if (vrrp && fenced() && owned_vip4(ctx->ingress_ifindex, (const __u8 *)&ip->daddr)) {
+			cnt->fenced++;
+			return XDP_DROP;
+		}
 		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
 			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
 		if (r == PARSE_OK && l4 == HA_IPPROTO_UDP && bfd) {
@@ -134,6 +146,10 @@ int ha_xdp(struct xdp_md *ctx)
 		if (parse_ipv6(&c, &l4) != PARSE_OK) {
 			cnt->truncated++;
 			return XDP_PASS;
+		}
+		if (vrrp && fenced() && owned_vip6(ctx->ingress_ifindex, ip6->daddr.in6_u.u6_addr8)) {
+			cnt->fenced++;
+			return XDP_DROP;
 		}
 		if (l4 == HA_IPPROTO_ICMPV6 && vrrp)
 			return ns(&c, eth, ip6, ctx->ingress_ifindex, cnt);

@@ -1126,6 +1126,52 @@ fn a_feature_not_enabled_on_the_interface_sees_nothing() {
     assert_eq!(fx.run(&arp_request(VIP4)).0, XDP_TX, "enabled again");
 }
 
+/// Fencing: with the daemon's heartbeat older than the fence time, ARP and NS for owned VIPs
+/// and traffic to them are dropped (counted `fenced`), DAD and probes for them too; other
+/// traffic and other addresses are untouched. A fresh heartbeat, or fencing off, answers
+/// again.
+#[test]
+fn a_stale_heartbeat_fences_the_vips() {
+    if !root_or_skip("fence") {
+        return;
+    }
+    let mut fx = Fixture::standard();
+    let set = |fx: &mut Fixture, beat_ns: u64, stale_ns: u64| {
+        let mut m: Array<_, Fence> = fx.array(FENCE_MAP);
+        m.set(0, Fence { beat_ns, stale_ns }, 0).expect("fence");
+    };
+    let to_vips = [
+        arp_request(VIP4),
+        neighbor_solicit(VIP6, CLIENT6, 255, false),
+        // DAD for the VIP (unspecified source) and an ARP probe: the stack would defend it.
+        neighbor_solicit(VIP6, [0; 16], 255, false),
+        arp(1, [0; 4], VIP4, [0; 6]),
+        tcp_syn_v4(),
+        ping6(),
+    ];
+    let other = [arp_request([192, 0, 2, 77]), followed().frame()];
+    // Fresh: nothing fenced.
+    set(&mut fx, monotonic_ns(), 50_000_000);
+    assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
+    assert_eq!(fx.run(&to_vips[1]).0, XDP_TX);
+    assert_eq!(fx.run(&to_vips[4]).0, XDP_PASS);
+    // Stale by a second.
+    set(&mut fx, monotonic_ns() - 1_000_000_000, 50_000_000);
+    let before = fx.counters();
+    for f in &to_vips {
+        assert_eq!(fx.run(f).0, XDP_DROP, "fenced: {f:02x?}");
+    }
+    assert_eq!(fx.counters().fenced - before.fenced, to_vips.len() as u64);
+    assert_eq!(fx.run(&other[0]).0, XDP_PASS, "not a VIP");
+    assert_eq!(fx.run(&other[1]).0, XDP_DROP, "adverts are still absorbed");
+    assert_eq!(fx.counters().fenced - before.fenced, to_vips.len() as u64);
+    // Fencing off (stale_ns 0), then a fresh beat: answered again.
+    set(&mut fx, 0, 0);
+    assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
+    set(&mut fx, monotonic_ns(), 50_000_000);
+    assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
+}
+
 /// The IPv4 VIP table is searched like the daemon fills it: past deleted slots, stopping at a
 /// free one, at most `VIP4_PROBES` slots.
 #[test]

@@ -8,8 +8,8 @@ mod btf;
 use std::mem::{offset_of, size_of, size_of_val};
 
 use ha_common::{
-    BfdSession, BfdState, IfaceConfig, LbConfig, LbConn, LbCounters, LbFlow, LbPersistKey, LbReal,
-    LbService, LbStats, LbVipAddr, LbVipKey, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue,
+    BfdSession, BfdState, Fence, IfaceConfig, LbConfig, LbConn, LbCounters, LbFlow, LbPersistKey,
+    LbReal, LbService, LbStats, LbVipAddr, LbVipKey, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue,
     VrrpEvent, VrrpInstance, VrrpKey, VrrpState, XdpCounters,
 };
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -200,6 +200,7 @@ fn btf_layouts_match_ha_common() {
         rust_layout!(Vip4Slot: ifindex, addr, mac, state, pad),
     );
     check(&btf, "ha_vip6_key", rust_layout!(Vip6Key: ifindex, addr));
+    check(&btf, "ha_fence", rust_layout!(Fence: beat_ns, stale_ns));
     check(
         &btf,
         "ha_vip_value",

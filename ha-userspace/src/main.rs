@@ -171,6 +171,11 @@ struct RunArgs {
     /// begin with `ha_`).
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<std::net::SocketAddr>,
+    /// Advert intervals (the shortest of the instances') without the VRRP engine's heartbeat
+    /// before the XDP program, which outlives a killed daemon, stops answering for its VIPs
+    /// and drops their traffic; 0 turns fencing off.
+    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS)]
+    fence_adverts: u32,
     #[arg(short = 'n', long = "dont-fork", hide = true)]
     dont_fork: bool,
     #[arg(short = 'l', long = "log-console", hide = true)]
@@ -322,6 +327,7 @@ fn run(args: RunArgs) -> i32 {
         vrrp: !args.check_only,
         checkers: !args.vrrp_only,
         metrics: args.metrics,
+        fence_adverts: args.fence_adverts,
     };
     run_daemon(opts, &Logs::Stderr)
 }

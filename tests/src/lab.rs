@@ -56,6 +56,7 @@ impl Lab {
             client: None,
             dir,
         };
+        ensure_pin_fs();
         add_ns(&sw)?;
         ip(&sw, &["link", "add", "br0", "type", "bridge"])?;
         // Forward at once (no STP listening delay) and do not snoop multicast: VRRP uses
@@ -193,7 +194,47 @@ impl Drop for Lab {
         for ns in &all {
             let _ = run("ip", &["netns", "del", ns]);
         }
+        remove_pins(&self.dir);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Daemons of a lab pin their XDP links (fencing, see README) in a bpffs under a folder
+/// named after their control socket, which is in the lab folder. `ip netns exec` gives each
+/// a private /sys, so the pins go to /run/ha/bpf: mounted here, in the host's mount
+/// namespace, they outlive a killed daemon as on a real host.
+fn ensure_pin_fs() {
+    let _ = std::fs::create_dir_all("/run/ha/bpf");
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/run/ha/bpf"));
+    if !mounted {
+        let _ = run("mount", &["-t", "bpf", "bpf", "/run/ha/bpf"]);
+    }
+}
+
+/// Unpins what the lab's daemons left pinned (every test ends by killing them): removing a
+/// pin releases the link and the program it held.
+fn remove_pins(lab_dir: &Path) {
+    let stem: String = lab_dir
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c == '/' || c == '.' { '_' } else { c })
+        .collect();
+    for root in ["/run/ha/bpf/ha", "/sys/fs/bpf/ha"] {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}_"))
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 

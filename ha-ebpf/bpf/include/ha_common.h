@@ -257,9 +257,23 @@ struct ha_xdp_counters {
 	__u64 lb;               /* frames the load balancer took (lb_counters: what it did) */
 	__u64 bfd_absorbed;     /* BFD control packets identical to the last one: dropped */
 	__u64 bfd_passed;       /* BFD control packets for a session, stamped, to the socket */
+	__u64 fenced;           /* ARP/NS for and traffic to owned VIPs dropped while fenced */
 };
 
-#define HA_XDP_COUNTERS_N 29
+#define HA_XDP_COUNTERS_N 30
+
+/*
+ * Fencing a dead or frozen daemon (the `fence` map, one entry): the VRRP engine writes
+ * `beat_ns` (CLOCK_MONOTONIC) as it runs; once it is older than `stale_ns`, the program
+ * answers no ARP/NS for the VIPs it holds and drops the traffic addressed to them, so
+ * neither it nor the stack (which still has the addresses) answers for a master that no
+ * longer sends adverts. The program outlives the daemon: its XDP link is pinned in bpffs.
+ * stale_ns 0: fencing off. Rust: ha_common::Fence.
+ */
+struct ha_fence {
+	__u64 beat_ns;
+	__u64 stale_ns;
+};
 
 /*
  * BFD (RFC 5880) sessions the kernel watches (DESIGN.md §13). A session's entry sits at
@@ -343,6 +357,7 @@ _Static_assert(HA_OFF(ha_vrrp_event, src) == 24, "event src offset");
 _Static_assert(HA_OFF(ha_vrrp_event, dst) == 40, "event dst offset");
 _Static_assert(HA_OFF(ha_vrrp_event, data) == 56, "event data offset");
 _Static_assert(sizeof(struct ha_xdp_counters) == HA_XDP_COUNTERS_N * 8, "ha_xdp_counters size");
+_Static_assert(sizeof(struct ha_fence) == 16, "ha_fence size");
 _Static_assert(sizeof(struct ha_bfd_session) == 64, "ha_bfd_session size");
 _Static_assert(HA_OFF(ha_bfd_session, remote) == 16, "bfd remote offset");
 _Static_assert(HA_OFF(ha_bfd_session, family) == 32, "bfd family offset");

@@ -64,6 +64,14 @@ struct {
 	__type(value, struct ha_vip_value);
 } owned_vips6 SEC(".maps");
 
+/* The daemon's heartbeat and the fence time (ha_common.h: struct ha_fence). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ha_fence);
+} fence SEC(".maps");
+
 /* Events for the engine: 256 KiB, ~460 adverts of the largest size. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

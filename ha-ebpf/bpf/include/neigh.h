@@ -51,6 +51,8 @@ enum neigh_verdict {
 	NEIGH_PASS,      /* not ours or unusual: to the stack */
 	NEIGH_TRUNCATED, /* shorter than its header */
 	NEIGH_OTHER,     /* ICMPv6 but not a solicitation */
+	NEIGH_FENCED,    /* for an owned VIP while the daemon is fenced: XDP_DROP, so the
+			  * stack (which still has the address) does not answer either */
 };
 
 static __always_inline void copy_mac(__u8 *dst, const __u8 *src)
@@ -71,12 +73,16 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 	if (arp->htype != bpf_htons(HA_ARPHRD_ETHER) || arp->ptype != bpf_htons(HA_ETH_P_IPV4) ||
 	    arp->hlen != 6 || arp->plen != 4 || arp->op != bpf_htons(HA_ARPOP_REQUEST))
 		return NEIGH_PASS;
+	vip = owned_vip4(ifindex, arp->tpa);
+	/* Fenced: no request for the VIP reaches the stack, probes included (it would defend
+	 * the address against the new master). */
+	if (vip && fenced())
+		return NEIGH_FENCED;
 	/* Gratuitous ARP (sender = target) and RFC 5227 probes (sender 0.0.0.0) are not
 	 * questions to answer here. */
 	if (__builtin_memcmp(arp->spa, arp->tpa, 4) == 0 ||
 	    (arp->spa[0] | arp->spa[1] | arp->spa[2] | arp->spa[3]) == 0)
 		return NEIGH_PASS;
-	vip = owned_vip4(ifindex, arp->tpa);
 	if (!vip)
 		return NEIGH_PASS;
 
@@ -106,6 +112,10 @@ ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 if
 	/* The solicitation itself (RFC 4861 §4.3), before any option. */
 	if (!cursor_has(c, HA_ND_BASE_LEN))
 		return NEIGH_TRUNCATED;
+	/* Fenced: no solicitation for the VIP reaches the stack, DAD included (it would
+	 * defend the address against the new master). */
+	if (fenced() && owned_vip6(ifindex, nd->target))
+		return NEIGH_FENCED;
 	/* RFC 4861 §7.1.1 validity as far as we act on it: hop limit 255, code 0. */
 	if (ip6->hop_limit != 255 || nd->code != 0 || ip6->payload_len != bpf_htons(HA_ND_LEN))
 		return NEIGH_PASS;

@@ -45,4 +45,17 @@ static __always_inline struct ha_vip_value *owned_vip6(__u32 ifindex, const __u8
 	return bpf_map_lookup_elem(&owned_vips6, &key);
 }
 
+/* Whether the daemon's heartbeat is stale (ha_common.h: struct ha_fence). The coarse
+ * clock costs a few ns where the precise one costs tens; it lags the daemon's precise
+ * stamps by up to a tick, hence the signed difference. */
+static __always_inline int fenced(void)
+{
+	__u32 k = 0;
+	const struct ha_fence *f = bpf_map_lookup_elem(&fence, &k);
+
+	if (!f || !f->stale_ns)
+		return 0;
+	return (__s64)(bpf_ktime_get_coarse_ns() - f->beat_ns) > (__s64)f->stale_ns;
+}
+
 #endif /* HA_VIPS_H */

@@ -148,6 +148,10 @@ pub struct KeepalivedCli {
     /// ha: keep the VRRP and BFD threads at normal priority.
     #[arg(long)]
     no_realtime: bool,
+    /// ha: advert intervals without the engine's heartbeat before the kernel fences the
+    /// VIPs (0: off).
+    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS)]
+    fence_adverts: u32,
 }
 
 /// keepalived's `--signum` table (2.2.7 on Linux: JSON is SIGRTMIN+2, STATS_CLEAR
@@ -289,6 +293,7 @@ pub fn main() -> i32 {
         vrrp: !args.check,
         checkers: !args.vrrp,
         metrics: args.metrics,
+        fence_adverts: args.fence_adverts,
     };
     crate::run_daemon(opts, &logs)
 }

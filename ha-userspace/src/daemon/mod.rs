@@ -20,6 +20,7 @@ pub mod control;
 pub mod detach;
 pub mod events;
 pub mod lb;
+pub mod leftovers;
 pub mod metrics;
 pub mod netlink;
 pub mod notify;

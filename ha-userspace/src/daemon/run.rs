@@ -17,6 +17,7 @@ use super::clock::unix_secs;
 use super::control::{self, Incoming, Reply, Request};
 use super::lb::ipvs::syncd::{Role as SyncRole, SyncDaemon};
 use super::lb::{IpvsBackend, LogBackend, XdpBackend};
+use super::leftovers;
 use super::netlink::{LinkMonitor, Netlink};
 use super::notify::Notifier;
 use super::pid_files::{self, PidFiles};
@@ -63,6 +64,9 @@ pub struct RunOptions {
     pub checkers: bool,
     /// `--metrics ADDR:PORT`: serve Prometheus metrics there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--fence-adverts N`: advert intervals without the engine's heartbeat before the XDP
+    /// program fences the VIPs (0: never).
+    pub fence_adverts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +207,8 @@ struct Daemon {
     sd: Option<Arc<sd_notify::SdNotify>>,
     /// The instances' states, for systemd's STATUS line.
     states: StateLine,
+    /// The file of what the instances add (`leftovers.rs`).
+    added: PathBuf,
 }
 
 /// `lvs_sync_daemon` tied to an instance: backup at start, master while the instance is
@@ -316,6 +322,10 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
         control::default_socket(g.instance.as_deref(), netns.as_deref())
     });
     control::serve(&socket, ctl_tx)?;
+    // What a killed run with this socket left on the interfaces goes before anything is
+    // elected (and before its pinned XDP links, which keep fencing it, are adopted).
+    let added = leftovers::path_for(&socket);
+    leftovers::clean_after_previous_run(&added);
     let (scrape_tx, mut scrape_rx) = mpsc::channel::<super::metrics::Scrape>(16);
     if let Some(addr) = opts.metrics {
         super::metrics::serve(addr, scrape_tx)
@@ -342,7 +352,10 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
             loaded = load(&sizes);
         }
         match loaded {
-            Ok((m, p)) => {
+            Ok((m, mut p)) => {
+                if opts.fence_adverts > 0 {
+                    p.pin_in(&pin_dir(&socket));
+                }
                 maps = Some(m);
                 xdp = Some(p);
             }
@@ -370,6 +383,7 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
                 .notify
                 .clone()
                 .zip(manager.watchdog.map(sd_notify::ping_every)),
+            fence_adverts: opts.fence_adverts,
         },
     );
     let engine = match spawned {
@@ -413,11 +427,16 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
         bfd_to_checkers: bfd_tx,
         sd: manager.notify.clone(),
         states: StateLine::default(),
+        added: added.clone(),
     };
     d.states.replan(&d.plan);
     d.sync_bfd();
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
+    if let Some(x) = d.xdp.as_mut() {
+        x.release_unadopted();
+    }
+    record_leftovers(&d.plan, &added);
     let written = files.for_running(
         !d.plan.vrrp.instances.is_empty(),
         !d.plan.lb.virtual_servers.is_empty(),
@@ -524,6 +543,8 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
         notifier.on_event(&e);
     }
     let _ = std::fs::remove_file(&socket);
+    // Stopped cleanly: the instances released what they added.
+    let _ = std::fs::remove_file(&added);
     pid_files::remove_ours(&written);
     // Let notify_stop scripts start before the runtime goes away; with XDP, wait until the
     // backups have taken over before detaching it (see `handover_window`).
@@ -807,6 +828,7 @@ impl Daemon {
             self.syncd = InstanceSyncd::start(&plan, master);
         }
         self.plan = plan;
+        record_leftovers(&self.plan, &self.added);
         self.sync_bfd();
         self.start_checkers();
         crate::system::release_freed_memory();
@@ -932,6 +954,35 @@ fn bfd_sites(plan: &BfdPlan, xdp: Option<&mut XdpProgram>) -> std::collections::
     }
     x.release_others(Feature::Bfd, &keep);
     served
+}
+
+/// The folder (in the bpffs, under `ha/`) where this daemon pins its XDP links: one per
+/// control socket, as several daemons (one per network namespace) share a machine's bpffs.
+/// bpffs takes no `.` in names.
+fn pin_dir(socket: &Path) -> String {
+    socket
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c == '/' || c == '.' { '_' } else { c })
+        .collect()
+}
+
+/// Writes what the running config's instances add on MASTER (`leftovers.rs`).
+fn record_leftovers(plan: &Plan, path: &Path) {
+    let links = match Netlink::new().and_then(|mut nl| nl.links()) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!("{}: {e}", path.display());
+            return;
+        }
+    };
+    if let Err(e) = leftovers::Leftovers::of(&plan.vrrp, &links).write(path) {
+        warn!(
+            "{}: {e} (a restart after a kill cannot clean up)",
+            path.display()
+        );
+    }
 }
 
 fn write_dump(dir: &Path, name: &str, body: &str) {

@@ -242,9 +242,25 @@ impl Netlink {
 
     /// `ip address del`. An address already gone is fine.
     pub fn del_address(&mut self, index: u32, a: &IpAddress) -> Result<(), NetlinkError> {
-        let msg = address_message(index, a);
+        self.del_address_message(address_message(index, a))
+    }
+
+    /// `ip address del` of the address a message names (as a previous run recorded it).
+    pub fn del_address_message(&mut self, msg: AddressMessage) -> Result<(), NetlinkError> {
+        let index = msg.header.index;
+        let what = msg
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                netlink_packet_route::address::AddressAttribute::Local(ip)
+                | netlink_packet_route::address::AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            })
+            .map_or_else(|| "?".to_string(), |ip| ip.to_string());
+        let len = msg.header.prefix_len;
+        let a = (what, len);
         match self.request(
-            &|| format!("delete {}/{} on ifindex {index}", a.addr, a.prefix_len),
+            &|| format!("delete {}/{} on ifindex {index}", a.0, a.1),
             RouteNetlinkMessage::DelAddress(msg),
             NLM_F_ACK,
         ) {

@@ -11,8 +11,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
 use ha_common::{
-    instance_index, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
-    VrrpKey, VrrpState, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
+    instance_index, Fence, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
+    VrrpKey, VrrpState, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6, FENCE_MAP,
     OWNED_VIPS4_MAP, OWNED_VIPS6_MAP, VRRP_EVENTS_MAP, VRRP_INSTANCES_MAP, VRRP_PEERS_MAP,
     VRRP_STATE_MAP,
 };
@@ -44,6 +44,8 @@ pub struct VrrpMaps {
     vip4_table: Vip4Table,
     vips6: HashMap<MapData, Vip6Key, VipValue>,
     layout: XdpLayout,
+    /// The heartbeat the program fences by (ha_common::Fence).
+    fence: Array<MapData, Fence>,
     /// What was last written, to skip unchanged writes (one syscall each).
     written: BTreeMap<VrrpKey, VrrpInstance>,
     written_peers: BTreeMap<VrrpKey, Vec<PeerKey>>,
@@ -61,6 +63,7 @@ impl VrrpMaps {
                 vip4_table: Vip4Table::default(),
                 vips6: p.take_map(OWNED_VIPS6_MAP)?,
                 layout: XdpLayout::default(),
+                fence: p.take_map(FENCE_MAP)?,
                 written: BTreeMap::new(),
                 written_peers: BTreeMap::new(),
             },
@@ -79,6 +82,14 @@ impl VrrpMaps {
     /// no other instance shares the key.
     pub fn serves(&self, key: &VrrpKey) -> bool {
         self.layout.slots.contains_key(&key.ifindex) && !self.layout.shared.contains(key)
+    }
+
+    /// The engine's heartbeat: `beat_ns` on CLOCK_MONOTONIC, and how old it may grow before
+    /// the program fences the VIPs (0: never).
+    pub fn beat(&mut self, beat_ns: u64, stale_ns: u64) {
+        if let Err(e) = self.fence.set(0, Fence { beat_ns, stale_ns }, 0) {
+            warn!("XDP: writing the heartbeat: {e}");
+        }
     }
 
     /// Whether the program runs on `ifindex` (it answers ARP / NS there).

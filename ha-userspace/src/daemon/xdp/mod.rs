@@ -4,6 +4,12 @@
 //! own maps out of the program ([`XdpProgram::take_map`]) and hands them to the thread that
 //! uses them: the VRRP engine writes its instance maps itself.
 //!
+//! Pinning: with a pin folder (`ha run` gives one per daemon, under /sys/fs/bpf/ha), each
+//! interface's XDP link is pinned there, so the program and its maps outlive a killed
+//! daemon and go on fencing its VIPs (`vips.h`: fenced()). The next daemon adopts the link:
+//! its own program replaces the old one in it atomically (BPF_LINK_UPDATE), with no moment
+//! when the interface runs none. A clean stop unpins and detaches.
+//!
 //! Attach mode: native (driver) first, generic where native is refused or pointless, with a
 //! log line saying why. On veth, native XDP_TX frames are only delivered when the peer runs
 //! an XDP program too (a kernel rule we cannot meet from this namespace), so veth gets
@@ -12,9 +18,11 @@
 pub mod attach;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use aya::maps::{Array, MapData};
-use aya::programs::xdp::XdpLinkId;
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::xdp::{XdpLink, XdpLinkId};
 use aya::programs::XdpMode;
 use aya::Ebpf;
 use ha_common::{IfaceConfig, XdpCounters, IFACES_MAP, XDP_COUNTERS_KEY};
@@ -46,13 +54,23 @@ pub struct Attachment {
     pub why: Option<String>,
 }
 
+/// How this program holds an interface.
+enum Held {
+    /// Attached by this process: detached when it exits.
+    Owned(XdpLinkId),
+    /// Pinned in bpffs: stays attached after the process.
+    Pinned(PinnedLink),
+}
+
 /// The loaded program, where it runs, and its shared maps.
 pub struct XdpProgram {
     bpf: Ebpf,
     /// ifindex → slot and features: what the dispatcher reads first.
     ifaces: Array<MapData, IfaceConfig>,
     table: Table,
-    attached: BTreeMap<u32, (Attachment, XdpLinkId)>,
+    attached: BTreeMap<u32, (Attachment, Held)>,
+    /// Where links are pinned, one file per interface (`xdp_IFINDEX`).
+    pin_dir: Option<PathBuf>,
 }
 
 impl XdpProgram {
@@ -66,7 +84,54 @@ impl XdpProgram {
             ifaces,
             table: Table::default(),
             attached: BTreeMap::new(),
+            pin_dir: None,
         })
+    }
+
+    /// Pins links in folder `name` of the bpffs from now on ([`bpffs_root`]). Links a
+    /// previous daemon pinned there are adopted as interfaces are attached.
+    pub fn pin_in(&mut self, name: &str) {
+        let dir = bpffs_root().map(|root| root.join("ha").join(name));
+        match dir.and_then(|d| std::fs::create_dir_all(&d).map(|()| d)) {
+            Ok(d) => self.pin_dir = Some(d),
+            Err(e) => warn!(
+                "XDP links cannot be pinned ({e}): the program will not outlive the daemon, \
+                 and a killed master's VIPs are not fenced"
+            ),
+        }
+    }
+
+    fn pin_path(&self, ifindex: u32) -> Option<PathBuf> {
+        self.pin_dir
+            .as_ref()
+            .map(|d| d.join(format!("xdp_{ifindex}")))
+    }
+
+    /// Detaches what a previous daemon pinned and this one did not adopt (interfaces its
+    /// config no longer uses). Call once the interfaces of the first plan are attached.
+    pub fn release_unadopted(&mut self) {
+        let Some(dir) = self.pin_dir.clone() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = name
+                .strip_prefix("xdp_")
+                .and_then(|i| i.parse::<u32>().ok())
+                .is_some_and(|i| self.attached.contains_key(&i));
+            if !ours {
+                match PinnedLink::from_pin(e.path()).map(PinnedLink::unpin) {
+                    Ok(_) => info!("XDP: a previous run's link {name} released"),
+                    Err(err) => {
+                        warn!("XDP: {}: {err}", e.path().display());
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
     }
 
     /// Takes a feature's map out of the program, for the thread that writes it.
@@ -143,6 +208,29 @@ impl XdpProgram {
     }
 
     fn attach(&mut self, ifindex: u32, name: &str) -> Result<(), XdpError> {
+        let pin = self.pin_path(ifindex);
+        if let Some(path) = pin.as_deref().filter(|p| p.exists()) {
+            match self.adopt(path) {
+                Ok(held) => {
+                    info!("XDP on {name}: adopted the link a previous run left pinned");
+                    let att = Attachment {
+                        ifindex,
+                        name: name.into(),
+                        mode: "adopted",
+                        why: None,
+                    };
+                    self.attached.insert(ifindex, (att, held));
+                    return Ok(());
+                }
+                Err(e) => {
+                    warn!(
+                        "XDP on {name}: the pinned link {} cannot be adopted ({e}); attaching anew",
+                        path.display()
+                    );
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
         let prog = ha_ebpf::ha_xdp_mut(&mut self.bpf)?;
         let veth = driver_name(name).as_deref() == Some("veth");
         let native = if veth {
@@ -152,7 +240,7 @@ impl XdpProgram {
                 .map_err(|e| format!("native mode refused: {e}"))
         };
         let (mode, why, link) = match native {
-            Ok(link) => ("native", None, link),
+            Ok(link) => (XdpMode::Driver, None, link),
             Err(why) => {
                 let link = prog
                     .attach_to_if_index(ifindex, XdpMode::Skb)
@@ -160,7 +248,7 @@ impl XdpProgram {
                         ifname: name.into(),
                         detail: e.to_string(),
                     })?;
-                ("generic", Some(why), link)
+                (XdpMode::Skb, Some(why), link)
             }
         };
         match &why {
@@ -170,11 +258,42 @@ impl XdpProgram {
         let att = Attachment {
             ifindex,
             name: name.into(),
-            mode,
+            mode: if mode == XdpMode::Driver {
+                "native"
+            } else {
+                "generic"
+            },
             why,
         };
-        self.attached.insert(ifindex, (att, link));
+        let held = match pin {
+            Some(path) => match pin_link(prog, link, &path) {
+                Ok(p) => Held::Pinned(p),
+                Err(e) => {
+                    // A link that could not be pinned was closed, which detached it.
+                    warn!("XDP on {name}: not pinned ({e}): the program ends with the daemon");
+                    let id =
+                        prog.attach_to_if_index(ifindex, mode)
+                            .map_err(|e| XdpError::Attach {
+                                ifname: name.into(),
+                                detail: e.to_string(),
+                            })?;
+                    Held::Owned(id)
+                }
+            },
+            None => Held::Owned(link),
+        };
+        self.attached.insert(ifindex, (att, held));
         Ok(())
+    }
+
+    /// Puts this program into the link pinned at `path`, and pins it again as ours.
+    fn adopt(&mut self, path: &Path) -> Result<Held, String> {
+        let old = PinnedLink::from_pin(path).map_err(|e| e.to_string())?;
+        let fd: FdLink = old.unpin().map_err(|e| e.to_string())?;
+        let link = XdpLink::try_from(fd).map_err(|e| e.to_string())?;
+        let prog = ha_ebpf::ha_xdp_mut(&mut self.bpf).map_err(|e| e.to_string())?;
+        let id = prog.attach_to_link(link).map_err(|e| e.to_string())?;
+        pin_link(prog, id, path).map(Held::Pinned)
     }
 
     fn detach(&mut self, ifindex: u32) {
@@ -182,9 +301,15 @@ impl XdpProgram {
             return;
         };
         self.configure(ifindex, 0, 0);
-        match ha_ebpf::ha_xdp_mut(&mut self.bpf).map(|p| p.detach(link)) {
-            Ok(Ok(())) => info!("XDP off {}: no feature runs there any more", att.name),
-            Ok(Err(e)) => warn!("XDP: detaching from {}: {e}", att.name),
+        let r = match link {
+            Held::Owned(id) => ha_ebpf::ha_xdp_mut(&mut self.bpf)
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.detach(id).map_err(|e| e.to_string())),
+            // Unpinned, the link's last descriptor closes here and the program detaches.
+            Held::Pinned(p) => p.unpin().map(drop).map_err(|e| e.to_string()),
+        };
+        match r {
+            Ok(()) => info!("XDP off {}: no feature runs there any more", att.name),
             Err(e) => warn!("XDP: detaching from {}: {e}", att.name),
         }
     }
@@ -299,4 +424,75 @@ fn driver_name(ifname: &str) -> Option<String> {
     }
     let end = info.driver.iter().position(|b| *b == 0).unwrap_or(32);
     Some(String::from_utf8_lossy(&info.driver[..end]).into_owned())
+}
+
+impl Drop for XdpProgram {
+    /// A clean stop leaves no pinned link behind (only a killed daemon's stay, fencing).
+    fn drop(&mut self) {
+        for (_, (_, held)) in std::mem::take(&mut self.attached) {
+            if let Held::Pinned(p) = held {
+                let _ = p.unpin();
+            }
+        }
+    }
+}
+
+/// Moves the link `id` out of the program and pins it at `path`. On failure the link is
+/// gone (closed, so detached): a netlink-attached program (kernels before 5.9, without XDP
+/// links) cannot be pinned.
+fn pin_link(
+    prog: &mut aya::programs::Xdp,
+    id: XdpLinkId,
+    path: &Path,
+) -> Result<PinnedLink, String> {
+    let link = prog.take_link(id).map_err(|e| e.to_string())?;
+    let fd = FdLink::try_from(link).map_err(|e| e.to_string())?;
+    fd.pin(path).map_err(|e| e.to_string())
+}
+
+/// BPF_FS_MAGIC (linux/magic.h).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Where pins may live: /sys/fs/bpf (systemd mounts it at boot), else /run/ha/bpf.
+const BPFFS: [&str; 2] = ["/sys/fs/bpf", "/run/ha/bpf"];
+
+fn is_bpffs(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: statfs fills the struct we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC }
+}
+
+/// Where to pin: the first of [`BPFFS`] that is a bpffs; when neither is, bpffs is mounted
+/// at /sys/fs/bpf, or at /run/ha/bpf where /sys cannot take it (under `ip netns exec`,
+/// /sys is a private, read-only sysfs). A pin lives as long as its bpffs mount: one made
+/// in a private mount namespace (`ip netns exec`) ends with the process, so for daemons
+/// started that way, mount bpffs at /run/ha/bpf on the host first (the tests do).
+pub fn bpffs_root() -> std::io::Result<PathBuf> {
+    if let Some(p) = BPFFS.iter().find(|p| is_bpffs(p)) {
+        return Ok(PathBuf::from(p));
+    }
+    let mut last = None;
+    for p in BPFFS {
+        let _ = std::fs::create_dir_all(p);
+        let c = std::ffi::CString::new(p).map_err(std::io::Error::other)?;
+        // SAFETY: mount with NUL-terminated arguments we own.
+        let rc = unsafe {
+            libc::mount(
+                c"bpf".as_ptr(),
+                c.as_ptr(),
+                c"bpf".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        if rc == 0 {
+            info!("mounted bpffs at {p} (XDP links are pinned there)");
+            return Ok(PathBuf::from(p));
+        }
+        last = Some(std::io::Error::last_os_error());
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no bpffs")))
 }

@@ -28,6 +28,9 @@ impl Engine {
             known,
         } = p;
         let watch = Stopwatch::start();
+        self.fence
+            .replan(plan.instances.iter().map(|i| i.adver_int));
+        self.keep_fence(now);
         // The engine's own view of a link (kept current by its events since the main
         // thread's dump) wins; the dump adds what it does not know yet (new VMACs).
         for l in links.0 {

@@ -13,6 +13,7 @@
 
 mod apply;
 mod commands;
+mod fence;
 mod groups;
 mod io;
 mod receive;
@@ -27,6 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{error, info, warn};
 
 pub use commands::{Command, CommandError, EngineHandle, Reloaded, VrrpStatus};
+pub use fence::DEFAULT_FENCE_ADVERTS;
 pub use io::Io;
 
 use super::garp::Announcer;
@@ -67,6 +69,9 @@ pub struct EngineParts {
     pub events: UnboundedSender<Event>,
     /// systemd's watchdog: the socket, and how often to ping it (`WatchdogSec=` / 2).
     pub watchdog: Option<(Arc<SdNotify>, std::time::Duration)>,
+    /// `--fence-adverts`: advert intervals without a heartbeat before the kernel fences
+    /// the VIPs (0: never).
+    pub fence_adverts: u32,
 }
 
 /// The watchdog pings, sent from this thread: they stop when it stops running, and systemd
@@ -99,6 +104,7 @@ pub(super) struct Engine {
     pollset: Vec<libc::pollfd>,
     pollkeys: Vec<RxKey>,
     watchdog: Option<Watchdog>,
+    fence: fence::FenceClock,
 }
 
 /// One wake-up longer than this is logged with where the time went (a warning: the adverts
@@ -159,6 +165,7 @@ pub fn spawn(first: Prepared, parts: EngineParts) -> Result<EngineHandle, Engine
             every: Micros(every.as_micros().min(u64::MAX as u128) as u64),
             next: mono_now(),
         }),
+        fence: fence::FenceClock::new(parts.fence_adverts),
     };
     let realtime = parts.realtime;
     let thread = std::thread::Builder::new()
@@ -213,6 +220,7 @@ impl Engine {
         let rc = ppoll(&mut self.pollset, deadline);
         let woke = |s: &Self, i: usize| rc > 0 && s.pollset[i].revents != 0;
         let now = mono_now();
+        self.keep_fence(now);
         let busy = Stopwatch::start();
         // Late only when the deadline was ahead when the wait began (one that passed during
         // a busy wake-up is that wake-up's, reported below).
@@ -264,6 +272,38 @@ impl Engine {
             );
         }
         running
+    }
+
+    /// The heartbeat first, before anything this wake-up does (a takeover must not find its
+    /// VIPs fenced); and a master that was away past the fence time hands over (`fence.rs`).
+    fn keep_fence(&mut self, now: MonoTime) {
+        if self.io.xdp.is_none() {
+            return;
+        }
+        if let Some(away) = self.fence.overslept(now) {
+            let masters: Vec<usize> = (0..self.runners.len())
+                .filter(|&i| self.runners[i].state() == crate::vrrp::fsm::State::Master)
+                .collect();
+            if !masters.is_empty() {
+                warn!(
+                    "VRRP engine did not run for {} ms (stopped or starved), past the fence \
+                     time of {} ms: the kernel fenced the VIPs and a backup may hold them; \
+                     {} master(s) hand over",
+                    away.0 / 1000,
+                    self.fence.stale().0 / 1000,
+                    masters.len()
+                );
+                for i in masters {
+                    self.runners[i].input(now, Input::ForceFailover, &mut self.io);
+                }
+            }
+        }
+        if self.fence.due(now) {
+            let (beat, stale) = self.fence.beat(now);
+            if let Some(x) = self.io.xdp.as_mut() {
+                x.beat(beat, stale);
+            }
+        }
     }
 
     /// Every runner whose deadline has come. Adverts of running masters go first and are

@@ -1,0 +1,107 @@
+//! The fence's clock (ha_common::Fence): the engine writes its heartbeat into the XDP
+//! program as it runs, and the program stops answering for the VIPs once the heartbeat is
+//! older than the fence time: a killed or frozen daemon's VIPs fall silent before a backup
+//! takes over (the fence time, `--fence-adverts` × the shortest advert interval, is shorter
+//! than any Master_Down_Interval, 3 × the interval + Skew_Time, RFC 5798 §6.1).
+//!
+//! A master that finds, on waking, that it has not run for longer than the fence time was
+//! stopped (SIGSTOP) or starved: its VIPs were fenced and a backup has taken over or is
+//! about to. It hands over (priority 0, VIPs released) instead of answering again beside the
+//! new master; the election then runs as after any restart.
+
+use crate::time::MonoTime;
+use crate::units::{Centis, Micros};
+
+/// `--fence-adverts` when not given.
+pub const DEFAULT_FENCE_ADVERTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct FenceClock {
+    adverts: u32,
+    /// 0: off (no instance, or `--fence-adverts 0`).
+    stale: Micros,
+    last_beat: Option<MonoTime>,
+}
+
+impl FenceClock {
+    pub fn new(adverts: u32) -> FenceClock {
+        FenceClock {
+            adverts,
+            stale: Micros(0),
+            last_beat: None,
+        }
+    }
+
+    /// The fence time for instances of these advert intervals; a new plan beats at once.
+    pub fn replan(&mut self, intervals: impl Iterator<Item = Centis>) {
+        let shortest = intervals.map(|c| c.0).min();
+        self.stale = match shortest {
+            Some(cs) if self.adverts > 0 => {
+                Micros(u64::from(cs) * 10_000 * u64::from(self.adverts))
+            }
+            _ => Micros(0),
+        };
+        self.last_beat = None;
+    }
+
+    pub fn stale(&self) -> Micros {
+        self.stale
+    }
+
+    /// Whether a heartbeat is due: at most every quarter of the fence time, so the kernel
+    /// never sees it older than that while the engine runs.
+    pub fn due(&self, now: MonoTime) -> bool {
+        self.stale.0 > 0
+            && self
+                .last_beat
+                .is_none_or(|b| now.saturating_since(b).0 * 4 >= self.stale.0)
+    }
+
+    /// Records a heartbeat written at `now`: (beat_ns, stale_ns) for the map.
+    pub fn beat(&mut self, now: MonoTime) -> (u64, u64) {
+        self.last_beat = Some(now);
+        (now.0 * 1_000, self.stale.0 * 1_000)
+    }
+
+    /// How long past the fence time the engine has been away, when it has: no heartbeat for
+    /// longer than the fence time means the kernel has fenced the VIPs meanwhile.
+    pub fn overslept(&self, now: MonoTime) -> Option<Micros> {
+        let since = now.saturating_since(self.last_beat?);
+        (self.stale.0 > 0 && since.0 > self.stale.0).then_some(since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(ints: &[u32]) -> impl Iterator<Item = Centis> + '_ {
+        ints.iter().map(|&c| Centis(c))
+    }
+
+    #[test]
+    fn the_fence_time_is_adverts_times_the_shortest_interval() {
+        let mut f = FenceClock::new(3);
+        f.replan(plan(&[100, 5, 20]));
+        assert_eq!(f.stale(), Micros(150_000));
+        f.replan(plan(&[]));
+        assert_eq!(f.stale(), Micros(0));
+        assert!(!f.due(MonoTime(0)), "off: nothing to write");
+        let mut off = FenceClock::new(0);
+        off.replan(plan(&[100]));
+        assert_eq!(off.stale(), Micros(0));
+    }
+
+    #[test]
+    fn beats_every_quarter_and_oversleeping_is_seen() {
+        let mut f = FenceClock::new(3);
+        f.replan(plan(&[100]));
+        let t0 = MonoTime(10_000_000);
+        assert!(f.due(t0));
+        assert_eq!(f.beat(t0), (10_000_000_000, 3_000_000_000));
+        assert!(!f.due(t0 + Micros(700_000)));
+        assert!(f.due(t0 + Micros(750_000)));
+        assert_eq!(f.overslept(t0 + Micros(3_000_000)), None);
+        assert_eq!(f.overslept(t0 + Micros(3_000_001)), Some(Micros(3_000_001)));
+    }
+}
