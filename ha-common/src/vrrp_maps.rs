@@ -19,13 +19,17 @@ pub const OWNED_VIPS6_MAP: &str = "owned_vips6";
 pub const VRRP_EVENTS_MAP: &str = "vrrp_events";
 pub const FENCE_MAP: &str = "fence";
 
-/// C `struct ha_fence`: the VRRP engine's heartbeat (CLOCK_MONOTONIC ns) and how old it may
-/// grow before the program fences the VIPs (0: never).
+/// C `struct ha_fence`: the fence's kernel-owned entry (it holds the timer; userspace only
+/// reads it). The VRRP engine beats by running `ha_fence_beat`; when no beat comes for
+/// `stale_ns`, the timer sets `fenced` and the program fences the VIPs.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Fence {
     pub beat_ns: u64,
     pub stale_ns: u64,
+    pub fenced: u32,
+    pub pad: u32,
+    pub timer: [u64; 2],
 }
 
 /// Longest VRRP message the fast path handles: C `HA_VRRP_MAX_LEN`.

@@ -6,8 +6,8 @@
  * interface (ifaces[ifindex].features, written by the daemon's attach manager):
  *
  * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
- *   for owned VIPs (neigh.h), and the fence: while the daemon's heartbeat is stale, no
- *   answer for its VIPs and no traffic to them (vips.h: fenced());
+ *   for owned VIPs (neigh.h), and the fence: once the daemon's heartbeat stops, no
+ *   answer for its VIPs and no traffic to them (vips.h: fenced(); ha_fence_beat below);
  * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h);
  * - HA_FEATURE_BFD: BFD control packets stamped, absorbed, watched by a timer (bfd_path.h).
  *
@@ -176,6 +176,24 @@ int ha_xdp(struct xdp_md *ctx)
 
 	cnt->pass_other++;
 	return XDP_PASS;
+}
+
+/*
+ * The VRRP engine's heartbeat, run by the daemon with BPF_PROG_TEST_RUN (never attached):
+ * the frame's first 8 bytes are the fence time in ns (native order; 0 turns fencing off).
+ * See ha_common.h: struct ha_fence.
+ */
+SEC("xdp")
+int ha_fence_beat(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u64 stale_ns;
+
+	if (data + sizeof(stale_ns) > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(&stale_ns, data, sizeof(stale_ns));
+	return fence_beat(stale_ns) == 0 ? XDP_PASS : XDP_ABORTED;
 }
 
 /* "Dual MIT/GPL": GPL-compatible, so the GPL-only bpf_timer helpers are available. */

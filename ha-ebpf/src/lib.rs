@@ -16,6 +16,10 @@ pub const HA_XDP: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "
 /// Name of the XDP program (the C function) in [`HA_XDP`]; its ELF section is `xdp`.
 pub const HA_XDP_PROGRAM: &str = "ha_xdp";
 
+/// The fence's heartbeat in the same object (never attached; run with
+/// [`run_fence_beat`]).
+pub const HA_FENCE_BEAT_PROGRAM: &str = "ha_fence_beat";
+
 /// `bpf/xdp_reference.bpf.c`: the benchmarks' reference programs, not used by the daemon.
 /// [`XDP_PASS_PROGRAM`] passes and [`XDP_DROP_PROGRAM`] drops every frame (what a timing
 /// harness costs per packet); [`XDP_CLOCK_PROGRAM`] reads the clock `ha_xdp` stamps
@@ -114,7 +118,73 @@ pub fn load_ha_xdp_with(lb: &LbSizes) -> Result<Ebpf, Error> {
         .map_max_entries(common::LB_MAGLEV_MAP, maglev)
         .map_max_entries(common::LB_CONNS_MAP, lb.conns)
         .map_max_entries(common::LB_PERSIST_MAP, lb.persist);
-    load(loader, HA_XDP, HA_XDP_PROGRAM)
+    let mut bpf = load(loader, HA_XDP, HA_XDP_PROGRAM)?;
+    xdp_mut(&mut bpf, HA_FENCE_BEAT_PROGRAM)?
+        .load()
+        .map_err(|source| Error::Refused {
+            program: HA_FENCE_BEAT_PROGRAM.into(),
+            source: Box::new(source),
+        })?;
+    Ok(bpf)
+}
+
+/// One heartbeat of the fence: runs `ha_fence_beat` (its fd) with the fence time
+/// `stale_ns` (0: off), by BPF_PROG_TEST_RUN directly, so the thread that beats needs only
+/// the descriptor, not the loaded object.
+pub fn run_fence_beat(prog: std::os::fd::BorrowedFd<'_>, stale_ns: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // The frame: the fence time, padded to an Ethernet header (XDP test runs want one).
+    let mut frame = [0u8; 16];
+    frame[..8].copy_from_slice(&stale_ns.to_ne_bytes());
+    // union bpf_attr, the `test` member (linux/bpf.h), zero-padded.
+    #[repr(C)]
+    #[derive(Default)]
+    struct TestAttr {
+        prog_fd: u32,
+        retval: u32,
+        data_size_in: u32,
+        data_size_out: u32,
+        data_in: u64,
+        data_out: u64,
+        repeat: u32,
+        duration: u32,
+        ctx_size_in: u32,
+        ctx_size_out: u32,
+        ctx_in: u64,
+        ctx_out: u64,
+        flags: u32,
+        cpu: u32,
+        batch_size: u32,
+        pad: u32,
+    }
+    let mut attr = TestAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        data_size_in: frame.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        repeat: 1,
+        ..TestAttr::default()
+    };
+    const BPF_PROG_TEST_RUN: libc::c_long = 10;
+    // SAFETY: bpf(2) reads `attr` (of the size given) and the frame it points to, both alive
+    // for the call; it writes only `attr`'s output fields.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut TestAttr,
+            std::mem::size_of::<TestAttr>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if attr.retval != XDP_PASS {
+        return Err(std::io::Error::other(format!(
+            "ha_fence_beat returned {}",
+            attr.retval
+        )));
+    }
+    Ok(())
 }
 
 /// Loads program `name` of [`XDP_REFERENCE`] (not attached anywhere).

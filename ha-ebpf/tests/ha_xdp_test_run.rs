@@ -1126,19 +1126,24 @@ fn a_feature_not_enabled_on_the_interface_sees_nothing() {
     assert_eq!(fx.run(&arp_request(VIP4)).0, XDP_TX, "enabled again");
 }
 
-/// Fencing: with the daemon's heartbeat older than the fence time, ARP and NS for owned VIPs
-/// and traffic to them are dropped (counted `fenced`), DAD and probes for them too; other
-/// traffic and other addresses are untouched. A fresh heartbeat, or fencing off, answers
-/// again.
+/// Fencing: a beat (`ha_fence_beat`) clears the fence and restarts its timer; when no other
+/// beat comes within the fence time, the timer fences: ARP and NS for owned VIPs and traffic
+/// to them are dropped (counted `fenced`), DAD and probes for them too; other traffic and
+/// other addresses are untouched. A new beat answers again; a beat of 0 turns it off.
 #[test]
-fn a_stale_heartbeat_fences_the_vips() {
+fn a_stopped_heartbeat_fences_the_vips() {
     if !root_or_skip("fence") {
         return;
     }
     let mut fx = Fixture::standard();
-    let set = |fx: &mut Fixture, beat_ns: u64, stale_ns: u64| {
-        let mut m: Array<_, Fence> = fx.array(FENCE_MAP);
-        m.set(0, Fence { beat_ns, stale_ns }, 0).expect("fence");
+    let beat = |fx: &Fixture, stale_ns: u64| {
+        let prog = ha_ebpf::xdp_ref(&fx.bpf, ha_ebpf::HA_FENCE_BEAT_PROGRAM).expect("beat");
+        let fd = prog.fd().expect("fd");
+        ha_ebpf::run_fence_beat(std::os::fd::AsFd::as_fd(fd), stale_ns).expect("beat run");
+    };
+    let fenced = |fx: &mut Fixture| {
+        let m: Array<_, Fence> = fx.array(FENCE_MAP);
+        m.get(&0, 0).expect("fence").fenced
     };
     let to_vips = [
         arp_request(VIP4),
@@ -1150,13 +1155,13 @@ fn a_stale_heartbeat_fences_the_vips() {
         ping6(),
     ];
     let other = [arp_request([192, 0, 2, 77]), followed().frame()];
-    // Fresh: nothing fenced.
-    set(&mut fx, monotonic_ns(), 50_000_000);
+    // Beating: nothing fenced.
+    beat(&fx, 100_000_000);
     assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
     assert_eq!(fx.run(&to_vips[1]).0, XDP_TX);
     assert_eq!(fx.run(&to_vips[4]).0, XDP_PASS);
-    // Stale by a second.
-    set(&mut fx, monotonic_ns() - 1_000_000_000, 50_000_000);
+    // No beat for the fence time: the timer fences.
+    assert!(wait_for(|| fenced(&mut fx) == 1), "the timer did not fire");
     let before = fx.counters();
     for f in &to_vips {
         assert_eq!(fx.run(f).0, XDP_DROP, "fenced: {f:02x?}");
@@ -1165,11 +1170,23 @@ fn a_stale_heartbeat_fences_the_vips() {
     assert_eq!(fx.run(&other[0]).0, XDP_PASS, "not a VIP");
     assert_eq!(fx.run(&other[1]).0, XDP_DROP, "adverts are still absorbed");
     assert_eq!(fx.counters().fenced - before.fenced, to_vips.len() as u64);
-    // Fencing off (stale_ns 0), then a fresh beat: answered again.
-    set(&mut fx, 0, 0);
+    // A beat answers again at once; one of 0 turns fencing off (no timer fires later).
+    beat(&fx, 100_000_000);
     assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
-    set(&mut fx, monotonic_ns(), 50_000_000);
+    beat(&fx, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fenced(&mut fx), 0);
     assert_eq!(fx.run(&to_vips[0]).0, XDP_TX);
+}
+
+fn wait_for(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// The IPv4 VIP table is searched like the daemon fills it: past deleted slots, stopping at a

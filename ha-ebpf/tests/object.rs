@@ -200,7 +200,11 @@ fn btf_layouts_match_ha_common() {
         rust_layout!(Vip4Slot: ifindex, addr, mac, state, pad),
     );
     check(&btf, "ha_vip6_key", rust_layout!(Vip6Key: ifindex, addr));
-    check(&btf, "ha_fence", rust_layout!(Fence: beat_ns, stale_ns));
+    check(
+        &btf,
+        "ha_fence",
+        rust_layout!(Fence: beat_ns, stale_ns, fenced, pad, timer),
+    );
     check(
         &btf,
         "ha_vip_value",

@@ -263,16 +263,21 @@ struct ha_xdp_counters {
 #define HA_XDP_COUNTERS_N 30
 
 /*
- * Fencing a dead or frozen daemon (the `fence` map, one entry): the VRRP engine writes
- * `beat_ns` (CLOCK_MONOTONIC) as it runs; once it is older than `stale_ns`, the program
- * answers no ARP/NS for the VIPs it holds and drops the traffic addressed to them, so
- * neither it nor the stack (which still has the addresses) answers for a master that no
- * longer sends adverts. The program outlives the daemon: its XDP link is pinned in bpffs.
- * stale_ns 0: fencing off. Rust: ha_common::Fence.
+ * Fencing a dead or frozen daemon (the `fence` map, one entry, kernel-owned: it holds a
+ * timer, which a userspace write would cancel). The VRRP engine beats by running the
+ * program ha_fence_beat (BPF_PROG_TEST_RUN) with the fence time in its frame: it clears
+ * `fenced` and restarts the timer. When the timer fires (no beat for `stale_ns`), it sets
+ * `fenced`, and ha_xdp answers no ARP/NS for the VIPs it holds and drops the traffic
+ * addressed to them, so neither it nor the stack (which still has the addresses) answers
+ * for a master that no longer sends adverts. The data path reads one flag: no clock. The
+ * program outlives the daemon: its XDP link is pinned in bpffs. Rust: ha_common::Fence.
  */
 struct ha_fence {
-	__u64 beat_ns;
-	__u64 stale_ns;
+	__u64 beat_ns;  /* bpf_ktime_get_ns() of the last beat */
+	__u64 stale_ns; /* the fence time of the last beat; 0: fencing off */
+	__u32 fenced;   /* the timer fired */
+	__u32 pad;
+	struct bpf_timer timer;
 };
 
 /*
@@ -357,7 +362,7 @@ _Static_assert(HA_OFF(ha_vrrp_event, src) == 24, "event src offset");
 _Static_assert(HA_OFF(ha_vrrp_event, dst) == 40, "event dst offset");
 _Static_assert(HA_OFF(ha_vrrp_event, data) == 56, "event data offset");
 _Static_assert(sizeof(struct ha_xdp_counters) == HA_XDP_COUNTERS_N * 8, "ha_xdp_counters size");
-_Static_assert(sizeof(struct ha_fence) == 16, "ha_fence size");
+_Static_assert(sizeof(struct ha_fence) == 40, "ha_fence size");
 _Static_assert(sizeof(struct ha_bfd_session) == 64, "ha_bfd_session size");
 _Static_assert(HA_OFF(ha_bfd_session, remote) == 16, "bfd remote offset");
 _Static_assert(HA_OFF(ha_bfd_session, family) == 32, "bfd family offset");

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
+#include "consts.h"
 #include "ha_common.h"
 #include "maps.h"
 
@@ -45,17 +46,47 @@ static __always_inline struct ha_vip_value *owned_vip6(__u32 ifindex, const __u8
 	return bpf_map_lookup_elem(&owned_vips6, &key);
 }
 
-/* Whether the daemon's heartbeat is stale (ha_common.h: struct ha_fence). The coarse
- * clock costs a few ns where the precise one costs tens; it lags the daemon's precise
- * stamps by up to a tick, hence the signed difference. */
+/* Whether the daemon's heartbeat stopped (ha_common.h: struct ha_fence): one flag the
+ * fence timer sets, so the data path reads no clock. */
 static __always_inline int fenced(void)
 {
 	__u32 k = 0;
 	const struct ha_fence *f = bpf_map_lookup_elem(&fence, &k);
 
-	if (!f || !f->stale_ns)
+	return f && f->fenced;
+}
+
+/* The fence timer fired: no beat for the fence time. */
+static int fence_expired(void *map __attribute__((unused)), __u32 *key __attribute__((unused)),
+			 struct ha_fence *f)
+{
+	f->fenced = 1;
+	return 0;
+}
+
+/* A beat with fence time `stale_ns` (0: off): unfenced, the timer restarted. */
+static __always_inline int fence_beat(__u64 stale_ns)
+{
+	__u32 k = 0;
+	struct ha_fence *f = bpf_map_lookup_elem(&fence, &k);
+
+	if (!f)
+		return -1;
+	f->beat_ns = bpf_ktime_get_ns();
+	f->stale_ns = stale_ns;
+	f->fenced = 0;
+	if (!stale_ns) {
+		bpf_timer_cancel(&f->timer);
 		return 0;
-	return (__s64)(bpf_ktime_get_coarse_ns() - f->beat_ns) > (__s64)f->stale_ns;
+	}
+	if (bpf_timer_start(&f->timer, stale_ns, 0) != 0) {
+		/* First beat: the timer is set up once. */
+		bpf_timer_init(&f->timer, &fence, HA_CLOCK_MONOTONIC);
+		bpf_timer_set_callback(&f->timer, fence_expired);
+		if (bpf_timer_start(&f->timer, stale_ns, 0) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 #endif /* HA_VIPS_H */

@@ -149,6 +149,18 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
         Harness::Batch,
         "pass_other",
     )?);
+    // The fence (README "Fencing"): the rows above run unfenced (the flag read: one array
+    // lookup); fenced, traffic to the VIP is dropped after the VIP lookup.
+    beat(&bpf, 1)?;
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    out.push(path(
+        &bpf,
+        "TCP to the VIP, fenced (dropped)",
+        &tcp_frame(),
+        Harness::Batch,
+        "fenced",
+    )?);
+    beat(&bpf, 0)?;
 
     // No stack runs after a test run, whatever the verdict: xdp_pass is the floor of every
     // row here.
@@ -169,4 +181,11 @@ pub fn ns_per_packet() -> Result<Vec<Row>, String> {
         return Err("a reference program did not pass its frame".into());
     }
     Ok(out)
+}
+
+/// A beat of the fence with fence time `stale_ns` (0: off).
+fn beat(bpf: &aya::Ebpf, stale_ns: u64) -> Result<(), String> {
+    let prog = ha_ebpf::xdp_ref(bpf, ha_ebpf::HA_FENCE_BEAT_PROGRAM).map_err(|e| e.to_string())?;
+    let fd = prog.fd().map_err(|e| e.to_string())?;
+    ha_ebpf::run_fence_beat(std::os::fd::AsFd::as_fd(fd), stale_ns).map_err(|e| e.to_string())
 }

@@ -11,8 +11,8 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
 use ha_common::{
-    instance_index, Fence, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
-    VrrpKey, VrrpState, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6, FENCE_MAP,
+    instance_index, PeerKey, PeerTtl, Vip4Slot, Vip6Key, VipValue, VrrpEvent, VrrpInstance,
+    VrrpKey, VrrpState, EV_ADVERT, EV_INVALID, EV_MASTER_DOWN, FAMILY_V4, FAMILY_V6,
     OWNED_VIPS4_MAP, OWNED_VIPS6_MAP, VRRP_EVENTS_MAP, VRRP_INSTANCES_MAP, VRRP_PEERS_MAP,
     VRRP_STATE_MAP,
 };
@@ -44,8 +44,8 @@ pub struct VrrpMaps {
     vip4_table: Vip4Table,
     vips6: HashMap<MapData, Vip6Key, VipValue>,
     layout: XdpLayout,
-    /// The heartbeat the program fences by (ha_common::Fence).
-    fence: Array<MapData, Fence>,
+    /// `ha_fence_beat`, run at every heartbeat (ha_common::Fence).
+    beat: aya::programs::ProgramFd,
     /// What was last written, to skip unchanged writes (one syscall each).
     written: BTreeMap<VrrpKey, VrrpInstance>,
     written_peers: BTreeMap<VrrpKey, Vec<PeerKey>>,
@@ -63,7 +63,7 @@ impl VrrpMaps {
                 vip4_table: Vip4Table::default(),
                 vips6: p.take_map(OWNED_VIPS6_MAP)?,
                 layout: XdpLayout::default(),
-                fence: p.take_map(FENCE_MAP)?,
+                beat: p.program_fd(ha_ebpf::HA_FENCE_BEAT_PROGRAM)?,
                 written: BTreeMap::new(),
                 written_peers: BTreeMap::new(),
             },
@@ -84,11 +84,12 @@ impl VrrpMaps {
         self.layout.slots.contains_key(&key.ifindex) && !self.layout.shared.contains(key)
     }
 
-    /// The engine's heartbeat: `beat_ns` on CLOCK_MONOTONIC, and how old it may grow before
-    /// the program fences the VIPs (0: never).
-    pub fn beat(&mut self, beat_ns: u64, stale_ns: u64) {
-        if let Err(e) = self.fence.set(0, Fence { beat_ns, stale_ns }, 0) {
-            warn!("XDP: writing the heartbeat: {e}");
+    /// The engine's heartbeat: the program fences the VIPs if no other comes within
+    /// `stale_ns` (0: never).
+    pub fn beat(&mut self, stale_ns: u64) {
+        use std::os::fd::AsFd;
+        if let Err(e) = ha_ebpf::run_fence_beat(self.beat.as_fd(), stale_ns) {
+            warn!("XDP: the fence's heartbeat: {e}");
         }
     }
 

@@ -93,11 +93,31 @@ impl XdpProgram {
     pub fn pin_in(&mut self, name: &str) {
         let dir = bpffs_root().map(|root| root.join("ha").join(name));
         match dir.and_then(|d| std::fs::create_dir_all(&d).map(|()| d)) {
-            Ok(d) => self.pin_dir = Some(d),
+            Ok(d) => {
+                self.pin_fence(&d);
+                self.pin_dir = Some(d);
+            }
             Err(e) => warn!(
                 "XDP links cannot be pinned ({e}): the program will not outlive the daemon, \
                  and a killed master's VIPs are not fenced"
             ),
+        }
+    }
+
+    /// Pins the `fence` map too: a map's timers are cancelled when no file descriptor or pin
+    /// holds it any more (the program's own reference does not count), so without this
+    /// the fence timer would die with the daemon instead of firing. A previous run's pin is
+    /// replaced (its program goes when its links are adopted or released).
+    fn pin_fence(&mut self, dir: &Path) {
+        let path = dir.join(FENCE_PIN);
+        let _ = std::fs::remove_file(&path);
+        match self.bpf.map(ha_common::FENCE_MAP) {
+            Some(m) => {
+                if let Err(e) = m.pin(&path) {
+                    warn!("XDP: pinning the fence map: {e}: a killed daemon is not fenced");
+                }
+            }
+            None => warn!("XDP: no fence map in the program"),
         }
     }
 
@@ -118,10 +138,11 @@ impl XdpProgram {
         };
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = name
-                .strip_prefix("xdp_")
-                .and_then(|i| i.parse::<u32>().ok())
-                .is_some_and(|i| self.attached.contains_key(&i));
+            let ours = name == FENCE_PIN
+                || name
+                    .strip_prefix("xdp_")
+                    .and_then(|i| i.parse::<u32>().ok())
+                    .is_some_and(|i| self.attached.contains_key(&i));
             if !ours {
                 match PinnedLink::from_pin(e.path()).map(PinnedLink::unpin) {
                     Ok(_) => info!("XDP: a previous run's link {name} released"),
@@ -141,6 +162,19 @@ impl XdpProgram {
         T::Error: std::fmt::Display,
     {
         take(&mut self.bpf, name)
+    }
+
+    /// The descriptor of another program of the object, for a thread that runs it.
+    pub fn program_fd(&self, name: &str) -> Result<aya::programs::ProgramFd, XdpError> {
+        let prog = ha_ebpf::xdp_ref(&self.bpf, name)?;
+        let fd = prog.fd().map_err(|e| XdpError::Map {
+            name: "program",
+            detail: e.to_string(),
+        })?;
+        fd.try_clone().map_err(|e| XdpError::Map {
+            name: "program",
+            detail: e.to_string(),
+        })
     }
 
     /// `feature` wants the program on `ifindex` (`ifname` for messages): attaches it unless
@@ -427,15 +461,22 @@ fn driver_name(ifname: &str) -> Option<String> {
 }
 
 impl Drop for XdpProgram {
-    /// A clean stop leaves no pinned link behind (only a killed daemon's stay, fencing).
+    /// A clean stop leaves no pin behind (only a killed daemon's stay, fencing).
     fn drop(&mut self) {
         for (_, (_, held)) in std::mem::take(&mut self.attached) {
             if let Held::Pinned(p) = held {
                 let _ = p.unpin();
             }
         }
+        if let Some(d) = &self.pin_dir {
+            let _ = std::fs::remove_file(d.join(FENCE_PIN));
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
+
+/// The fence map's pin, beside the links' (`xdp_IFINDEX`).
+const FENCE_PIN: &str = "fence";
 
 /// Moves the link `id` out of the program and pins it at `path`. On failure the link is
 /// gone (closed, so detached): a netlink-attached program (kernels before 5.9, without XDP

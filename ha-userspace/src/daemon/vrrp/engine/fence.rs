@@ -57,10 +57,10 @@ impl FenceClock {
                 .is_none_or(|b| now.saturating_since(b).0 * 4 >= self.stale.0)
     }
 
-    /// Records a heartbeat written at `now`: (beat_ns, stale_ns) for the map.
-    pub fn beat(&mut self, now: MonoTime) -> (u64, u64) {
+    /// Records a heartbeat sent at `now`; the fence time in ns, for the program.
+    pub fn beat(&mut self, now: MonoTime) -> u64 {
         self.last_beat = Some(now);
-        (now.0 * 1_000, self.stale.0 * 1_000)
+        self.stale.0 * 1_000
     }
 
     /// How long past the fence time the engine has been away, when it has: no heartbeat for
@@ -98,7 +98,7 @@ mod tests {
         f.replan(plan(&[100]));
         let t0 = MonoTime(10_000_000);
         assert!(f.due(t0));
-        assert_eq!(f.beat(t0), (10_000_000_000, 3_000_000_000));
+        assert_eq!(f.beat(t0), 3_000_000_000);
         assert!(!f.due(t0 + Micros(700_000)));
         assert!(f.due(t0 + Micros(750_000)));
         assert_eq!(f.overslept(t0 + Micros(3_000_000)), None);

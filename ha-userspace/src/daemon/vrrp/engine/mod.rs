@@ -299,9 +299,9 @@ impl Engine {
             }
         }
         if self.fence.due(now) {
-            let (beat, stale) = self.fence.beat(now);
+            let stale = self.fence.beat(now);
             if let Some(x) = self.io.xdp.as_mut() {
-                x.beat(beat, stale);
+                x.beat(stale);
             }
         }
     }
