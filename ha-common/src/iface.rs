@@ -8,6 +8,10 @@ pub const IFACES_MAP: &str = "ifaces";
 /// Feature bits of an interface (C `HA_FEATURE_*`).
 pub const FEATURE_VRRP: u32 = 1 << 0;
 
+/// C `HA_IFACE_FENCED`: not a feature; the fence timer's mark on every configured interface
+/// (cleared by a heartbeat). The daemon keeps it when it rewrites an entry.
+pub const IFACE_FENCED: u32 = 1 << 31;
+
 /// C `struct ha_iface`, indexed by ifindex; written by the daemon's attach manager.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]

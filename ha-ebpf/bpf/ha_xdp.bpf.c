@@ -7,7 +7,8 @@
  *
  * - HA_FEATURE_VRRP: VRRP adverts (vrrp_path.h), ARP requests and neighbour solicitations
  *   for owned VIPs (neigh.h), and the fence: once the daemon's heartbeat stops, no
- *   answer for its VIPs and no traffic to them (vips.h: fenced(); ha_fence_beat below);
+ *   answer for its VIPs and no traffic to them (the HA_IFACE_FENCED mark the fence timer
+ *   puts on the interfaces, vips.h; ha_fence_beat below);
  * - HA_FEATURE_LB: frames to a virtual service, forwarded to a real server (lb_path.h);
  * - HA_FEATURE_BFD: BFD control packets stamped, absorbed, watched by a timer (bfd_path.h).
  *
@@ -36,9 +37,9 @@
 
 /* ARP for an enabled VRRP feature: a request for an owned VIP is answered in place. */
 static __always_inline int arp(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex,
-			       struct ha_xdp_counters *cnt)
+			       int fence, struct ha_xdp_counters *cnt)
 {
-	switch (arp_reply(c, eth, ifindex)) {
+	switch (arp_reply(c, eth, ifindex, fence)) {
 	case NEIGH_REPLY:
 		cnt->arp_reply++;
 		return XDP_TX;
@@ -56,9 +57,9 @@ static __always_inline int arp(struct hdr_cursor *c, struct ethhdr *eth, __u32 i
 
 /* ICMPv6 for an enabled VRRP feature: a solicitation for an owned VIP is answered. */
 static __always_inline int ns(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6,
-			      __u32 ifindex, struct ha_xdp_counters *cnt)
+			      __u32 ifindex, int fence, struct ha_xdp_counters *cnt)
 {
-	switch (ns_reply(c, eth, ip6, ifindex)) {
+	switch (ns_reply(c, eth, ip6, ifindex, fence)) {
 	case NEIGH_REPLY:
 		cnt->na_reply++;
 		return XDP_TX;
@@ -90,6 +91,7 @@ int ha_xdp(struct xdp_md *ctx)
 	int vrrp = iface && (iface->features & HA_FEATURE_VRRP);
 	int lb = iface && (iface->features & HA_FEATURE_LB);
 	int bfd = iface && (iface->features & HA_FEATURE_BFD);
+	int fence = vrrp && (iface->features & HA_IFACE_FENCED);
 	struct ha_xdp_counters *cnt = counters(slot);
 	struct ethhdr *eth = data;
 	__be16 ethertype;
@@ -117,13 +119,14 @@ int ha_xdp(struct xdp_md *ctx)
 			cnt->truncated++;
 			return XDP_PASS;
 		}
-		/* A fenced daemon's VIPs take no traffic (the stack still has them). */
-		if (vrrp && fenced() && owned_vip4(ctx->ingress_ifindex, (const __u8 *)&ip->daddr)) {
+		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
+			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
+		/* A fenced daemon's VIPs take no traffic (the stack still has them). Adverts,
+		 * never addressed to a VIP, are past already. */
+		if (fence && owned_vip4(ctx->ingress_ifindex, (const __u8 *)&ip->daddr)) {
 			cnt->fenced++;
 			return XDP_DROP;
 		}
-		if (r == PARSE_OK && l4 == HA_IPPROTO_VRRP && vrrp)
-			return vrrp_ipv4(ctx, cnt, slot, &c, ip);
 		if (r == PARSE_OK && l4 == HA_IPPROTO_UDP && bfd) {
 			int v = bfd_ipv4(&c, ip, cnt);
 
@@ -147,14 +150,14 @@ int ha_xdp(struct xdp_md *ctx)
 			cnt->truncated++;
 			return XDP_PASS;
 		}
-		if (vrrp && fenced() && owned_vip6(ctx->ingress_ifindex, ip6->daddr.in6_u.u6_addr8)) {
+		if (l4 == HA_IPPROTO_VRRP && vrrp)
+			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
+		if (fence && owned_vip6(ctx->ingress_ifindex, ip6->daddr.in6_u.u6_addr8)) {
 			cnt->fenced++;
 			return XDP_DROP;
 		}
 		if (l4 == HA_IPPROTO_ICMPV6 && vrrp)
-			return ns(&c, eth, ip6, ctx->ingress_ifindex, cnt);
-		if (l4 == HA_IPPROTO_VRRP && vrrp)
-			return vrrp_ipv6(ctx, cnt, slot, &c, ip6);
+			return ns(&c, eth, ip6, ctx->ingress_ifindex, fence, cnt);
 		if (l4 == HA_IPPROTO_UDP && bfd) {
 			int v = bfd_ipv6(&c, ip6, cnt);
 
@@ -172,7 +175,7 @@ int ha_xdp(struct xdp_md *ctx)
 	}
 
 	if (ethertype == bpf_htons(HA_ETH_P_ARP) && vrrp)
-		return arp(&c, eth, ctx->ingress_ifindex, cnt);
+		return arp(&c, eth, ctx->ingress_ifindex, fence, cnt);
 
 	cnt->pass_other++;
 	return XDP_PASS;

@@ -26,6 +26,9 @@
 #define HA_FEATURE_VRRP (1 << 0)
 /* HA_FEATURE_LB (1 << 1) is lb_common.h's. */
 #define HA_FEATURE_BFD (1 << 2)
+/* Not a feature: set on every configured interface by the fence timer, cleared by a beat
+ * (struct ha_fence below), so the dispatcher learns it from the word it reads anyway. */
+#define HA_IFACE_FENCED (1u << 31)
 
 /*
  * What the dispatcher knows of an interface (map ifaces, indexed by ifindex), written by the

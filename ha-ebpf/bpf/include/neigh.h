@@ -62,7 +62,7 @@ static __always_inline void copy_mac(__u8 *dst, const __u8 *src)
 
 /* c->pos is at the ARP header. */
 static __always_inline enum neigh_verdict
-arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
+arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex, int fence)
 {
 	struct ha_arp *arp = c->pos;
 	struct ha_vip4_slot *vip;
@@ -76,7 +76,7 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 	vip = owned_vip4(ifindex, arp->tpa);
 	/* Fenced: no request for the VIP reaches the stack, probes included (it would defend
 	 * the address against the new master). */
-	if (vip && fenced())
+	if (vip && fence)
 		return NEIGH_FENCED;
 	/* Gratuitous ARP (sender = target) and RFC 5227 probes (sender 0.0.0.0) are not
 	 * questions to answer here. */
@@ -99,7 +99,8 @@ arp_reply(struct hdr_cursor *c, struct ethhdr *eth, __u32 ifindex)
 
 /* c->pos is at the ICMPv6 header; ip6 is its IPv6 header. */
 static __always_inline enum neigh_verdict
-ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 ifindex)
+ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 ifindex,
+	 int fence)
 {
 	struct ha_nd *nd = c->pos;
 	struct ha_vip_value *vip;
@@ -114,7 +115,7 @@ ns_reply(struct hdr_cursor *c, struct ethhdr *eth, struct ipv6hdr *ip6, __u32 if
 		return NEIGH_TRUNCATED;
 	/* Fenced: no solicitation for the VIP reaches the stack, DAD included (it would
 	 * defend the address against the new master). */
-	if (fenced() && owned_vip6(ifindex, nd->target))
+	if (fence && owned_vip6(ifindex, nd->target))
 		return NEIGH_FENCED;
 	/* RFC 4861 §7.1.1 validity as far as we act on it: hop limit 255, code 0. */
 	if (ip6->hop_limit != 255 || nd->code != 0 || ip6->payload_len != bpf_htons(HA_ND_LEN))

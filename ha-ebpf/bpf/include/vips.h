@@ -46,14 +46,25 @@ static __always_inline struct ha_vip_value *owned_vip6(__u32 ifindex, const __u8
 	return bpf_map_lookup_elem(&owned_vips6, &key);
 }
 
-/* Whether the daemon's heartbeat stopped (ha_common.h: struct ha_fence): one flag the
- * fence timer sets, so the data path reads no clock. */
-static __always_inline int fenced(void)
+/* One interface's entry marked fenced (`*on`) or not: a bpf_loop callback. */
+static long fence_mark(__u32 index, void *on)
 {
-	__u32 k = 0;
-	const struct ha_fence *f = bpf_map_lookup_elem(&fence, &k);
+	struct ha_iface *i = bpf_map_lookup_elem(&ifaces, &index);
 
-	return f && f->fenced;
+	if (i && i->slot) {
+		if (*(int *)on)
+			i->features |= HA_IFACE_FENCED;
+		else
+			i->features &= ~HA_IFACE_FENCED;
+	}
+	return 0;
+}
+
+/* Marks every configured interface: the dispatcher reads the mark with the features, so
+ * the fence costs the data path no extra memory access. */
+static __always_inline void fence_all(int on)
+{
+	bpf_loop(HA_MAX_IFINDEX, fence_mark, &on, 0);
 }
 
 /* The fence timer fired: no beat for the fence time. */
@@ -61,6 +72,7 @@ static int fence_expired(void *map __attribute__((unused)), __u32 *key __attribu
 			 struct ha_fence *f)
 {
 	f->fenced = 1;
+	fence_all(1);
 	return 0;
 }
 
@@ -74,7 +86,10 @@ static __always_inline int fence_beat(__u64 stale_ns)
 		return -1;
 	f->beat_ns = bpf_ktime_get_ns();
 	f->stale_ns = stale_ns;
-	f->fenced = 0;
+	if (f->fenced) {
+		f->fenced = 0;
+		fence_all(0);
+	}
 	if (!stale_ns) {
 		bpf_timer_cancel(&f->timer);
 		return 0;

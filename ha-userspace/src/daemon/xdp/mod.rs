@@ -214,6 +214,12 @@ impl XdpProgram {
 
     /// Tells the dispatcher the interface's slot and features.
     fn configure(&mut self, ifindex: u32, slot: u32, features: u32) {
+        // The fence timer's mark stays as the kernel set it (a beat clears it).
+        let mark = self
+            .ifaces
+            .get(&ifindex, 0)
+            .map_or(0, |c| c.features & ha_common::IFACE_FENCED);
+        let features = features | if slot == 0 { 0 } else { mark };
         if let Err(e) = self.ifaces.set(ifindex, IfaceConfig { slot, features }, 0) {
             warn!("XDP: {IFACES_MAP}[{ifindex}]: {e}");
         }
