@@ -88,15 +88,19 @@ int ha_xdp(struct xdp_md *ctx)
 	};
 	const struct ha_iface *iface = iface_of(ctx->ingress_ifindex);
 	__u32 slot = iface ? iface->slot : 0;
-	int vrrp = iface && (iface->features & HA_FEATURE_VRRP);
-	int lb = iface && (iface->features & HA_FEATURE_LB);
-	int bfd = iface && (iface->features & HA_FEATURE_BFD);
-	int fence = vrrp && (iface->features & HA_IFACE_FENCED);
+	/* One word, set on every path: older verifiers (6.1) refuse a stack slot that only
+	 * some paths wrote, which short-circuit tests on `iface` made clang spill. */
+	__u32 features = iface ? iface->features : 0;
+	int vrrp = features & HA_FEATURE_VRRP;
+	int lb = features & HA_FEATURE_LB;
+	int bfd = features & HA_FEATURE_BFD;
+	int fence = (features & (HA_FEATURE_VRRP | HA_IFACE_FENCED)) ==
+		    (HA_FEATURE_VRRP | HA_IFACE_FENCED);
 	struct ha_xdp_counters *cnt = counters(slot);
 	struct ethhdr *eth = data;
-	__be16 ethertype;
+	__be16 ethertype = 0;
 	int vlan_tagged = 0;
-	__u8 l4;
+	__u8 l4 = 0; /* set on every path: see `features` */
 
 	if (!cnt)
 		return XDP_PASS; /* slot 0 of an array always exists; the verifier wants the check */

@@ -174,7 +174,8 @@ struct RunArgs {
     /// Advert intervals (the shortest of the instances') without the VRRP engine's heartbeat
     /// before the XDP program, which outlives a killed daemon, stops answering for its VIPs
     /// and drops their traffic; 0 turns fencing off.
-    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS)]
+    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
     fence_adverts: u32,
     #[arg(short = 'n', long = "dont-fork", hide = true)]
     dont_fork: bool,

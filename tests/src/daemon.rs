@@ -217,6 +217,11 @@ impl Daemon {
         c.wait().ok()
     }
 
+    /// The daemon's exit status, if it has exited (a crash, when nobody stopped it).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// SIGKILL: the node dies without a word.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -138,6 +138,25 @@ impl Lab {
         ip(&self.sw, &["link", "set", &node.port, "master", "br0"])
     }
 
+    /// Bridge port isolation (`bridge link set ... isolated`): isolated ports do not hear
+    /// each other, but still hear the others (the client's).
+    pub fn set_isolated(&self, node: &Node, on: bool) -> Result<(), String> {
+        run(
+            "bridge",
+            &[
+                "-n",
+                &self.sw,
+                "link",
+                "set",
+                "dev",
+                &node.port,
+                "isolated",
+                if on { "on" } else { "off" },
+            ],
+        )
+        .map(drop)
+    }
+
     /// A file in the lab's scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

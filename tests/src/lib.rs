@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod bfd_bench;
 pub mod capture;
+pub mod chaos;
 pub mod container;
 pub mod daemon;
 pub mod gate;

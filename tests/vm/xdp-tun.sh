@@ -147,4 +147,4 @@ done
 section after-stop requests 10.0.4.100:80 30
 section status ha status -S /run/ha.sock --json
 stop_pid /run/ha.pid
-section log sh -c 'grep -v "busy for\|woke" /tmp/ha.log | head -n 40'
+section log sh -c 'grep -v "busy for\|woke" /tmp/ha.log | head -n 40; echo ...; grep -B12 "processed .* insns" /tmp/ha.log; echo ...; grep -v "busy for\|woke" /tmp/ha.log | tail -n 20'

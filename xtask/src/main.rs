@@ -46,6 +46,18 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// The chaos harness: three nodes (one keepalived with --keepalived), a client sampling
+    /// who answers for the VIP every millisecond, a seeded run of faults (link cuts,
+    /// partitions, SIGKILL, SIGSTOP, priority flips, reloads, interface flaps, failing
+    /// scripts); exits non-zero on any violated invariant.
+    Chaos {
+        #[arg(long, default_value_t = 50)]
+        faults: usize,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        keepalived: bool,
+    },
     /// Only check (and as root, install) the system packages.
     Deps,
     /// Build the Debian package (release build): target/debian/ha_VERSION_ARCH.deb, with
@@ -145,6 +157,20 @@ fn main() -> ExitCode {
         }),
         Cmd::Deps => deps::ensure_system_packages().map(|()| 0),
         Cmd::Deb { debug } => deps::ensure_system_packages().and_then(|()| deb(!debug)),
+        Cmd::Chaos {
+            faults,
+            seed,
+            keepalived,
+        } => deps::ensure_system_packages().and_then(|()| {
+            let mut args = vec!["--faults".to_string(), faults.to_string()];
+            if let Some(s) = seed {
+                args.extend(["--seed".to_string(), s.to_string()]);
+            }
+            if keepalived {
+                args.push("--keepalived".into());
+            }
+            run::chaos(&args)
+        }),
     };
     // Commands that ran to the end return the exit status to hand back (e.g. `cargo test`'s).
     match result {

@@ -54,6 +54,10 @@ pub fn bench_xdp(args: &[String]) -> Result<u8> {
     bench_lab("bench-xdp", args)
 }
 
+pub fn chaos(args: &[String]) -> Result<u8> {
+    bench_lab("chaos", args)
+}
+
 pub fn bench_lb(args: &[String]) -> Result<u8> {
     bench_lab("bench-lb", args)
 }

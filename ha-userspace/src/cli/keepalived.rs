@@ -150,7 +150,8 @@ pub struct KeepalivedCli {
     no_realtime: bool,
     /// ha: advert intervals without the engine's heartbeat before the kernel fences the
     /// VIPs (0: off).
-    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS)]
+    #[arg(long, value_name = "N", default_value_t = ha::daemon::vrrp::engine::DEFAULT_FENCE_ADVERTS,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
     fence_adverts: u32,
 }
 

@@ -84,9 +84,16 @@ pub fn ready() {
         .write(true)
         .open("/dev/null")
     {
+        let fd = null.as_raw_fd();
         for target in 0..=2 {
-            // SAFETY: dup2 onto the standard descriptors, which this process owns.
-            unsafe { libc::dup2(null.as_raw_fd(), target) };
+            if target != fd {
+                // SAFETY: dup2 onto the standard descriptors, which this process owns.
+                unsafe { libc::dup2(fd, target) };
+            }
+        }
+        // Opened as 0, 1 or 2 (one was closed at start), it is one of them now: kept.
+        if fd <= 2 {
+            std::mem::forget(null);
         }
     }
 }

@@ -24,10 +24,15 @@ pub struct PidFiles {
 }
 
 impl PidFiles {
-    /// keepalived's default names for a config's `instance` and network namespace.
-    pub fn keepalived_defaults(instance: Option<&str>, netns: Option<&str>) -> PidFiles {
+    /// keepalived's default names for a config's `instance`, network namespace and
+    /// `use_pid_dir`.
+    pub fn keepalived_defaults(
+        instance: Option<&str>,
+        netns: Option<&str>,
+        use_pid_dir: bool,
+    ) -> PidFiles {
         let dir = match (instance, netns) {
-            (None, None) => PathBuf::from("/run"),
+            (None, None) if !use_pid_dir => PathBuf::from("/run"),
             (_, None) => PathBuf::from("/run/keepalived"),
             (_, Some(ns)) => Path::new("/run/keepalived").join(ns),
         };
@@ -117,22 +122,27 @@ mod tests {
 
     #[test]
     fn names_follow_keepalived() {
-        let d = PidFiles::keepalived_defaults(None, None);
+        let d = PidFiles::keepalived_defaults(None, None, false);
         assert_eq!(d.main.as_deref(), Some(Path::new("/run/keepalived.pid")));
         assert_eq!(d.vrrp.as_deref(), Some(Path::new("/run/vrrp.pid")));
         assert_eq!(d.checkers.as_deref(), Some(Path::new("/run/checkers.pid")));
         assert_eq!(d.bfd.as_deref(), Some(Path::new("/run/bfd.pid")));
-        let d = PidFiles::keepalived_defaults(Some("lb1"), None);
+        let d = PidFiles::keepalived_defaults(None, None, true);
+        assert_eq!(
+            d.main.as_deref(),
+            Some(Path::new("/run/keepalived/keepalived.pid"))
+        );
+        let d = PidFiles::keepalived_defaults(Some("lb1"), None, false);
         assert_eq!(
             d.main.as_deref(),
             Some(Path::new("/run/keepalived/keepalived_lb1.pid"))
         );
-        let d = PidFiles::keepalived_defaults(Some("lb1"), Some("blue"));
+        let d = PidFiles::keepalived_defaults(Some("lb1"), Some("blue"), false);
         assert_eq!(
             d.vrrp.as_deref(),
             Some(Path::new("/run/keepalived/blue/vrrp_lb1.pid"))
         );
-        let d = PidFiles::keepalived_defaults(None, Some("blue"));
+        let d = PidFiles::keepalived_defaults(None, Some("blue"), false);
         assert_eq!(
             d.main.as_deref(),
             Some(Path::new("/run/keepalived/blue/keepalived.pid"))
@@ -145,7 +155,7 @@ mod tests {
             vrrp: Some("/tmp/v.pid".into()),
             ..PidFiles::default()
         };
-        let p = PidFiles::keepalived_defaults(None, None).overridden_by(&given);
+        let p = PidFiles::keepalived_defaults(None, None, false).overridden_by(&given);
         assert_eq!(
             p.for_running(true, false, false),
             vec![PathBuf::from("/run/keepalived.pid"), "/tmp/v.pid".into()]

@@ -128,19 +128,28 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, RunError> {
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
-    let plan = load_plan(&opts)?;
-    // Every thread started from here on is in the namespace (setns(2) is per thread, and
-    // threads inherit it).
-    let netns = opts
-        .netns
-        .clone()
-        .or_else(|| plan.global.net_namespace.clone());
-    if let Some(name) = &netns {
+    // The namespace first, so the config is checked against its interfaces; every thread
+    // started from here on is in it too (setns(2) is per thread, and threads inherit it).
+    let enter = |name: &str| {
         crate::system::enter_netns(name).map_err(|source| RunError::Netns {
-            name: name.clone(),
+            name: name.into(),
             source,
-        })?;
+        })
+    };
+    if let Some(name) = &opts.netns {
+        enter(name)?;
     }
+    let mut plan = load_plan(&opts)?;
+    let netns = match (&opts.netns, plan.global.net_namespace.clone()) {
+        (Some(n), _) => Some(n.clone()),
+        // The config names it: read again from inside, as keepalived's children do.
+        (None, Some(n)) => {
+            enter(&n)?;
+            plan = load_plan(&opts)?;
+            Some(n)
+        }
+        (None, None) => None,
+    };
     let files = pid_files_for(&opts, &plan, netns.as_deref());
     if let Some(pid) = files.running_elsewhere() {
         return Err(RunError::AlreadyRunning {
@@ -162,8 +171,12 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
 /// names for the others when started as `keepalived`.
 fn pid_files_for(opts: &RunOptions, plan: &Plan, netns: Option<&str>) -> PidFiles {
     if opts.keepalived_pid_files {
-        PidFiles::keepalived_defaults(plan.global.instance.as_deref(), netns)
-            .overridden_by(&opts.pid_files)
+        PidFiles::keepalived_defaults(
+            plan.global.instance.as_deref(),
+            netns,
+            plan.global.use_pid_dir,
+        )
+        .overridden_by(&opts.pid_files)
     } else {
         opts.pid_files.clone()
     }
@@ -337,6 +350,12 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
     }
     track_file::init_files(&plan.vrrp);
     let objects = read_objects(&plan);
+    // A start that will not adopt a previous run's pinned links releases them: attached,
+    // they would keep this interface from taking a program, and once fenced drop the
+    // traffic of the VIPs this node may hold again.
+    if !opts.xdp || opts.fence_adverts == 0 {
+        super::xdp::release_pins(&pin_dir(&socket));
+    }
     let mut xdp: Option<XdpProgram> = None;
     let mut maps = None;
     let mut sizes = lb_sizes(&plan.lb, wants_xdp_lb(&plan.lb, &plan.vrrp));
@@ -359,7 +378,10 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
                 maps = Some(m);
                 xdp = Some(p);
             }
-            Err(e) => warn!("XDP fast path not available ({e}): adverts go through raw sockets"),
+            Err(e) => {
+                warn!("XDP fast path not available ({e}): adverts go through raw sockets");
+                super::xdp::release_pins(&pin_dir(&socket));
+            }
         }
     }
     let bfd_maps = xdp.as_mut().and_then(|p| match BfdMaps::take(p) {
@@ -434,7 +456,7 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
     d.syncd = InstanceSyncd::start(&d.plan, false);
     d.start_checkers();
     if let Some(x) = d.xdp.as_mut() {
-        x.release_unadopted();
+        x.settle_pins();
     }
     record_leftovers(&d.plan, &added);
     let written = files.for_running(
@@ -553,7 +575,9 @@ async fn serve(opts: RunOptions, plan: Plan, files: PidFiles) -> Result<(), RunE
         None => Duration::ZERO,
     };
     tokio::time::sleep(linger.max(Duration::from_millis(50))).await;
-    drop(xdp);
+    if let Some(x) = xdp {
+        x.close();
+    }
     Ok(())
 }
 

@@ -56,15 +56,41 @@ pub fn format_line(ident: &str, pid: u32, line: &str) -> String {
     format!("<{pri}>{ident}[{pid}]: {msg}")
 }
 
+/// The datagrams of one log event: its first line carries the level, which the lines
+/// after it (a multi-line message: a config report) keep, untouched.
+pub fn format_event(ident: &str, pid: u32, event: &str) -> Vec<String> {
+    let mut lines = event.lines().filter(|l| !l.trim().is_empty());
+    let Some(first) = lines.next() else {
+        return Vec::new();
+    };
+    let head = format_line(ident, pid, first);
+    let pri = FACILITY * 8 + severity(first.trim_start());
+    let mut out = vec![head];
+    out.extend(lines.map(|l| format!("<{pri}>{ident}[{pid}]: {l}")));
+    out
+}
+
+impl Syslog {
+    fn send(&mut self, datagram: &str) {
+        let sent = self
+            .sock
+            .as_ref()
+            .is_some_and(|s| s.send(datagram.as_bytes()).is_ok());
+        if !sent {
+            // syslogd or journald restarted: connect again, once per line at most.
+            *self = Syslog::new(&std::mem::take(&mut self.ident));
+            if let Some(s) = &self.sock {
+                let _ = s.send(datagram.as_bytes());
+            }
+        }
+    }
+}
+
 impl Write for Syslog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(sock) = &self.sock {
-            let pid = std::process::id();
-            for line in String::from_utf8_lossy(buf).lines() {
-                if !line.trim().is_empty() {
-                    let _ = sock.send(format_line(&self.ident, pid, line).as_bytes());
-                }
-            }
+        let pid = std::process::id();
+        for d in format_event(&self.ident, pid, &String::from_utf8_lossy(buf)) {
+            self.send(&d);
         }
         Ok(buf.len())
     }
@@ -90,5 +116,21 @@ mod tests {
         );
         assert_eq!(format_line("ha", 1, " WARN x"), "<28>ha[1]: x");
         assert_eq!(format_line("ha", 1, "DEBUG x"), "<31>ha[1]: x");
+    }
+
+    #[test]
+    fn a_multi_line_event_keeps_its_lines_and_level() {
+        assert_eq!(
+            format_event(
+                "ha",
+                7,
+                "ERROR reload refused:\n/etc/k.conf:3:1: error: x\n\n"
+            ),
+            vec![
+                "<27>ha[7]: reload refused:".to_string(),
+                "<27>ha[7]: /etc/k.conf:3:1: error: x".to_string()
+            ]
+        );
+        assert!(format_event("ha", 7, "\n").is_empty());
     }
 }

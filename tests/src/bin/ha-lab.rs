@@ -79,6 +79,22 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The chaos harness (`cargo xtask chaos`): three nodes, a client sampling who
+    /// answers for the VIP, a seeded run of faults; exits 1 on any violation.
+    Chaos {
+        /// Faults in the run.
+        #[arg(long, default_value_t = 50)]
+        faults: usize,
+        /// The seed (default: from the clock, printed, so the run can be replayed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The third node runs keepalived 2.2.7.
+        #[arg(long)]
+        keepalived: bool,
+        /// The test suite's loose time bounds instead of the issue's.
+        #[arg(long)]
+        loose: bool,
+    },
     /// Serve UDP echo and HTTP as NAME (runs inside a node's namespace).
     #[command(hide = true)]
     Serve {
@@ -102,6 +118,12 @@ fn main() -> std::process::ExitCode {
             probe::serve(&name).map_err(anyhow::Error::from)
         }
         Some(Cmd::Demo { keepalived_peer }) => demo(keepalived_peer),
+        Some(Cmd::Chaos {
+            faults,
+            seed,
+            keepalived,
+            loose,
+        }) => chaos(faults, seed, keepalived, loose),
         Some(Cmd::BenchFailover {
             runs,
             only,
@@ -406,4 +428,35 @@ fn http_get(client_ns: &str) -> Result<String> {
     })
     .join()
     .map_err(|_| anyhow::anyhow!("http thread panicked"))?
+}
+
+/// `ha-lab chaos`: one run, its report, and exit 1 on a violation.
+fn chaos(faults: usize, seed: Option<u64>, keepalived: bool, loose: bool) -> Result<()> {
+    use ha_tests::chaos::{run, Bounds, Options, PACE};
+    if !can_run("the chaos harness") {
+        anyhow::bail!("the chaos harness needs root (network namespaces, BPF)");
+    }
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    println!("chaos: seed {seed} (replay with --seed {seed}), {faults} faults");
+    let opts = Options {
+        faults,
+        seed,
+        keepalived,
+        server: std::env::current_exe()?,
+        bounds: if loose { Bounds::LOOSE } else { Bounds::STRICT },
+        pace: PACE,
+    };
+    let report = run(&opts).map_err(anyhow::Error::msg)?;
+    print!("{}", report.render());
+    if !report.violations.is_empty() {
+        anyhow::bail!(
+            "{} violation(s); replay with --seed {seed}",
+            report.violations.len()
+        );
+    }
+    Ok(())
 }

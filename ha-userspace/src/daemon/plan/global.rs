@@ -21,6 +21,8 @@ pub struct GlobalPlan {
     /// after (keepalived names its pid files after them).
     pub instance: Option<String>,
     pub net_namespace: Option<String>,
+    /// `use_pid_dir`: keepalived's pid files in /run/keepalived/.
+    pub use_pid_dir: bool,
     /// `lvs_sync_daemon` tied to a VRRP instance: it follows that instance's state.
     pub sync_daemon: Option<crate::config::model::global::lvs::LvsSyncDaemon>,
 }
@@ -53,6 +55,7 @@ pub fn global(g: &Global) -> GlobalPlan {
         smtp: smtp(g),
         instance: g.daemon.instance.clone(),
         net_namespace: g.daemon.net_namespace.clone(),
+        use_pid_dir: g.daemon.use_pid_dir,
     }
 }
 

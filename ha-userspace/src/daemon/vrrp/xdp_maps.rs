@@ -44,8 +44,9 @@ pub struct VrrpMaps {
     vip4_table: Vip4Table,
     vips6: HashMap<MapData, Vip6Key, VipValue>,
     layout: XdpLayout,
-    /// `ha_fence_beat`, run at every heartbeat (ha_common::Fence).
-    beat: aya::programs::ProgramFd,
+    /// `ha_fence_beat`, run at every heartbeat (ha_common::Fence); `None` where the kernel
+    /// refused it (no fence).
+    beat: Option<aya::programs::ProgramFd>,
     /// What was last written, to skip unchanged writes (one syscall each).
     written: BTreeMap<VrrpKey, VrrpInstance>,
     written_peers: BTreeMap<VrrpKey, Vec<PeerKey>>,
@@ -63,7 +64,16 @@ impl VrrpMaps {
                 vip4_table: Vip4Table::default(),
                 vips6: p.take_map(OWNED_VIPS6_MAP)?,
                 layout: XdpLayout::default(),
-                beat: p.program_fd(ha_ebpf::HA_FENCE_BEAT_PROGRAM)?,
+                beat: match p.program_fd(ha_ebpf::HA_FENCE_BEAT_PROGRAM) {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        warn!(
+                            "XDP: no fence ({e}; it needs bpf_timer and bpf_loop, kernel \
+                             5.17): a killed master's VIPs are not silenced"
+                        );
+                        None
+                    }
+                },
                 written: BTreeMap::new(),
                 written_peers: BTreeMap::new(),
             },
@@ -88,7 +98,10 @@ impl VrrpMaps {
     /// `stale_ns` (0: never).
     pub fn beat(&mut self, stale_ns: u64) {
         use std::os::fd::AsFd;
-        if let Err(e) = ha_ebpf::run_fence_beat(self.beat.as_fd(), stale_ns) {
+        let Some(beat) = &self.beat else {
+            return;
+        };
+        if let Err(e) = ha_ebpf::run_fence_beat(beat.as_fd(), stale_ns) {
             warn!("XDP: the fence's heartbeat: {e}");
         }
     }

@@ -93,10 +93,7 @@ impl XdpProgram {
     pub fn pin_in(&mut self, name: &str) {
         let dir = bpffs_root().map(|root| root.join("ha").join(name));
         match dir.and_then(|d| std::fs::create_dir_all(&d).map(|()| d)) {
-            Ok(d) => {
-                self.pin_fence(&d);
-                self.pin_dir = Some(d);
-            }
+            Ok(d) => self.pin_dir = Some(d),
             Err(e) => warn!(
                 "XDP links cannot be pinned ({e}): the program will not outlive the daemon, \
                  and a killed master's VIPs are not fenced"
@@ -106,8 +103,9 @@ impl XdpProgram {
 
     /// Pins the `fence` map too: a map's timers are cancelled when no file descriptor or pin
     /// holds it any more (the program's own reference does not count), so without this
-    /// the fence timer would die with the daemon instead of firing. A previous run's pin is
-    /// replaced (its program goes when its links are adopted or released).
+    /// the fence timer would die with the daemon instead of firing. The previous run's pin
+    /// is replaced only now, once its links are adopted or released: until then its timer
+    /// goes on fencing its program.
     fn pin_fence(&mut self, dir: &Path) {
         let path = dir.join(FENCE_PIN);
         let _ = std::fs::remove_file(&path);
@@ -128,12 +126,18 @@ impl XdpProgram {
     }
 
     /// Detaches what a previous daemon pinned and this one did not adopt (interfaces its
-    /// config no longer uses). Call once the interfaces of the first plan are attached.
-    pub fn release_unadopted(&mut self) {
+    /// config no longer uses), and pins this program's fence map in place of the previous
+    /// one. Call once the interfaces of the first plan are attached.
+    pub fn settle_pins(&mut self) {
         let Some(dir) = self.pin_dir.clone() else {
             return;
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        self.release_unadopted(&dir);
+        self.pin_fence(&dir);
+    }
+
+    fn release_unadopted(&mut self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for e in entries.filter_map(Result::ok) {
@@ -214,12 +218,9 @@ impl XdpProgram {
 
     /// Tells the dispatcher the interface's slot and features.
     fn configure(&mut self, ifindex: u32, slot: u32, features: u32) {
-        // The fence timer's mark stays as the kernel set it (a beat clears it).
-        let mark = self
-            .ifaces
-            .get(&ifindex, 0)
-            .map_or(0, |c| c.features & ha_common::IFACE_FENCED);
-        let features = features | if slot == 0 { 0 } else { mark };
+        // The fence timer's mark is the kernel's: written without it, an entry rewritten
+        // while fenced answers again until the next expiry (a stalled engine whose main
+        // thread attaches an interface); carrying it over could race a beat that clears it.
         if let Err(e) = self.ifaces.set(ifindex, IfaceConfig { slot, features }, 0) {
             warn!("XDP: {IFACES_MAP}[{ifindex}]: {e}");
         }
@@ -466,19 +467,52 @@ fn driver_name(ifname: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&info.driver[..end]).into_owned())
 }
 
-impl Drop for XdpProgram {
-    /// A clean stop leaves no pin behind (only a killed daemon's stay, fencing).
-    fn drop(&mut self) {
-        for (_, (_, held)) in std::mem::take(&mut self.attached) {
-            if let Held::Pinned(p) = held {
-                let _ = p.unpin();
+impl XdpProgram {
+    /// The clean stop: unpins and detaches everything. Dropped otherwise (an error, a
+    /// panic), the pins stay and go on fencing, as after a kill: the next start cleans up.
+    pub fn close(mut self) {
+        for (_, (att, held)) in std::mem::take(&mut self.attached) {
+            match held {
+                Held::Pinned(p) => {
+                    let _ = p.unpin();
+                }
+                Held::Owned(id) => {
+                    if let Ok(p) = ha_ebpf::ha_xdp_mut(&mut self.bpf) {
+                        let _ = p.detach(id);
+                    }
+                }
             }
+            debug!("XDP off {}", att.name);
         }
         if let Some(d) = &self.pin_dir {
             let _ = std::fs::remove_file(d.join(FENCE_PIN));
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// Detaches and removes what a previous run pinned in folder `name`, for a start that does
+/// not adopt it (no XDP, fencing off, the program refused): its program would otherwise
+/// stay on the interfaces and, fenced, drop this node's VIPs' traffic for good.
+pub fn release_pins(name: &str) {
+    let Some(root) = BPFFS.iter().find(|p| is_bpffs(p)) else {
+        return;
+    };
+    let dir = Path::new(root).join("ha").join(name);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let path = e.path();
+        if e.file_name().to_string_lossy().starts_with("xdp_")
+            && PinnedLink::from_pin(&path).map(PinnedLink::unpin).is_ok()
+        {
+            info!("XDP: a previous run's link {} released", path.display());
+            continue;
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    let _ = std::fs::remove_dir(&dir);
 }
 
 /// The fence map's pin, beside the links' (`xdp_IFINDEX`).

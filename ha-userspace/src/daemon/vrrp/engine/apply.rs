@@ -30,7 +30,7 @@ impl Engine {
         let watch = Stopwatch::start();
         self.fence
             .replan(plan.instances.iter().map(|i| i.adver_int));
-        self.keep_fence(now);
+        self.beat_if_due(now);
         // The engine's own view of a link (kept current by its events since the main
         // thread's dump) wins; the dump adds what it does not know yet (new VMACs).
         for l in links.0 {
@@ -119,6 +119,8 @@ impl Engine {
         let summary = format!(
             "reloaded: {same} unchanged, {changed} changed in place, {stopped} stopped, {new} started"
         );
+        // A long reload must not let the fence fire, nor look like a stall afterwards.
+        self.beat_if_due(crate::daemon::clock::mono_now());
         Reloaded { summary, retired }
     }
 }

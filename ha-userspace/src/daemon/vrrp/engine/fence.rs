@@ -1,19 +1,29 @@
-//! The fence's clock (ha_common::Fence): the engine writes its heartbeat into the XDP
-//! program as it runs, and the program stops answering for the VIPs once the heartbeat is
-//! older than the fence time: a killed or frozen daemon's VIPs fall silent before a backup
-//! takes over (the fence time, `--fence-adverts` × the shortest advert interval, is shorter
-//! than any Master_Down_Interval, 3 × the interval + Skew_Time, RFC 5798 §6.1).
+//! The fence's clock (ha_common::Fence): the engine beats as it runs, and the XDP program
+//! stops answering for the VIPs once no beat has come for the fence time: a killed or frozen
+//! daemon's VIPs fall silent before a backup takes over.
+//!
+//! Why 2 advert intervals by default: while a master runs, the engine beats at least every
+//! quarter of the fence time, so the last beat comes at the latest when the daemon dies,
+//! which is at most one interval after its last advert. The fence then fires at most
+//! (N + 1) intervals after that advert, and a backup takes over 3 intervals + Skew_Time
+//! after it (Master_Down_Interval, RFC 5798 §6.1): N ≤ 2 fences first, by Skew_Time at
+//! least. A larger N tolerates longer stalls before fencing, at the price of a window where
+//! both answer.
 //!
 //! A master that finds, on waking, that it has not run for longer than the fence time was
-//! stopped (SIGSTOP) or starved: its VIPs were fenced and a backup has taken over or is
-//! about to. It hands over (priority 0, VIPs released) instead of answering again beside the
-//! new master; the election then runs as after any restart.
+//! stopped (SIGSTOP) or starved: its VIPs were fenced meanwhile. If it was away longer than
+//! 3 of its intervals, a backup has taken over or is about to: it hands over (priority 0,
+//! VIPs released) instead of answering again beside the new master; the election then runs
+//! as after any restart.
 
 use crate::time::MonoTime;
 use crate::units::{Centis, Micros};
 
-/// `--fence-adverts` when not given.
-pub const DEFAULT_FENCE_ADVERTS: u32 = 3;
+/// `--fence-adverts` when not given (see the module comment).
+pub const DEFAULT_FENCE_ADVERTS: u32 = 2;
+
+/// `--fence-adverts` at most: a longer fence only widens the window where both answer.
+pub const MAX_FENCE_ADVERTS: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct FenceClock {
@@ -37,7 +47,7 @@ impl FenceClock {
         let shortest = intervals.map(|c| c.0).min();
         self.stale = match shortest {
             Some(cs) if self.adverts > 0 => {
-                Micros(u64::from(cs) * 10_000 * u64::from(self.adverts))
+                Micros(u64::from(cs) * 10_000 * u64::from(self.adverts.min(MAX_FENCE_ADVERTS)))
             }
             _ => Micros(0),
         };
@@ -55,6 +65,13 @@ impl FenceClock {
             && self
                 .last_beat
                 .is_none_or(|b| now.saturating_since(b).0 * 4 >= self.stale.0)
+    }
+
+    /// When the next beat is due while a master must stay unfenced (a backup owns no VIP
+    /// and sleeps: the kernel follows its master).
+    pub fn next_beat(&self) -> Option<MonoTime> {
+        let last = self.last_beat?;
+        (self.stale.0 > 0).then(|| last + Micros(self.stale.0 / 4))
     }
 
     /// Records a heartbeat sent at `now`; the fence time in ns, for the program.
@@ -84,6 +101,9 @@ mod tests {
         let mut f = FenceClock::new(3);
         f.replan(plan(&[100, 5, 20]));
         assert_eq!(f.stale(), Micros(150_000));
+        let mut two = FenceClock::new(DEFAULT_FENCE_ADVERTS);
+        two.replan(plan(&[100]));
+        assert_eq!(two.stale(), Micros(2_000_000));
         f.replan(plan(&[]));
         assert_eq!(f.stale(), Micros(0));
         assert!(!f.due(MonoTime(0)), "off: nothing to write");
@@ -101,6 +121,7 @@ mod tests {
         assert_eq!(f.beat(t0), 3_000_000_000);
         assert!(!f.due(t0 + Micros(700_000)));
         assert!(f.due(t0 + Micros(750_000)));
+        assert_eq!(f.next_beat(), Some(t0 + Micros(750_000)));
         assert_eq!(f.overslept(t0 + Micros(3_000_000)), None);
         assert_eq!(f.overslept(t0 + Micros(3_000_001)), Some(Micros(3_000_001)));
     }

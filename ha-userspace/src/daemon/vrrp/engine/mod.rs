@@ -28,7 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{error, info, warn};
 
 pub use commands::{Command, CommandError, EngineHandle, Reloaded, VrrpStatus};
-pub use fence::DEFAULT_FENCE_ADVERTS;
+pub use fence::{DEFAULT_FENCE_ADVERTS, MAX_FENCE_ADVERTS};
 pub use io::Io;
 
 use super::garp::Announcer;
@@ -212,6 +212,7 @@ impl Engine {
             .filter_map(|r| r.deadline())
             .chain(self.io.announcer.deadline())
             .chain(self.watchdog.as_ref().map(|w| w.next))
+            .chain(self.fence_deadline())
             .min();
         for p in &mut self.pollset {
             p.revents = 0;
@@ -275,14 +276,20 @@ impl Engine {
     }
 
     /// The heartbeat first, before anything this wake-up does (a takeover must not find its
-    /// VIPs fenced); and a master that was away past the fence time hands over (`fence.rs`).
+    /// VIPs fenced); and a master that was away past the fence time, long enough for a
+    /// backup to take over, hands over (`fence.rs`).
     fn keep_fence(&mut self, now: MonoTime) {
         if self.io.xdp.is_none() {
             return;
         }
         if let Some(away) = self.fence.overslept(now) {
             let masters: Vec<usize> = (0..self.runners.len())
-                .filter(|&i| self.runners[i].state() == crate::vrrp::fsm::State::Master)
+                .filter(|&i| {
+                    let r = &self.runners[i];
+                    // Three of its intervals: the least Master_Down_Interval of its backups.
+                    r.state() == crate::vrrp::fsm::State::Master
+                        && away.0 > u64::from(r.adver_int().0) * 30_000
+                })
                 .collect();
             if !masters.is_empty() {
                 warn!(
@@ -298,12 +305,28 @@ impl Engine {
                 }
             }
         }
+        self.beat_if_due(now);
+    }
+
+    /// A heartbeat, when one is due (also between the slow items of a wake-up).
+    fn beat_if_due(&mut self, now: MonoTime) {
         if self.fence.due(now) {
             let stale = self.fence.beat(now);
             if let Some(x) = self.io.xdp.as_mut() {
                 x.beat(stale);
             }
         }
+    }
+
+    /// While an instance is MASTER, the engine wakes for its beats even when no advert is
+    /// due that soon (an instance of a longer interval, another one's shorter fence time).
+    fn fence_deadline(&self) -> Option<MonoTime> {
+        self.io.xdp.as_ref()?;
+        self.runners
+            .iter()
+            .any(|r| r.state() == crate::vrrp::fsm::State::Master)
+            .then(|| self.fence.next_beat())
+            .flatten()
     }
 
     /// Every runner whose deadline has come. Adverts of running masters go first and are
@@ -329,6 +352,7 @@ impl Engine {
             return;
         }
         let now = mono_now();
+        self.beat_if_due(now);
         for r in &mut self.runners {
             if r.advert_due(now) {
                 r.on_timer(now, &mut self.io);

@@ -280,6 +280,11 @@ impl Runner {
         self.fsm.state()
     }
 
+    /// The configured advertisement interval.
+    pub fn adver_int(&self) -> crate::units::Centis {
+        self.plan.adver_int
+    }
+
     /// Whether this instance's own tracked objects put it in FAULT.
     pub fn own_fault(&self) -> bool {
         self.own_fault
