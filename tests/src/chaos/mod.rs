@@ -277,6 +277,10 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         });
         std::thread::sleep(f.settle);
         for n in &mut nodes {
+            // A restarted daemon's memory is measured from its first settle.
+            if n.kind == Kind::Ha && n.rss_start.is_none() {
+                n.rss_start = n.daemon.as_ref().and_then(Daemon::pid).and_then(rss_kib);
+            }
             if let Some(d) = n.daemon.as_mut() {
                 if let Some(st) = d.exited() {
                     problems.push(format!(
@@ -340,7 +344,14 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             report_violations.push(format!("n{}: a panic in the log", n.index));
         }
         if let (Some(a), Some(b)) = (n.rss_start, d.pid().and_then(rss_kib)) {
-            rss.push((format!("n{} ({} restarts)", n.index, n.restarts), a, b));
+            rss.push((
+                format!(
+                    "n{} (restarted {} times; since the last start)",
+                    n.index, n.restarts
+                ),
+                a,
+                b,
+            ));
             // Flat: a run of faults must not grow the daemon (allocator noise aside).
             if b > a + a / 4 + 4096 {
                 report_violations.push(format!(
