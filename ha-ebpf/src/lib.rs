@@ -123,7 +123,7 @@ pub fn load_ha_xdp_with(lb: &LbSizes) -> Result<Ebpf, Error> {
     // refused, the fast path runs without the fence (the daemon finds it unloaded and says
     // so).
     if let Ok(p) = xdp_mut(&mut bpf, HA_FENCE_BEAT_PROGRAM) {
-        let _ = p.load();
+        let _ = load_program(p);
     }
     Ok(bpf)
 }
@@ -197,13 +197,28 @@ fn load(mut loader: EbpfLoader<'_>, object: &[u8], program: &str) -> Result<Ebpf
         program: program.into(),
         source: Box::new(source),
     })?;
-    xdp_mut(&mut bpf, program)?
-        .load()
-        .map_err(|source| Error::Refused {
-            program: program.into(),
-            source: Box::new(source),
-        })?;
+    load_program(xdp_mut(&mut bpf, program)?).map_err(|source| Error::Refused {
+        program: program.into(),
+        source: Box::new(source),
+    })?;
     Ok(bpf)
+}
+
+/// Loads a program, again when the verifier gave up with EAGAIN: it does when a signal
+/// reaches the process during a long verification (a script's SIGCHLD at the daemon's
+/// start), as libbpf retries too.
+fn load_program(p: &mut Xdp) -> Result<(), aya::programs::ProgramError> {
+    let mut tries = 0;
+    loop {
+        match p.load() {
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && tries < 5 =>
+            {
+                tries += 1;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// `ha_xdp`'s counters of interface slot `slot`, summed over CPUs.
