@@ -222,12 +222,36 @@ impl Daemon {
         self.child.as_mut()?.try_wait().ok().flatten()
     }
 
-    /// SIGKILL: the node dies without a word.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+    /// `sig` to the daemon and every process it started: keepalived's VRRP, checker and
+    /// BFD children too (a SIGSTOP of keepalived's parent alone freezes nothing that
+    /// speaks VRRP).
+    pub fn signal_tree(&self, sig: i32) {
+        let Some(pid) = self.pid() else { return };
+        for p in std::iter::once(pid).chain(descendants(pid)) {
+            // SAFETY: kill(2) on our child or one of its descendants.
+            unsafe { libc::kill(p as i32, sig) };
         }
+    }
+
+    /// SIGKILL: the node dies without a word, with all its processes. The parent is stopped
+    /// first: keepalived's parent restarts a child that dies, and must not get the chance.
+    pub fn kill(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on our child's pid (not yet reaped, so not reused).
+        unsafe { libc::kill(c.id() as i32, libc::SIGSTOP) };
+        let rest = descendants(c.id());
+        let _ = c.kill();
+        for p in &rest {
+            // SAFETY: kill(2) on a descendant listed a moment ago; its parent is stopped,
+            // so it cannot have been reaped and its pid reused meanwhile.
+            unsafe { libc::kill(*p as i32, libc::SIGKILL) };
+        }
+        let _ = c.wait();
+        // Gone means reaped: keepalived takes a zombie named in its pid file for a running
+        // daemon ("daemon is already running"), and init may reap late (seconds here).
+        crate::wait_until(Duration::from_secs(10), || rest.iter().all(|p| reaped(*p)));
     }
 
     pub fn holds(&self, addr: IpAddr) -> bool {
@@ -239,6 +263,63 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Every process below `pid` (children, their children …), from /proc's parent links.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(pp) = ppid(p) {
+                parent_of.push((p, pp));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut k = 0;
+    while k < found.len() {
+        let of = found[k];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == of)
+                .map(|(p, _)| *p),
+        );
+        k += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent pid from /proc/PID/stat (the field after the parenthesised name, which may
+/// itself hold spaces and parentheses).
+fn ppid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `pid` is gone for good: reaped here when this process is its (sub)reaper (see
+/// [`become_subreaper`]), else waited for from its reaper.
+fn reaped(pid: u32) -> bool {
+    // SAFETY: waitpid(2) on one pid without blocking; no status wanted.
+    let r = unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
+    if r == pid as i32 {
+        return true;
+    }
+    r == -1 && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Makes this process the reaper of the orphans of the daemons it starts (a killed
+/// keepalived's children), so [`Daemon::kill`] reaps them at once instead of waiting for
+/// init. Only for a process that waits for its own children by pid (a `waitpid(-1)`
+/// elsewhere would take them).
+pub fn become_subreaper() {
+    // SAFETY: prctl(2) with an integer argument.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
 /// The parts of a keepalived.conf the tests vary.

@@ -200,6 +200,29 @@ impl Node {
     pub fn ip(&self, args: &[&str]) -> Result<(), String> {
         ip(&self.ns, args)
     }
+
+    /// The MAC address of the node's `eth0`.
+    pub fn mac(&self) -> Result<[u8; 6], String> {
+        let text = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.ns,
+                "cat",
+                "/sys/class/net/eth0/address",
+            ],
+        )?;
+        let parts: Vec<u8> = text
+            .trim()
+            .split(':')
+            .map(|p| u8::from_str_radix(p, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: eth0's MAC {text:?}: {e}", self.name))?;
+        parts
+            .try_into()
+            .map_err(|_| format!("{}: eth0's MAC {text:?} is not 6 bytes", self.name))
+    }
 }
 
 impl Drop for Lab {
@@ -213,7 +236,7 @@ impl Drop for Lab {
         for ns in &all {
             let _ = run("ip", &["netns", "del", ns]);
         }
-        remove_pins(&self.dir);
+        remove_pins(&self.dir, &all);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -233,24 +256,34 @@ fn ensure_pin_fs() {
     }
 }
 
-/// Unpins what the lab's daemons left pinned (every test ends by killing them): removing a
-/// pin releases the link and the program it held.
-fn remove_pins(lab_dir: &Path) {
-    let stem: String = lab_dir
+/// The folder, under the bpffs's `ha/`, where the daemon serving `socket` pins its links, as
+/// the daemon names it (run.rs `pin_dir`): the socket's path with `/` and `.` as `_`.
+pub fn pin_name(socket: &Path) -> String {
+    socket
         .to_string_lossy()
         .trim_start_matches('/')
         .chars()
         .map(|c| if c == '/' || c == '.' { '_' } else { c })
+        .collect()
+}
+
+/// Unpins what the lab's daemons left pinned (every test ends by killing them): removing a
+/// pin releases the link and the program it held. The folders are named after the control
+/// sockets: those in the lab folder, and the default ones of daemons started without `-S`
+/// in the lab's namespaces (`/run/ha/ha_NS.sock`, e.g. as `keepalived`).
+fn remove_pins(lab_dir: &Path, namespaces: &[String]) {
+    let in_lab = format!("{}_", pin_name(lab_dir));
+    let defaults: Vec<String> = namespaces
+        .iter()
+        .map(|ns| pin_name(&ha::daemon::control::default_socket(None, Some(ns))))
         .collect();
     for root in ["/run/ha/bpf/ha", "/sys/fs/bpf/ha"] {
         let Ok(entries) = std::fs::read_dir(root) else {
             continue;
         };
         for e in entries.filter_map(Result::ok) {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{stem}_"))
-            {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&in_lab) || defaults.contains(&name) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

@@ -90,19 +90,11 @@ impl Prober {
             std::thread::spawn(move || {
                 instrument_priority();
                 let mut seq: u64 = 0;
-                let mut next = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
+                paced(period, &stop, || {
                     seq += 1;
                     let _ = sock.send_to(&seq.to_be_bytes(), target);
                     sent.fetch_add(1, Ordering::Relaxed);
-                    next += period;
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    } else {
-                        next = now;
-                    }
-                }
+                });
             });
         }
         {
@@ -186,6 +178,22 @@ impl Prober {
 impl Drop for Prober {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `tick` every `period` until `stop`, on a fixed schedule (a late tick does not shift
+/// the ones after it; a tick later than a whole period restarts the schedule from now).
+pub fn paced(period: Duration, stop: &AtomicBool, mut tick: impl FnMut()) {
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        tick();
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
     }
 }
 

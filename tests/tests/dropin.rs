@@ -13,10 +13,11 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ha::daemon::control::default_socket;
 use ha_tests::container::Container;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
 use ha_tests::gate::need_program;
-use ha_tests::lab::{Lab, VIP4};
+use ha_tests::lab::{pin_name, Lab, VIP4};
 use ha_tests::{can_run, ha_bin, wait_until};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -197,6 +198,10 @@ fn a_seed_script_killall_keepalived_stops_ha_in_the_background() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(comm(pid), "keepalived", "a reload does not stop it");
 
+    // Its XDP links are pinned (fencing), named after the default control socket (no -S).
+    let pins = Path::new("/run/ha/bpf/ha").join(pin_name(&default_socket(None, Some(&a.ns))));
+    assert!(pins.exists(), "no pins in {}", pins.display());
+
     std::fs::write(&flag, "").unwrap();
     let gone = wait_until(Duration::from_secs(15), || {
         std::fs::metadata(format!("/proc/{pid}")).is_err()
@@ -209,23 +214,13 @@ fn a_seed_script_killall_keepalived_stops_ha_in_the_background() {
         lab.holders(vip)
     );
     assert!(!pids[0].exists() && !pids[1].exists(), "pid files left");
+    // A clean stop unpins its links: nothing goes on fencing the node.
+    assert!(!pins.exists(), "{} left after a clean stop", pins.display());
 }
 
-/// Reads notify messages until `want` arrives; every message seen, in order.
+/// Reads notify messages until `want` arrives (15 s at most); every message seen, in order.
 fn until(sock: &UnixDatagram, want: &str, seen: &mut Vec<String>) -> bool {
-    let mut buf = [0u8; 4096];
-    let end = std::time::Instant::now() + Duration::from_secs(15);
-    while std::time::Instant::now() < end {
-        if let Ok(n) = sock.recv(&mut buf) {
-            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let hit = m.contains(want);
-            seen.push(m);
-            if hit {
-                return true;
-            }
-        }
-    }
-    false
+    until_for(sock, want, seen, Duration::from_secs(15))
 }
 
 /// The notify protocol as systemd's side of the socket sees it (the container test below
@@ -284,6 +279,7 @@ fn sd_notify_ready_status_reloading_watchdog_stopping() {
     let _ = d.stop();
 }
 
+/// [`until`] for at most `t`.
 fn until_for(sock: &UnixDatagram, want: &str, seen: &mut Vec<String>, t: Duration) -> bool {
     let mut buf = [0u8; 4096];
     let end = std::time::Instant::now() + t;

@@ -12,25 +12,11 @@ use std::time::Duration;
 
 use ha_tests::capture::ArpCapture;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
-use ha_tests::lab::{Lab, Node, VIP4};
+use ha_tests::lab::{Lab, VIP4};
 use ha_tests::probe::enter_netns;
 use ha_tests::{can_run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn mac_of(node: &Node) -> [u8; 6] {
-    let out = node
-        .command(std::path::Path::new("cat"))
-        .arg("/sys/class/net/eth0/address")
-        .output()
-        .expect("cat");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut mac = [0u8; 6];
-    for (i, p) in text.trim().split(':').enumerate().take(6) {
-        mac[i] = u8::from_str_radix(p, 16).expect("mac");
-    }
-    mac
-}
 
 /// The MACs that answer the client's ARP requests for the VIP, over three fresh resolutions.
 fn arp_answers(lab: &Lab) -> std::collections::BTreeSet<[u8; 6]> {
@@ -154,10 +140,10 @@ fn a_killed_master_is_fenced_and_a_restart_cleans_up_and_adopts() {
         .unwrap();
     assert_eq!(
         macs.into_iter().collect::<Vec<_>>(),
-        vec![mac_of(&b)],
+        vec![b.mac().expect("MAC")],
         "ARP replies for the VIP (n1 {:02x?}, n2 {:02x?})\n{}\n{}",
-        mac_of(&a),
-        mac_of(&b),
+        a.mac().expect("MAC"),
+        b.mac().expect("MAC"),
         String::from_utf8_lossy(&link.stdout),
         na.log_text()
     );
@@ -189,7 +175,7 @@ fn a_killed_master_is_fenced_and_a_restart_cleans_up_and_adopts() {
     );
     assert_eq!(
         arp_answers(&lab).into_iter().collect::<Vec<_>>(),
-        vec![mac_of(&a)]
+        vec![a.mac().expect("MAC")]
     );
     assert!(wait_until(WAIT, || who_answers(&lab).as_deref()
         == Some(a.name.as_str())));
@@ -213,7 +199,7 @@ fn a_stopped_and_continued_master_hands_over_instead_of_answering_twice() {
     // Frozen: fenced like a dead one.
     assert_eq!(
         arp_answers(&lab).into_iter().collect::<Vec<_>>(),
-        vec![mac_of(&b)]
+        vec![b.mac().expect("MAC")]
     );
     na.signal(libc::SIGCONT);
     assert!(
@@ -230,7 +216,7 @@ fn a_stopped_and_continued_master_hands_over_instead_of_answering_twice() {
     );
     assert_eq!(
         arp_answers(&lab).into_iter().collect::<Vec<_>>(),
-        vec![mac_of(&a)]
+        vec![a.mac().expect("MAC")]
     );
     let log = na.log_text();
     assert!(

@@ -5,35 +5,15 @@
 //! run with XDP on (it is the default) and again with `HA_TEST_NO_XDP=1`.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::Command;
 use std::time::Duration;
 
 use ha_tests::capture::ArpCapture;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
-use ha_tests::lab::{Lab, Node, VIP4, VIP4_B};
+use ha_tests::lab::{Lab, VIP4, VIP4_B};
 use ha_tests::probe::enter_netns;
 use ha_tests::{can_run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn mac_of(node: &Node) -> [u8; 6] {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &node.ns,
-            "cat",
-            "/sys/class/net/eth0/address",
-        ])
-        .output()
-        .expect("ip netns exec");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut mac = [0u8; 6];
-    for (m, part) in mac.iter_mut().zip(text.trim().split(':')) {
-        *m = u8::from_str_radix(part, 16).expect("hex");
-    }
-    mac
-}
 
 fn wait_state(d: &Daemon, name: &str, state: &str) {
     let ok = wait_until(WAIT, || d.state(name).as_deref() == Some(state));
@@ -101,7 +81,11 @@ fn arp_for_the_vip_is_answered_by_xdp() {
         "no ARP reply for the VIP"
     );
     let reply = replied().unwrap();
-    assert_eq!(reply.sender_mac, mac_of(&lab.nodes[0]), "the master's MAC");
+    assert_eq!(
+        reply.sender_mac,
+        lab.nodes[0].mac().expect("MAC"),
+        "the master's MAC"
+    );
     assert_eq!(reply.target_ip, client.ip4, "to the asking client");
     assert!(
         counter(&n1, "arp_reply") > before,

@@ -72,6 +72,8 @@ pub struct Figures {
     pub takeovers: usize,
     /// The longest time from a heal until the client's ARP rounds showed one answer.
     pub worst_heal: Option<Duration>,
+    /// The fault whose heal that was (an index into the timeline's spans).
+    pub worst_heal_fault: Option<usize>,
     /// ARP rounds answered by two or more nodes, outside partitions, and within them.
     pub two_answer_rounds: usize,
     pub two_answer_rounds_in_partitions: usize,
@@ -232,7 +234,10 @@ pub fn check(t: &Timeline, p: &Params) -> (Vec<Violation>, Figures) {
             .map(|r| r.at - s.to)
             .max()
             .unwrap_or(Duration::ZERO);
-        f.worst_heal = f.worst_heal.max(Some(last_two));
+        if Some(last_two) > f.worst_heal {
+            f.worst_heal = Some(last_two);
+            f.worst_heal_fault = Some(i);
+        }
     }
     (v, f)
 }

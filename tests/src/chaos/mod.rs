@@ -13,14 +13,14 @@ pub mod faults;
 mod observe;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use self::check::{ArpRound, Figures, Params, Span, Timeline, Violation};
 use self::faults::{Fault, FaultKind, Pace};
 use crate::daemon::{Daemon, Kind};
-use crate::lab::{Lab, VIP4};
+use crate::lab::{Lab, Node, VIP4};
 use crate::probe::{Prober, ECHO_PORT};
 
 /// What a run does.
@@ -101,9 +101,15 @@ impl Report {
         let ms = |d: Option<Duration>| {
             d.map_or("—".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
         };
+        let heal_of = f
+            .worst_heal_fault
+            .and_then(|k| Some((k, self.faults.get(k)?)))
+            .map_or(String::new(), |(k, x)| {
+                format!(" (fault {k}: {} on n{})", x.kind.name(), x.node)
+            });
         s += &format!(
             "takeovers after the master went away: {} (worst {})\n\
-             worst time from a heal to one answer: {}\n\
+             worst time from a heal to one answer: {}{heal_of}\n\
              ARP rounds answered twice: {} outside partitions, {} within them\n",
             f.takeovers,
             ms(f.worst_takeover),
@@ -165,20 +171,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-fn mac_of(lab: &Lab, i: usize) -> [u8; 6] {
-    let out = lab.nodes[i]
-        .command(Path::new("cat"))
-        .arg("/sys/class/net/eth0/address")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let mut mac = [0u8; 6];
-    for (k, p) in out.trim().split(':').enumerate().take(6) {
-        mac[k] = u8::from_str_radix(p, 16).unwrap_or(0);
-    }
-    mac
-}
-
 /// The echo servers, killed when dropped.
 struct Servers(Vec<Child>);
 
@@ -193,6 +185,7 @@ impl Drop for Servers {
 
 pub fn run(opts: &Options) -> Result<Report, String> {
     let started = Instant::now();
+    crate::daemon::become_subreaper();
     let lab = Lab::new("chaos", 3, true)?;
     let client = lab.client.clone().ok_or("no client")?;
     let mut servers = Servers(Vec::new());
@@ -226,23 +219,15 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         std::fs::write(&n.prio_file, "0\n").map_err(|e| e.to_string())?;
         n.daemon = Some(Daemon::start(&lab, &lab.nodes[n.index], n.kind, &n.config));
     }
-    let macs: Vec<[u8; 6]> = (0..3).map(|i| mac_of(&lab, i)).collect();
+    let macs = lab
+        .nodes
+        .iter()
+        .map(Node::mac)
+        .collect::<Result<Vec<_>, _>>()?;
     let vip = SocketAddr::new(IpAddr::V4(VIP4), ECHO_PORT);
     let prober = Prober::start_in(&client.ns, vip, Duration::from_millis(1))
         .map_err(|e| format!("prober: {e}"))?;
-    let client_mac = {
-        let out = client
-            .command(Path::new("cat"))
-            .arg("/sys/class/net/eth0/address")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let mut mac = [0u8; 6];
-        for (k, p) in out.trim().split(':').enumerate().take(6) {
-            mac[k] = u8::from_str_radix(p, 16).unwrap_or(0);
-        }
-        mac
-    };
+    let client_mac = client.mac()?;
     let arp = observe::ArpProber::start(
         &client.ns,
         client_mac,
@@ -442,7 +427,7 @@ fn inject(lab: &Lab, nodes: &mut [NodeRun], f: &Fault, on: bool) -> Result<(), S
         }
         FaultKind::Stop => {
             if let Some(d) = &n.daemon {
-                d.signal(if on { libc::SIGSTOP } else { libc::SIGCONT });
+                d.signal_tree(if on { libc::SIGSTOP } else { libc::SIGCONT });
             }
             Ok(())
         }

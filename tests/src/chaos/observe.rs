@@ -80,8 +80,7 @@ impl ArpProber {
                     }
                 };
                 let frame = request(mac, ip, vip);
-                let mut next = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
+                crate::probe::paced(period, &stop, || {
                     let at = Instant::now();
                     // SAFETY: sending our buffer to a valid sockaddr_ll.
                     let rc = unsafe {
@@ -99,14 +98,7 @@ impl ArpProber {
                             s.push(at);
                         }
                     }
-                    next += period;
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    } else {
-                        next = now;
-                    }
-                }
+                });
                 // SAFETY: closing the socket this thread opened.
                 unsafe { libc::close(fd) };
             });
