@@ -34,6 +34,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
+    /// keepalived's pid files (`-p -r -b -c`), removed when it is killed.
+    pid_files: Vec<PathBuf>,
 }
 
 impl Daemon {
@@ -80,6 +82,13 @@ impl Daemon {
         if !wrapper.is_empty() {
             base.args(&wrapper[1..]).arg(ha_bin());
         }
+        let pid_files: Vec<PathBuf> = match kind {
+            Kind::Ha => Vec::new(),
+            Kind::Keepalived => ["pid", "vrrp.pid", "bfd.pid", "check.pid"]
+                .iter()
+                .map(|ext| lab.path(&format!("{tag}.{ext}")))
+                .collect(),
+        };
         let child = match kind {
             Kind::Ha => base
                 .arg("run")
@@ -105,13 +114,13 @@ impl Daemon {
                 })
                 .arg(&conf)
                 .arg("-p")
-                .arg(lab.path(&format!("{tag}.pid")))
+                .arg(&pid_files[0])
                 .arg("-r")
-                .arg(lab.path(&format!("{tag}.vrrp.pid")))
+                .arg(&pid_files[1])
                 .arg("-b")
-                .arg(lab.path(&format!("{tag}.bfd.pid")))
+                .arg(&pid_files[2])
                 .arg("-c")
-                .arg(lab.path(&format!("{tag}.check.pid")))
+                .arg(&pid_files[3])
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -125,6 +134,7 @@ impl Daemon {
             socket,
             log,
             child: Some(child),
+            pid_files,
         };
         if kind == Kind::Ha {
             let up = wait_until(Duration::from_secs(10), || d.status().is_some());
@@ -217,9 +227,12 @@ impl Daemon {
         c.wait().ok()
     }
 
-    /// The daemon's exit status, if it has exited (a crash, when nobody stopped it).
+    /// The daemon's exit status, if it has exited (a crash, when nobody stopped it). The
+    /// child is reaped then, and signals no longer go to its pid, which may be reused.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut()?.try_wait().ok().flatten()
+        let st = self.child.as_mut()?.try_wait().ok().flatten()?;
+        self.child = None;
+        Some(st)
     }
 
     /// `sig` to the daemon and every process it started: keepalived's VRRP, checker and
@@ -233,25 +246,40 @@ impl Daemon {
         }
     }
 
-    /// SIGKILL: the node dies without a word, with all its processes. The parent is stopped
-    /// first: keepalived's parent restarts a child that dies, and must not get the chance.
+    /// SIGKILL: the node dies without a word, with all its processes, as in a crash. The
+    /// daemon is stopped first (keepalived's parent restarts a child that dies), and its
+    /// descendants are killed deepest first: each dies while its parent lives, so none is
+    /// told of a parent's death (keepalived's VRRP child asks for a SIGTERM then, and would
+    /// stop cleanly, sending priority 0).
     pub fn kill(&mut self) {
         let Some(mut c) = self.child.take() else {
             return;
         };
-        // SAFETY: kill(2) on our child's pid (not yet reaped, so not reused).
+        // SAFETY: kill(2) on our child, not reaped (`exited` drops it when it reaps).
         unsafe { libc::kill(c.id() as i32, libc::SIGSTOP) };
         let rest = descendants(c.id());
-        let _ = c.kill();
-        for p in &rest {
-            // SAFETY: kill(2) on a descendant listed a moment ago; its parent is stopped,
-            // so it cannot have been reaped and its pid reused meanwhile.
+        for p in rest.iter().rev() {
+            // SAFETY: kill(2) on a descendant listed a moment ago. Its parent, alive until
+            // after it, could only have reaped it (and freed the pid) had it exited on its
+            // own in that moment.
             unsafe { libc::kill(*p as i32, libc::SIGKILL) };
         }
+        let _ = c.kill();
         let _ = c.wait();
-        // Gone means reaped: keepalived takes a zombie named in its pid file for a running
-        // daemon ("daemon is already running"), and init may reap late (seconds here).
-        crate::wait_until(Duration::from_secs(10), || rest.iter().all(|p| reaped(*p)));
+        let dead = crate::wait_until(Duration::from_secs(5), || rest.iter().all(|p| !alive(*p)));
+        if !dead {
+            eprintln!(
+                "{}: processes of the killed {} still run",
+                self.node.name,
+                self.kind.name()
+            );
+        }
+        // The orphans' zombies wait for init (seconds here), and keepalived takes a pid in
+        // its pid files that answers kill(pid, 0) for a running daemon ("daemon is already
+        // running"). A crashed machine's /run does not survive either.
+        for f in &self.pid_files {
+            let _ = std::fs::remove_file(f);
+        }
     }
 
     pub fn holds(&self, addr: IpAddr) -> bool {
@@ -266,7 +294,7 @@ impl Drop for Daemon {
 }
 
 /// Every process below `pid` (children, their children …), from /proc's parent links.
-pub fn descendants(pid: u32) -> Vec<u32> {
+fn descendants(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -302,24 +330,13 @@ fn ppid(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Whether `pid` is gone for good: reaped here when this process is its (sub)reaper (see
-/// [`become_subreaper`]), else waited for from its reaper.
-fn reaped(pid: u32) -> bool {
-    // SAFETY: waitpid(2) on one pid without blocking; no status wanted.
-    let r = unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
-    if r == pid as i32 {
-        return true;
-    }
-    r == -1 && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Makes this process the reaper of the orphans of the daemons it starts (a killed
-/// keepalived's children), so [`Daemon::kill`] reaps them at once instead of waiting for
-/// init. Only for a process that waits for its own children by pid (a `waitpid(-1)`
-/// elsewhere would take them).
-pub fn become_subreaper() {
-    // SAFETY: prctl(2) with an integer argument.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+/// Whether `pid` still runs (a zombie waiting for its reaper does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
 
 /// The parts of a keepalived.conf the tests vary.

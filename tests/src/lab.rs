@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use ha::daemon::control::default_socket;
+use ha::daemon::run::pin_dir;
+
 use crate::run;
 
 /// One machine of the lab.
@@ -256,26 +259,15 @@ fn ensure_pin_fs() {
     }
 }
 
-/// The folder, under the bpffs's `ha/`, where the daemon serving `socket` pins its links, as
-/// the daemon names it (run.rs `pin_dir`): the socket's path with `/` and `.` as `_`.
-pub fn pin_name(socket: &Path) -> String {
-    socket
-        .to_string_lossy()
-        .trim_start_matches('/')
-        .chars()
-        .map(|c| if c == '/' || c == '.' { '_' } else { c })
-        .collect()
-}
-
 /// Unpins what the lab's daemons left pinned (every test ends by killing them): removing a
 /// pin releases the link and the program it held. The folders are named after the control
-/// sockets: those in the lab folder, and the default ones of daemons started without `-S`
+/// sockets (the daemon's `pin_dir`): those in the lab folder, and the default ones of daemons started without `-S`
 /// in the lab's namespaces (`/run/ha/ha_NS.sock`, e.g. as `keepalived`).
 fn remove_pins(lab_dir: &Path, namespaces: &[String]) {
-    let in_lab = format!("{}_", pin_name(lab_dir));
+    let in_lab = format!("{}_", pin_dir(lab_dir));
     let defaults: Vec<String> = namespaces
         .iter()
-        .map(|ns| pin_name(&ha::daemon::control::default_socket(None, Some(ns))))
+        .map(|ns| pin_dir(&default_socket(None, Some(ns))))
         .collect();
     for root in ["/run/ha/bpf/ha", "/sys/fs/bpf/ha"] {
         let Ok(entries) = std::fs::read_dir(root) else {

@@ -13,11 +13,12 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ha::daemon::control::default_socket;
+use ha::daemon::control::{self, default_socket, Reply, Request};
+use ha::daemon::run::pin_dir;
 use ha_tests::container::Container;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
 use ha_tests::gate::need_program;
-use ha_tests::lab::{pin_name, Lab, VIP4};
+use ha_tests::lab::{Lab, VIP4};
 use ha_tests::{can_run, ha_bin, wait_until};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -198,9 +199,15 @@ fn a_seed_script_killall_keepalived_stops_ha_in_the_background() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(comm(pid), "keepalived", "a reload does not stop it");
 
-    // Its XDP links are pinned (fencing), named after the default control socket (no -S).
-    let pins = Path::new("/run/ha/bpf/ha").join(pin_name(&default_socket(None, Some(&a.ns))));
-    assert!(pins.exists(), "no pins in {}", pins.display());
+    // With the XDP path, its links are pinned (fencing) in a folder named after the default
+    // control socket (no -S).
+    let socket = default_socket(None, Some(&a.ns));
+    let pins = Path::new("/run/ha/bpf/ha").join(pin_dir(&socket));
+    let xdp = matches!(
+        control::request(&socket, &Request::Status),
+        Ok(Reply { status: Some(s), .. }) if s.xdp.is_some()
+    );
+    assert!(!xdp || pins.exists(), "no pins in {}", pins.display());
 
     std::fs::write(&flag, "").unwrap();
     let gone = wait_until(Duration::from_secs(15), || {

@@ -983,7 +983,7 @@ fn bfd_sites(plan: &BfdPlan, xdp: Option<&mut XdpProgram>) -> std::collections::
 /// The folder (in the bpffs, under `ha/`) where this daemon pins its XDP links: one per
 /// control socket, as several daemons (one per network namespace) share a machine's bpffs.
 /// bpffs takes no `.` in names.
-fn pin_dir(socket: &Path) -> String {
+pub fn pin_dir(socket: &Path) -> String {
     socket
         .to_string_lossy()
         .trim_start_matches('/')

@@ -105,7 +105,7 @@ impl Report {
             .worst_heal_fault
             .and_then(|k| Some((k, self.faults.get(k)?)))
             .map_or(String::new(), |(k, x)| {
-                format!(" (fault {k}: {} on n{})", x.kind.name(), x.node)
+                format!(" (fault {k}: {} on n{})", x.kind.name(), x.node + 1)
             });
         s += &format!(
             "takeovers after the master went away: {} (worst {})\n\
@@ -185,7 +185,6 @@ impl Drop for Servers {
 
 pub fn run(opts: &Options) -> Result<Report, String> {
     let started = Instant::now();
-    crate::daemon::become_subreaper();
     let lab = Lab::new("chaos", 3, true)?;
     let client = lab.client.clone().ok_or("no client")?;
     let mut servers = Servers(Vec::new());
@@ -271,7 +270,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
                     problems.push(format!(
                         "fault {k} ({}): the daemon of n{} exited ({st}); its log:\n{}",
                         f.kind.name(),
-                        n.index,
+                        n.index + 1,
                         tail(&d.log_text(), 20)
                     ));
                     n.daemon = None;
@@ -326,13 +325,14 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             continue;
         }
         if d.log_text().contains("panicked") {
-            report_violations.push(format!("n{}: a panic in the log", n.index));
+            report_violations.push(format!("n{}: a panic in the log", n.index + 1));
         }
         if let (Some(a), Some(b)) = (n.rss_start, d.pid().and_then(rss_kib)) {
             rss.push((
                 format!(
                     "n{} (restarted {} times; since the last start)",
-                    n.index, n.restarts
+                    n.index + 1,
+                    n.restarts
                 ),
                 a,
                 b,
@@ -341,7 +341,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             if b > a + a / 4 + 4096 {
                 report_violations.push(format!(
                     "n{}: RSS grew from {a} KiB to {b} KiB over the run",
-                    n.index
+                    n.index + 1
                 ));
             }
         }
