@@ -120,8 +120,12 @@ fn a_scrape_parses_and_says_what_the_daemon_does() {
     let metrics = format!("127.0.0.1:{PORT}");
     let da = Daemon::start_with(&lab, a, Kind::Ha, &ca, &["--metrics", &metrics]);
     let _db = Daemon::start(&lab, b, Kind::Ha, &cb);
+    let inst = r#"{family="inet",instance="VI_1",interface="eth0",vrid="51"}"#;
+    // Settled: a master for a while (a dozen adverts sent), BFD up, the checks run.
     let settled = |m: &BTreeMap<String, f64>| {
         m.get(r#"ha_vrrp_state{instance="VI_1",state="MASTER"}"#) == Some(&1.0)
+            && m.get(&format!("ha_vrrp_adverts_sent_total{inst}"))
+                .is_some_and(|n| *n > 10.0)
             && m.get(r#"ha_bfd_session_up{neighbor="192.0.2.2",session="PEER"}"#) == Some(&1.0)
             && m.get(r#"ha_real_server_up{real_server="[10.0.0.2]:80",virtual_server="[10.0.0.100]:80"}"#)
                 == Some(&0.0)
@@ -141,7 +145,6 @@ fn a_scrape_parses_and_says_what_the_daemon_does() {
         "not OpenMetrics: {body}"
     );
     let m = parse(&body);
-    let inst = r#"{family="inet",instance="VI_1",interface="eth0",vrid="51"}"#;
     assert_eq!(
         value(&m, r#"ha_vrrp_state{instance="VI_1",state="BACKUP"}"#),
         0.0
