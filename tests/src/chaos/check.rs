@@ -260,6 +260,15 @@ mod tests {
         }
     }
 
+    fn span(kind: FaultKind, node: usize, from: u64, to: u64) -> Span {
+        Span {
+            kind,
+            node,
+            from: ms(from),
+            to: ms(to),
+        }
+    }
+
     fn rounds(from: u64, to: u64, nodes: &[usize]) -> Vec<ArpRound> {
         (from..=to)
             .step_by(20)
@@ -277,12 +286,7 @@ mod tests {
     #[test]
     fn a_clean_kill_and_takeover_pass_and_are_measured() {
         let mut t = Timeline {
-            spans: vec![Span {
-                kind: FaultKind::Kill,
-                node: 0,
-                from: ms(1000),
-                to: ms(2000),
-            }],
+            spans: vec![span(FaultKind::Kill, 0, 1000, 2000)],
             ..Timeline::default()
         };
         t.echo = echo(0, 1000, 0);
@@ -299,12 +303,7 @@ mod tests {
     #[test]
     fn a_slow_takeover_and_a_node_answering_when_fenced_are_caught() {
         let mut t = Timeline {
-            spans: vec![Span {
-                kind: FaultKind::Stop,
-                node: 0,
-                from: ms(1000),
-                to: ms(2000),
-            }],
+            spans: vec![span(FaultKind::Stop, 0, 1000, 2000)],
             ..Timeline::default()
         };
         t.echo = echo(0, 1000, 0);
@@ -323,12 +322,7 @@ mod tests {
     #[test]
     fn two_answers_are_allowed_briefly_and_in_a_partition_only() {
         let p = params();
-        let part = Span {
-            kind: FaultKind::Partition,
-            node: 0,
-            from: ms(1000),
-            to: ms(2000),
-        };
+        let part = span(FaultKind::Partition, 0, 1000, 2000);
         // Inside the partition and up to advert + bound after it: fine.
         let mut t = Timeline {
             spans: vec![part.clone()],
@@ -361,12 +355,7 @@ mod tests {
     #[test]
     fn a_keepalived_node_answering_dead_is_counted_not_a_violation() {
         let mut t = Timeline {
-            spans: vec![Span {
-                kind: FaultKind::Kill,
-                node: 2,
-                from: ms(1000),
-                to: ms(2000),
-            }],
+            spans: vec![span(FaultKind::Kill, 2, 1000, 2000)],
             ..Timeline::default()
         };
         t.echo = echo(0, 3000, 0);

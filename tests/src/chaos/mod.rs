@@ -148,6 +148,21 @@ struct NodeRun {
     restarts: usize,
 }
 
+impl NodeRun {
+    /// (Re)starts the node's daemon, the old one killed first; its memory is measured
+    /// afresh from the next settle.
+    fn start(&mut self, lab: &Lab) {
+        self.daemon = None;
+        self.daemon = Some(Daemon::start(
+            lab,
+            &lab.nodes[self.index],
+            self.kind,
+            &self.config,
+        ));
+        self.rss_start = None;
+    }
+}
+
 fn config(lab: &Lab, i: usize, priority: u8) -> String {
     let prio = lab.path(&format!("n{i}.prio"));
     let down = lab.path(&format!("n{i}.down"));
@@ -216,7 +231,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         .collect();
     for n in &mut nodes {
         std::fs::write(&n.prio_file, "0\n").map_err(|e| e.to_string())?;
-        n.daemon = Some(Daemon::start(&lab, &lab.nodes[n.index], n.kind, &n.config));
+        n.start(&lab);
     }
     let macs = lab
         .nodes
@@ -273,9 +288,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
                         n.index + 1,
                         tail(&d.log_text(), 20)
                     ));
-                    n.daemon = None;
-                    n.daemon = Some(Daemon::start(&lab, &lab.nodes[n.index], n.kind, &n.config));
-                    n.rss_start = None;
+                    n.start(&lab);
                 }
             }
         }
@@ -418,10 +431,8 @@ fn inject(lab: &Lab, nodes: &mut [NodeRun], f: &Fault, on: bool) -> Result<(), S
                     d.kill();
                 }
             } else {
-                n.daemon = None;
-                n.daemon = Some(Daemon::start(lab, node, n.kind, &n.config));
+                n.start(lab);
                 n.restarts += 1;
-                n.rss_start = None;
             }
             Ok(())
         }
