@@ -56,6 +56,16 @@ pub fn ha_bin() -> PathBuf {
         // binary is current (a no-op when it is).
         let mut c = Command::new(env!("CARGO"));
         c.args(["build", "--quiet", "-p", "ha-userspace", "--bin", "ha"]);
+        // cargo runs tests with the test crate's CARGO_MANIFEST_DIR and CARGO_PKG_* set.
+        // Build scripts that watch them (ring's watches CARGO_MANIFEST_DIR) would see a
+        // change and rebuild the TLS stack every time: ~10 s that every test of the binary
+        // waits for, and then a stampede of daemons starting at once.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") {
+                c.env_remove(k.as_ref());
+            }
+        }
         if release {
             c.arg("--release");
         }

@@ -437,6 +437,9 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     wait_state(&a, "VI_1", "MASTER");
     wait_state(&b, "VI_1", "BACKUP");
     let before = a.instance("VI_1").unwrap();
+    // Under load the backup's daemon can come up first and be MASTER for a moment before
+    // the higher priority preempts it: only what happens from here on is the reload's.
+    let b_before = b.instance("VI_1").unwrap();
 
     // VI_1 changes in place (priority, one more VIP); VI_2 is new.
     let mut changed = one.clone();
@@ -455,8 +458,16 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     assert!(lab.nodes[0].has_addr("198.51.100.77".parse().unwrap()));
     assert_eq!(a.status().unwrap().reloads, 1);
     let bi = b.instance("VI_1").unwrap();
-    assert_eq!(bi.counters.became_master, 0, "the backup never took over");
-    assert_eq!(bi.counters.priority_zero_received, 0);
+    assert_eq!(
+        bi.counters.became_master, b_before.counters.became_master,
+        "the backup took over during the reload\n--- master's log ---\n{}\n--- backup's log ---\n{}",
+        a.log_text(),
+        b.log_text()
+    );
+    assert_eq!(
+        bi.counters.priority_zero_received,
+        b_before.counters.priority_zero_received
+    );
     assert!(lab.nodes[0].has_addr(vip()));
 
     // A keyword without its value: an error (keepalived -t stops reading there).
