@@ -201,6 +201,39 @@ impl Daemon {
         self.instance(name).map(|i| i.state)
     }
 
+    /// Waits until `name` is BACKUP and has heard a master of `priority` (ha only), and
+    /// returns it. `BACKUP` alone is the state an instance starts in: it says nothing of
+    /// the election being over.
+    pub fn wait_following(&self, name: &str, priority: u8) -> InstanceStatus {
+        let mut last = None;
+        let ok = wait_until(Duration::from_secs(10), || {
+            last = self.instance(name);
+            last.as_ref().is_some_and(|i| {
+                i.state == "BACKUP"
+                    && i.master.is_some()
+                    && i.master_priority.map(|p| p.0) == Some(priority)
+            })
+        });
+        assert!(
+            ok,
+            "{name} on {} never followed a master of priority {priority}: {last:?}\n{}",
+            self.node.name,
+            self.log_text()
+        );
+        last.expect("instance")
+    }
+
+    /// Waits until the daemon's log satisfies `f` (the log is written by its own thread, a
+    /// little after the status changes), and returns the log.
+    pub fn wait_log(&self, f: impl Fn(&str) -> bool) -> String {
+        let mut text = String::new();
+        wait_until(Duration::from_secs(10), || {
+            text = self.log_text();
+            f(&text)
+        });
+        text
+    }
+
     pub fn request(&self, req: &Request) -> Result<Reply, String> {
         control::request(&self.socket, req).map_err(|e| e.to_string())
     }

@@ -192,11 +192,10 @@ fn every_checker_takes_its_real_server_out_when_the_service_breaks_and_back_when
     );
     // A checker that was up is declared down after retry + 1 failed probes (retry 1),
     // not before and not later: log_all_failures logs each one.
-    let log = d.log_text();
     let http = format!("HTTP_GET of [{a}]:80");
-    let down_at = log
-        .find(&format!("{http} (VS [192.0.2.100]:80): DOWN"))
-        .expect("the DOWN line");
+    let down_line = format!("{http} (VS [192.0.2.100]:80): DOWN");
+    let log = d.wait_log(|l| l.contains(&down_line));
+    let down_at = log.find(&down_line).expect("the DOWN line");
     let failures = log[..down_at]
         .matches(&format!("{http} failed: GET /index.html: digest"))
         .count();
@@ -270,12 +269,14 @@ fn every_checker_takes_its_real_server_out_when_the_service_breaks_and_back_when
             "TCP"
         };
         let key = format!("{proto} {vs}");
-        let ops = lb_ops(&d, &key, server);
         let want: &[&str] = if i == 0 {
             &["add", "remove", "add", "remove", "add"]
         } else {
             &["add", "remove", "add"]
         };
+        // The log trails the status a little: wait for it, then judge what it says.
+        d.wait_log(|_| lb_ops(&d, &key, server) == want);
+        let ops = lb_ops(&d, &key, server);
         assert_eq!(ops, want, "{service} {server}\n{}", d.log_text());
     }
 }
@@ -407,6 +408,7 @@ fn quorum_hysteresis_sorry_server_inhibit_misc_dynamic_notify_scripts_and_mail()
     });
     assert!(weighted, "{}", d.log_text());
     let service = "TCP [192.0.2.100]:80";
+    d.wait_log(|_| lb_ops(&d, service, "[10.0.0.1]:80") == ["add", "remove", "add", "set"]);
     assert_eq!(
         lb_ops(&d, service, "[10.0.0.9]:80"),
         ["add", "remove"],

@@ -395,7 +395,12 @@ fn the_package_replaces_keepalived_under_systemd() {
     // A reload through systemd (ExecReload sends HUP; RELOADING/READY come back).
     c.ok(&["systemctl", "reload", "keepalived"])
         .expect("reload");
-    assert_eq!(c.unit_property(unit, "ActiveState"), "active");
+    // `systemctl reload` returns once the HUP is sent; READY=1 follows the reload.
+    assert!(
+        wait_prop(&c, "ActiveState", "active"),
+        "{}",
+        c.journal("ha.service")
+    );
     assert_eq!(c.unit_property(unit, "MainPID"), main.to_string());
 
     // Frozen: the watchdog (5 s) kills it and systemd starts it again; meanwhile the

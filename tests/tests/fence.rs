@@ -162,7 +162,8 @@ fn a_killed_master_is_fenced_and_a_restart_cleans_up_and_adopts() {
     // A restart removes the left VIP before it elects, adopts the pinned link, and (at
     // the higher priority) takes the VIP back.
     let na2 = Daemon::start(&lab, &a, Kind::Ha, &conf_a);
-    let log = na2.log_text();
+    let log = na2
+        .wait_log(|l| l.contains("stopped without cleaning up") && l.contains("adopted the link"));
     assert!(
         log.contains("stopped without cleaning up"),
         "no clean-up of the killed run:\n{log}"
@@ -218,7 +219,7 @@ fn a_stopped_and_continued_master_hands_over_instead_of_answering_twice() {
         arp_answers(&lab).into_iter().collect::<Vec<_>>(),
         vec![a.mac().expect("MAC")]
     );
-    let log = na.log_text();
+    let log = na.wait_log(|l| l.contains("reason=ForceFailover"));
     assert!(
         log.contains("reason=ForceFailover"),
         "the hand-over is a transition to BACKUP:\n{log}"

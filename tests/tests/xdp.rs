@@ -41,7 +41,7 @@ fn pair(lab: &Lab, advert_int: &str, extra: &[&str]) -> (Daemon, Daemon) {
     let n1 = Daemon::start_with(lab, &lab.nodes[0], Kind::Ha, &config("", &[a]), extra);
     let n2 = Daemon::start_with(lab, &lab.nodes[1], Kind::Ha, &config("", &[b]), extra);
     wait_state(&n1, "VI_1", "MASTER");
-    wait_state(&n2, "VI_1", "BACKUP");
+    n2.wait_following("VI_1", 150);
     (n1, n2)
 }
 
@@ -169,7 +169,12 @@ fn failover_through_the_kernel_master_down_timer() {
     }
     let lab = Lab::new("xfo", 2, false).unwrap();
     let (n1, n2) = pair(&lab, "0.05", &[]);
-    std::thread::sleep(Duration::from_millis(500));
+    // The cut must find the kernel's timer armed, or the userspace timer takes over.
+    let armed = wait_until(WAIT, || {
+        n2.instance("VI_1")
+            .is_some_and(|i| i.counters.xdp_timer_armed)
+    });
+    assert!(armed, "the kernel timer never armed on the backup");
     lab.cut(&lab.nodes[0]).unwrap();
     wait_state(&n2, "VI_1", "MASTER");
     assert!(counter(&n2, "master_down") >= 1, "the kernel timer noticed");
