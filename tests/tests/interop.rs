@@ -2,16 +2,18 @@
 //! virtual router. For VRRPv2 and v3, IPv4 and IPv6, multicast and unicast, PASS and AH
 //! authentication, in both roles (ha MASTER + keepalived BACKUP, and the reverse), each case
 //! proves the election, a failover after the master's link is cut, preemption when it
-//! returns, and the priority-0 handover of a graceful stop.
+//! returns, and the priority-0 handover of a graceful stop. A master's VIP list changed on
+//! one side is judged by both kinds of backup the same way.
 //!
 //! Skipped with a visible message when keepalived is absent (CI installs it).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ha::daemon::control::Request;
 use ha::family::Family;
 use ha_tests::daemon::{config, Daemon, InstanceSpec, Kind};
-use ha_tests::lab::{Lab, VIP4, VIP6};
+use ha_tests::lab::{Lab, VIP4, VIP4_B, VIP6};
 use ha_tests::{can_run_with_keepalived, wait_until};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,4 +237,71 @@ fn v3_ipv4_multicast_use_vmac() {
     let mut c = case(3, Family::V4, false, Auth::None);
     c.vmac = true;
     both_roles("v3_ipv4_multicast_use_vmac", c);
+}
+
+/// Whether a BACKUP of `backup`'s kind takes over when the ha MASTER is reloaded with one
+/// more VIP, so that its adverts list an address the backup's config lacks.
+fn takes_over_on_a_changed_vip_list(backup: Kind, skip_check_adv_addr: bool) -> bool {
+    let lab = Lab::new("vipl", 2, false).unwrap();
+    let master = InstanceSpec::new("VI_1", 51, 200);
+    let a = Daemon::start(
+        &lab,
+        &lab.nodes[0],
+        Kind::Ha,
+        &config("", std::slice::from_ref(&master)),
+    );
+    let mut low = InstanceSpec::new("VI_1", 51, 100);
+    if skip_check_adv_addr {
+        low.extra = "    skip_check_adv_addr\n".into();
+    }
+    let b = Daemon::start(&lab, &lab.nodes[1], backup, &config("", &[low]));
+    let what = format!(
+        "{} backup, skip_check_adv_addr {skip_check_adv_addr}",
+        backup.name()
+    );
+    let settled = wait_until(WAIT, || {
+        lab.holders(IpAddr::V4(VIP4)) == ["n1"]
+            && match backup {
+                Kind::Ha => b.state("VI_1").as_deref() == Some("BACKUP"),
+                Kind::Keepalived => b.log_text().contains("Entering BACKUP STATE"),
+            }
+    });
+    assert!(settled, "{what}: no election\n{}", b.log_text());
+    let sent = |d: &Daemon| d.instance("VI_1").map_or(0, |i| i.counters.adverts_sent);
+    let before = sent(&a);
+    let mut changed = master;
+    changed.vips.push(format!("{VIP4_B}/24"));
+    std::fs::write(&a.config, config("", &[changed])).unwrap();
+    let r = a.request(&Request::Reload).unwrap();
+    assert!(r.ok, "{what}: {r:?}");
+    // Ten adverts with the new list: three of the backup's Master_Down_Intervals.
+    assert!(
+        wait_until(WAIT, || sent(&a) >= before + 10),
+        "{what}: the master stopped advertising"
+    );
+    assert_eq!(a.state("VI_1").as_deref(), Some("MASTER"), "{what}");
+    lab.holders(IpAddr::V4(VIP4)).contains(&"n2".to_string())
+}
+
+/// RFC 5798 §7.1 lets a router check an advert's address list against its own; keepalived
+/// 2.2.7 does (`addr_list_err`) unless `skip_check_adv_addr` is set and the advert comes from
+/// the master it follows. ha judges the same way, so a VIP added to the master's config
+/// alone makes either kind of backup take over, and neither does with the option.
+#[test]
+fn a_changed_vip_list_is_judged_as_keepalived_judges_it() {
+    if !can_run_with_keepalived("vip_list") {
+        return;
+    }
+    for backup in [Kind::Keepalived, Kind::Ha] {
+        assert!(
+            takes_over_on_a_changed_vip_list(backup, false),
+            "a {} backup kept following a master whose VIPs differ",
+            backup.name()
+        );
+        assert!(
+            !takes_over_on_a_changed_vip_list(backup, true),
+            "a {} backup with skip_check_adv_addr took over",
+            backup.name()
+        );
+    }
 }

@@ -425,7 +425,9 @@ fn ipv6_election_and_failover() {
 /// SIGHUP applies a difference: a MASTER whose settings changed (priority, VIPs) keeps its
 /// state and VIP with no transition and no priority 0 (the backup never takes over), the
 /// added VIP appears; a new instance starts; an invalid file is refused and the running
-/// config stays.
+/// config stays. The backup has `skip_check_adv_addr`: without it, the master's adverts now
+/// list an address the backup's config lacks, and it drops them (RFC 5798 §7.1, keepalived
+/// 2.2.7's `addr_list_err`) and takes over, as keepalived does.
 #[test]
 fn reload_without_a_gap_and_bad_reload_keeps_running() {
     if !can_run("reload") {
@@ -434,7 +436,9 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     let lab = Lab::new("rel", 2, false).unwrap();
     let one = InstanceSpec::new("VI_1", 51, 200);
     let a = ha(&lab, 0, std::slice::from_ref(&one));
-    let b = ha(&lab, 1, &[InstanceSpec::new("VI_1", 51, 100)]);
+    let mut backup = InstanceSpec::new("VI_1", 51, 100);
+    backup.extra = "    skip_check_adv_addr\n".into();
+    let b = ha(&lab, 1, &[backup]);
     wait_state(&a, "VI_1", "MASTER");
     // Under load the backup's daemon can come up first and be MASTER for a moment before
     // the higher priority preempts it: only what happens from here on is the reload's.
@@ -460,6 +464,11 @@ fn reload_without_a_gap_and_bad_reload_keeps_running() {
     );
     assert!(lab.nodes[0].has_addr("198.51.100.77".parse().unwrap()));
     assert_eq!(a.status().unwrap().reloads, 1);
+    // Ten adverts with the new list: three Master_Down_Intervals of the backup's.
+    wait_until(WAIT, || {
+        a.instance("VI_1")
+            .is_some_and(|i| i.counters.adverts_sent >= after.counters.adverts_sent + 10)
+    });
     let bi = b.instance("VI_1").unwrap();
     assert_eq!(
         bi.counters.became_master, b_before.counters.became_master,
