@@ -261,8 +261,9 @@ fn ensure_pin_fs() {
 
 /// Unpins what the lab's daemons left pinned (every test ends by killing them): removing a
 /// pin releases the link and the program it held. The folders are named after the control
-/// sockets (the daemon's `pin_dir`): those in the lab folder, and the default ones of daemons started without `-S`
-/// in the lab's namespaces (`/run/ha/ha_NS.sock`, e.g. as `keepalived`).
+/// sockets (the daemon's `pin_dir`): those in the lab folder, and the default ones of
+/// daemons started without `-S` in the lab's namespaces (`/run/ha/ha_NS.sock`, e.g. as
+/// `keepalived`).
 fn remove_pins(lab_dir: &Path, namespaces: &[String]) {
     let in_lab = format!("{}_", pin_dir(lab_dir));
     let defaults: Vec<String> = namespaces

@@ -62,9 +62,8 @@ fn wait_alive(d: &Daemon, vs: &str, server: &str, up: bool) {
 
 /// The `log` backend's lines about `server` in `service`, as their first word (add,
 /// remove, set).
-fn lb_ops(d: &Daemon, service: &str, server: &str) -> Vec<String> {
-    d.log_text()
-        .lines()
+fn lb_ops(log: &str, service: &str, server: &str) -> Vec<String> {
+    log.lines()
         .filter_map(|l| l.split_once("lb: ").map(|(_, rest)| rest))
         .filter(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
@@ -275,9 +274,12 @@ fn every_checker_takes_its_real_server_out_when_the_service_breaks_and_back_when
             &["add", "remove", "add"]
         };
         // The log trails the status a little: wait for it, then judge what it says.
-        d.wait_log(|_| lb_ops(&d, &key, server) == want);
-        let ops = lb_ops(&d, &key, server);
-        assert_eq!(ops, want, "{service} {server}\n{}", d.log_text());
+        let log = d.wait_log(|l| lb_ops(l, &key, server) == want);
+        assert_eq!(
+            lb_ops(&log, &key, server),
+            want,
+            "{service} {server}\n{log}"
+        );
     }
 }
 
@@ -408,15 +410,19 @@ fn quorum_hysteresis_sorry_server_inhibit_misc_dynamic_notify_scripts_and_mail()
     });
     assert!(weighted, "{}", d.log_text());
     let service = "TCP [192.0.2.100]:80";
-    d.wait_log(|_| lb_ops(&d, service, "[10.0.0.1]:80") == ["add", "remove", "add", "set"]);
+    let log =
+        d.wait_log(|l| lb_ops(l, service, "[10.0.0.1]:80") == ["add", "remove", "add", "set"]);
     assert_eq!(
-        lb_ops(&d, service, "[10.0.0.9]:80"),
+        lb_ops(&log, service, "[10.0.0.9]:80"),
         ["add", "remove"],
         "the sorry server came and went"
     );
-    assert_eq!(lb_ops(&d, service, "[10.0.0.3]:80"), ["add", "set", "set"]);
     assert_eq!(
-        lb_ops(&d, service, "[10.0.0.1]:80"),
+        lb_ops(&log, service, "[10.0.0.3]:80"),
+        ["add", "set", "set"]
+    );
+    assert_eq!(
+        lb_ops(&log, service, "[10.0.0.1]:80"),
         ["add", "remove", "add", "set"]
     );
 
@@ -483,13 +489,14 @@ fn a_reload_keeps_unchanged_checkers_and_their_servers_as_they_are() {
     d.signal(libc::SIGHUP);
     wait_alive(&d, "[192.0.2.100]:83", &format!("[{a}]:83"), true);
     std::thread::sleep(Duration::from_secs(3));
+    let log = d.log_text();
     assert_eq!(
-        lb_ops(&d, "TCP [192.0.2.100]:80", &format!("[{a}]:80")),
+        lb_ops(&log, "TCP [192.0.2.100]:80", &format!("[{a}]:80")),
         ["add"],
         "the live server was not touched"
     );
     assert_eq!(
-        lb_ops(&d, "TCP [192.0.2.100]:82", &format!("[{a}]:82")),
+        lb_ops(&log, "TCP [192.0.2.100]:82", &format!("[{a}]:82")),
         ["add", "remove"],
         "the failed server stayed failed"
     );
